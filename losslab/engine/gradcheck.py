@@ -1,0 +1,110 @@
+"""Numerical gradients and the gradient check of CS231n.
+
+The numerical gradient is the centered difference ``(f(θ + h e_k) − f(θ − h e_k)) / 2h``
+in float64: error O(h²), but 2P evaluations of f, which is why the analytic gradient is
+what one trains with and the numerical one is what one checks it against.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .losses import kink_distance
+
+Array = np.ndarray
+
+TINY = 1e-300  # keeps the relative error defined when both gradients are exactly 0
+
+# (upper bound on the relative error, verdict, what the course says it means)
+GRADCHECK_THRESHOLDS = (
+    (1e-7, "good", "relative error ≤ 1e-7: the gradient is right"),
+    (1e-4, "acceptable", "≤ 1e-4: fine for objectives with kinks (hinge, L1), too high for smooth ones"),
+    (1e-2, "suspect", "≤ 1e-2: uncomfortable; usually a bug unless kinks are crossed"),
+    (np.inf, "wrong", "> 1e-2: the gradient is probably wrong"),
+)
+
+
+def gradcheck_verdict(rel_error: float) -> str:
+    """The CS231n verdict for a relative error: good, acceptable, suspect or wrong."""
+    for bound, verdict, _ in GRADCHECK_THRESHOLDS:
+        if rel_error <= bound:
+            return verdict
+    return "wrong"  # NaN
+
+
+def numerical_gradient(f: Callable[[Array], float], theta: Array, h: float = 1e-5) -> Array:
+    """Centered-difference gradient of the scalar function ``f`` at ``theta (P,)``, float64.
+
+    ``theta`` is never mutated: each coordinate is perturbed in a private copy.
+    """
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError(f"step h must be a positive finite number, got {h!r}")
+    x = np.array(theta, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"theta must be a 1-D vector, got shape {x.shape}")
+    grad = np.empty_like(x)
+    for k in range(x.size):
+        old = x[k]
+        x[k] = old + h
+        f_plus = f(x.copy())
+        x[k] = old - h
+        f_minus = f(x.copy())
+        x[k] = old
+        grad[k] = (f_plus - f_minus) / (2.0 * h)
+    return grad
+
+
+def relative_error(analytic: Array, numerical: Array) -> Array:
+    """Elementwise ``|a − n| / max(|a|, |n|, tiny)``."""
+    a = np.asarray(analytic, dtype=float)
+    n = np.asarray(numerical, dtype=float)
+    return np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), TINY)
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """The result of :func:`grad_check`.
+
+    ``rel_error (P,)`` per coordinate and ``max_rel_error`` its maximum over the coordinates
+    that rise above ``floor``, the rounding noise of the difference quotient
+    (``≈ 100 ε |f| / h``): where both gradients are below it (a bias gradient that is 0 by
+    symmetry, say) their ratio is noise and says nothing, so those ``at_rounding_level``
+    coordinates are left out of the maximum. ``verdict`` is the course's reading of the
+    maximum. ``near_kink`` counts the examples whose margins sit within one step's reach of
+    a kink (there the two gradients may rightly disagree).
+    """
+
+    analytic: Array
+    numerical: Array
+    rel_error: Array
+    max_rel_error: float
+    verdict: str
+    near_kink: int
+    h: float
+    floor: float
+    at_rounding_level: int
+
+
+def grad_check(objective, theta: Array, h: float = 1e-5) -> GradCheck:
+    """Compare ``objective.loss_grad``'s analytic gradient with the numerical one at ``theta``.
+
+    A step of h in one coordinate of W changes a score by at most ``h * max|x_id|`` (by h
+    for a bias), so an example counts as near a kink when its nearest hinge term is closer
+    than ``h * max(1, max_d |x_id|)``. Objectives without examples report 0.
+    """
+    theta = np.array(theta, dtype=float)
+    value, analytic = objective.loss_grad(theta)
+    numerical = numerical_gradient(objective.loss, theta, h)
+    rel = relative_error(analytic, numerical)
+    floor = 100 * np.finfo(float).eps * max(1.0, abs(value)) / h
+    resolved = np.maximum(np.abs(analytic), np.abs(numerical)) > floor
+    worst = float(np.max(rel[resolved])) if resolved.any() else 0.0
+    near = 0
+    if hasattr(objective, "scores") and hasattr(objective, "loss_kind"):
+        reach = h * np.maximum(1.0, np.abs(objective.X).max(axis=1))
+        distance = kink_distance(objective.scores(theta), objective.y, objective.loss_kind, objective.margin)
+        near = int(np.sum(distance < reach))
+    return GradCheck(analytic, numerical, rel, worst, gradcheck_verdict(worst), near, float(h),
+                     float(floor), int(np.sum(~resolved)))

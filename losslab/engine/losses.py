@@ -1,0 +1,194 @@
+"""Data losses of a linear classifier, each with its exact gradient w.r.t. the scores.
+
+Shapes: ``scores: (N, C)``, ``y: (N,)`` ints in ``0..C-1``. Every loss is the **mean** of
+the per-example losses ``L_i``, and ``dscores`` is the gradient of that mean, so
+``dscores`` sums per-example gradients divided by N. At a hinge's kink (a term exactly
+at 0) the subgradient used is 0: a documented choice, the same one the CS231n notes make.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Entry, Param, Registry
+
+Array = np.ndarray
+
+
+def _true_scores(scores: Array, y: Array) -> Array:
+    return scores[np.arange(len(y)), y]
+
+
+def svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array]:
+    """Weston–Watkins multiclass hinge: ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)``."""
+    n = len(y)
+    rows = np.arange(n)
+    margins = scores - _true_scores(scores, y)[:, None] + margin
+    margins[rows, y] = 0.0
+    active = margins > 0  # strict: subgradient 0 at the kink
+    loss = np.sum(margins, where=active) / n
+    dscores = active.astype(float)
+    dscores[rows, y] = -active.sum(axis=1)
+    return float(loss), dscores / n
+
+
+def squared_hinge_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array]:
+    """L2-SVM: ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)^2`` (violations cost quadratically)."""
+    n = len(y)
+    rows = np.arange(n)
+    margins = scores - _true_scores(scores, y)[:, None] + margin
+    margins[rows, y] = 0.0
+    hinge = np.maximum(margins, 0.0)
+    loss = np.sum(hinge * hinge) / n
+    dscores = 2.0 * hinge
+    dscores[rows, y] = -dscores.sum(axis=1)
+    return float(loss), dscores / n
+
+
+def softmax_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array]:
+    """Cross-entropy ``L_i = -log(exp(s_{y_i}) / sum_j exp(s_j))``; ``margin`` is ignored.
+
+    The scores are shifted so that each row's maximum is 0 before exponentiating: the
+    result is unchanged and ``exp`` cannot overflow, so scores of 1e4 and beyond stay finite.
+    """
+    n = len(y)
+    rows = np.arange(n)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1)
+    loss = np.sum(np.log(total) - shifted[rows, y]) / n
+    dscores = exp / total[:, None]
+    dscores[rows, y] -= 1.0
+    return float(loss), dscores / n
+
+
+def ova_svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array]:
+    """One-vs-all hinge: ``L_i = max(0, margin - s_{y_i}) + sum_{j != y_i} max(0, margin + s_j)``.
+
+    Each class is its own binary classifier with target +1 for its class and -1 otherwise.
+    """
+    n = len(y)
+    rows = np.arange(n)
+    sign = -np.ones_like(scores)  # -1 for the other classes: they should score below -margin
+    sign[rows, y] = 1.0
+    terms = margin - sign * scores
+    active = terms > 0
+    loss = np.sum(terms, where=active) / n
+    dscores = -sign * active
+    return float(loss), dscores / n
+
+
+def structured_svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array]:
+    """Crammer–Singer: ``L_i = max(0, max_{j != y_i} s_j - s_{y_i} + margin)``.
+
+    Only the most-violating wrong class is penalised; at a tie the lowest class index is
+    the one that receives the gradient (a documented choice).
+    """
+    n = len(y)
+    rows = np.arange(n)
+    others = scores.astype(float, copy=True)
+    others[rows, y] = -np.inf
+    rival = np.argmax(others, axis=1)
+    terms = others[rows, rival] - _true_scores(scores, y) + margin
+    active = terms > 0
+    loss = np.sum(terms, where=active) / n
+    dscores = np.zeros_like(scores, dtype=float)
+    dscores[rows, rival] += active
+    dscores[rows, y] -= active
+    return float(loss), dscores / n
+
+
+def _pairwise_hinge_terms(scores: Array, y: Array, margin: float) -> Array:
+    """``s_j - s_{y_i} + margin`` for j != y_i: shape (N, C-1)."""
+    terms = scores - _true_scores(scores, y)[:, None] + margin
+    return terms[np.arange(scores.shape[1])[None, :] != y[:, None]].reshape(len(y), -1)
+
+
+def _ova_terms(scores: Array, y: Array, margin: float) -> Array:
+    sign = -np.ones_like(scores)
+    sign[np.arange(len(y)), y] = 1.0
+    return margin - sign * scores
+
+
+def _structured_terms(scores: Array, y: Array, margin: float) -> Array:
+    # kinks: the hinge itself, and ties between the two highest wrong scores (the rival switches)
+    others = np.sort(_pairwise_hinge_terms(scores, y, margin), axis=1)
+    hinge = others[:, -1:]
+    if others.shape[1] < 2:
+        return hinge
+    return np.hstack([hinge, others[:, -1:] - others[:, -2:-1]])
+
+
+_MARGIN = Param("margin", 1.0, "margin Δ", low=0.0, high=1e6,
+                help="Δ: how far the correct score must beat the others before the loss is 0")
+
+LOSSES = Registry("loss", [
+    Entry("svm", "Multiclass SVM (hinge)", svm_loss,
+          "L_i = Σ_{j≠y_i} max(0, s_j − s_{y_i} + Δ)", (_MARGIN,),
+          "Weston–Watkins multiclass hinge: every wrong class closer than Δ to the correct one adds to the loss.",
+          {"kink_terms": _pairwise_hinge_terms}),
+    Entry("squared_hinge", "Squared hinge (L2-SVM)", squared_hinge_loss,
+          "L_i = Σ_{j≠y_i} max(0, s_j − s_{y_i} + Δ)²", (_MARGIN,),
+          "The multiclass hinge with each term squared: violations cost quadratically."),
+    Entry("softmax", "Softmax (cross-entropy)", softmax_loss,
+          "L_i = −log( e^{s_{y_i}} / Σ_j e^{s_j} )", (),
+          "Negative log-probability of the correct class under the softmax of the scores."),
+    Entry("ova_svm", "One-vs-all hinge", ova_svm_loss,
+          "L_i = max(0, Δ − s_{y_i}) + Σ_{j≠y_i} max(0, Δ + s_j)", (_MARGIN,),
+          "One binary hinge per class: the correct class should score above Δ, the others below −Δ.",
+          {"kink_terms": _ova_terms}),
+    Entry("structured_svm", "Structured SVM (Crammer–Singer)", structured_svm_loss,
+          "L_i = max(0, max_{j≠y_i} s_j − s_{y_i} + Δ)", (_MARGIN,),
+          "Only the highest-scoring wrong class is penalised.",
+          {"kink_terms": _structured_terms}),
+])
+
+
+def check_scores_labels(scores: Array, y: Array) -> tuple[Array, Array]:
+    """Validate and convert ``scores (N, C)`` and ``y (N,)``; raise ``ValueError`` naming the problem."""
+    scores = np.asarray(scores, dtype=float)
+    y_arr = np.asarray(y)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be a 2-D array (N, C), got shape {scores.shape}")
+    n, c = scores.shape
+    if n == 0 or c < 2:
+        raise ValueError(f"scores need at least 1 example and 2 classes, got shape {scores.shape}")
+    if y_arr.shape != (n,):
+        raise ValueError(f"labels y must have shape ({n},) to match scores {scores.shape}, got {y_arr.shape}")
+    if y_arr.dtype.kind not in "iub":
+        if y_arr.dtype.kind == "f" and np.all(np.isfinite(y_arr)) and np.all(y_arr == np.round(y_arr)):
+            y_arr = y_arr.astype(int)
+        else:
+            raise ValueError("labels y must be whole numbers (class indices)")
+    y_arr = y_arr.astype(np.intp)
+    if y_arr.min() < 0 or y_arr.max() >= c:
+        raise ValueError(f"labels y must lie in 0..{c - 1} for {c} classes, found {y_arr.min()}..{y_arr.max()}")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contain NaN or infinity")
+    return scores, y_arr
+
+
+def data_loss(scores: Array, y: Array, kind: str = "svm", margin: float = 1.0) -> tuple[float, Array]:
+    """Mean data loss over the N examples and its gradient.
+
+    scores: (N, C); y: (N,) ints in 0..C-1; kind: a name in ``LOSSES``; margin: Δ (≥ 0).
+    Returns ``(loss, dscores)`` with ``dscores: (N, C)`` the exact gradient of the mean
+    loss (subgradient 0 at kinks).
+    """
+    entry = LOSSES[kind]
+    scores, y = check_scores_labels(scores, y)
+    if entry.params:
+        margin = entry.param("margin").validate(margin)
+    return entry.impl(scores, y, margin)
+
+
+def kink_distance(scores: Array, y: Array, kind: str = "svm", margin: float = 1.0) -> Array:
+    """Per example, the distance in score units to the nearest kink of the loss: ``(N,)``.
+
+    Smooth losses (softmax, squared hinge) have no kinks: the distance is ``inf``.
+    """
+    entry = LOSSES[kind]
+    scores, y = check_scores_labels(scores, y)
+    terms_of = entry.extra.get("kink_terms")
+    if terms_of is None:
+        return np.full(len(y), np.inf)
+    return np.abs(terms_of(scores, y, margin)).min(axis=1)

@@ -1,0 +1,184 @@
+"""The training objective of a linear classifier, as a function of the flat vector theta.
+
+Conventions (used everywhere in losslab):
+
+- ``X: (N, D)``, ``y: (N,)`` ints in ``0..C-1``, ``W: (D, C)``, ``b: (C,)``;
+- scores ``S = X @ W + b``;
+- ``theta = concat(W.ravel(), b)`` (row-major W, then b), length ``P = D*C + C``;
+- total loss = mean data loss over the examples + ``lam * R(W)``; b is never regularized.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .losses import LOSSES, check_scores_labels
+from .regularizers import LAM, REGULARIZERS
+from .registry import Param
+
+Array = np.ndarray
+
+KEEP_PROB = Param("keep_prob", 1.0, "dropout keep-probability p", low=0.0, high=1.0, low_open=True,
+                  help="inverted dropout on the inputs of minibatch evaluations; 1 = no dropout")
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """The choices that define an objective besides its data (validated by ``Objective``)."""
+
+    loss: str = "svm"
+    margin: float = 1.0
+    reg: str = "l2"
+    lam: float = 0.0
+    beta: float = 0.5
+    keep_prob: float = 1.0
+
+
+class Objective:
+    """``L(theta) = mean_i L_i(X_i @ W + b, y_i) + lam * R(W)`` for a linear classifier.
+
+    X: (N, D) finite floats; y: (N,) ints in 0..C-1 with C = ``n_classes`` (default
+    ``max(y) + 1``, at least 2). ``loss`` names an entry of ``LOSSES``, ``reg`` one of
+    ``REGULARIZERS``. ``keep_prob < 1`` applies inverted dropout to the inputs of
+    *minibatch* evaluations only (``loss_grad(theta, idx=...)``), drawn from a generator
+    seeded with ``seed`` (or the ``rng`` passed in); full evaluations never drop anything.
+    """
+
+    def __init__(self, X: Array, y: Array, loss: str = "svm", margin: float = 1.0, reg: str = "l2",
+                 lam: float = 0.0, beta: float = 0.5, keep_prob: float = 1.0, seed: int = 0,
+                 n_classes: int | None = None):
+        X = np.array(X, dtype=float)  # a private copy: the objective never changes under us
+        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X must be a non-empty 2-D array (N, D), got shape {X.shape}")
+        if not np.all(np.isfinite(X)):
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise ValueError(f"X contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
+        y = np.asarray(y)
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y must have shape ({X.shape[0]},) to match X {X.shape}, got {y.shape}")
+        classes = int(n_classes) if n_classes is not None else max(int(np.max(y)) + 1 if y.size else 0, 2)
+        if classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got n_classes={classes}")
+        _, y = check_scores_labels(np.zeros((len(y), classes)), y)
+        loss_entry = LOSSES[loss]
+        reg_entry = REGULARIZERS[reg]
+        margin = loss_entry.param("margin").validate(margin) if loss_entry.params else float(margin)
+        self.config = ObjectiveConfig(loss, margin, reg, LAM.validate(lam),
+                                      reg_entry.param("beta").validate(beta) if reg_entry.params else float(beta),
+                                      KEEP_PROB.validate(keep_prob))
+        X.setflags(write=False)
+        y.setflags(write=False)
+        self.X, self.y = X, y
+        self.seed = int(seed)
+        self._loss_fn = loss_entry.impl
+        self._reg_fn = reg_entry.impl
+        self._rng = np.random.default_rng(self.seed)
+        self.n_examples, self.n_features = X.shape
+        self.n_classes = classes
+        self.n_params = self.n_features * classes + classes
+
+    # the configuration, readable as attributes
+    loss_kind = property(lambda self: self.config.loss)
+    margin = property(lambda self: self.config.margin)
+    reg = property(lambda self: self.config.reg)
+    lam = property(lambda self: self.config.lam)
+    beta = property(lambda self: self.config.beta)
+    keep_prob = property(lambda self: self.config.keep_prob)
+
+    def replace(self, **changes) -> Objective:
+        """A new objective on the same data with some of ``loss, margin, reg, lam, beta, keep_prob, seed`` changed."""
+        fields = dict(vars(self.config), seed=self.seed)
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))}; changeable: {', '.join(fields)}")
+        fields.update(changes)
+        return Objective(self.X, self.y, n_classes=self.n_classes, **fields)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"Objective(N={self.n_examples}, D={self.n_features}, C={self.n_classes}, loss={c.loss!r}, "
+                f"margin={c.margin:g}, reg={c.reg!r}, lam={c.lam:g}, beta={c.beta:g}, keep_prob={c.keep_prob:g})")
+
+    # --- theta <-> (W, b) -------------------------------------------------------------
+    def unflatten(self, theta: Array) -> tuple[Array, Array]:
+        """``theta (P,) -> (W (D, C), b (C,))`` (views into theta)."""
+        theta = self._check_theta(theta)
+        split = self.n_features * self.n_classes
+        return theta[:split].reshape(self.n_features, self.n_classes), theta[split:]
+
+    def flatten(self, W: Array, b: Array) -> Array:
+        """``(W (D, C), b (C,)) -> theta (P,)``, row-major W then b."""
+        W = np.asarray(W, dtype=float)
+        b = np.asarray(b, dtype=float)
+        if W.shape != (self.n_features, self.n_classes) or b.shape != (self.n_classes,):
+            raise ValueError(f"W must be {(self.n_features, self.n_classes)} and b ({self.n_classes},), "
+                             f"got {W.shape} and {b.shape}")
+        return np.concatenate([W.ravel(), b])
+
+    def _check_theta(self, theta: Array) -> Array:
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},) = D*C + C for D={self.n_features}, "
+                             f"C={self.n_classes}; got {theta.shape}")
+        return theta
+
+    # --- evaluation -------------------------------------------------------------------
+    def scores(self, theta: Array, X: Array | None = None) -> Array:
+        """``X @ W + b``: (N, C), for the objective's X unless another is given."""
+        W, b = self.unflatten(theta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (self.X if X is None else np.asarray(X, dtype=float)) @ W + b
+
+    def predict(self, theta: Array, X: Array | None = None) -> Array:
+        """Predicted class per row: ``argmax`` of the scores, (N,)."""
+        return np.argmax(self.scores(theta, X), axis=1)
+
+    def accuracy(self, theta: Array) -> float:
+        """Fraction of the objective's examples classified correctly."""
+        return float(np.mean(self.predict(theta) == self.y))
+
+    def parts(self, theta: Array) -> tuple[float, float]:
+        """``(data_loss, reg_loss)`` over the full data; their sum is ``loss(theta)``."""
+        W, _ = self.unflatten(theta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            data, _ = self._loss_fn(self.scores(theta), self.y, self.margin)
+            reg, _ = self._reg_fn(W, self.beta)
+        return data, self.lam * reg
+
+    def loss(self, theta: Array) -> float:
+        """Total loss over the full data (never any dropout)."""
+        data, reg = self.parts(theta)
+        return data + reg
+
+    def loss_grad(self, theta: Array, idx: Array | None = None,
+                  rng: np.random.Generator | None = None) -> tuple[float, Array]:
+        """Total loss and its gradient ``(P,)``, over all examples or the minibatch rows ``idx``.
+
+        The data part is the mean over the rows used; the penalty is added once. With
+        ``keep_prob < 1`` a minibatch sees inverted dropout on its inputs, ``X * mask / p``
+        with ``mask ~ Bernoulli(p)``, drawn from ``rng`` (default: the objective's own seeded
+        generator).
+        """
+        W, b = self.unflatten(theta)
+        X, y = self.X, self.y
+        if idx is not None:
+            idx = np.asarray(idx)
+            if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+                raise ValueError("idx must be a non-empty 1-D array of row indices")
+            if idx.min() < -self.n_examples or idx.max() >= self.n_examples:
+                raise ValueError(f"idx must index rows 0..{self.n_examples - 1}")
+            X, y = X[idx], y[idx]
+            if self.keep_prob < 1.0:
+                rng = self._rng if rng is None else rng
+                X = X * (rng.random(X.shape) < self.keep_prob) / self.keep_prob
+        with np.errstate(over="ignore", invalid="ignore"):
+            data, dscores = self._loss_fn(X @ W + b, y, self.margin)
+            reg, dreg = self._reg_fn(W, self.beta)
+            dW = X.T @ dscores + self.lam * dreg
+        db = dscores.sum(axis=0)
+        return data + self.lam * reg, np.concatenate([dW.ravel(), db])
+
+    def grad(self, theta: Array) -> Array:
+        """Gradient of the total loss over the full data, (P,)."""
+        return self.loss_grad(theta)[1]
