@@ -9,6 +9,7 @@ Conventions (used everywhere in losslab):
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,26 +58,30 @@ class Objective:
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
             raise ValueError(f"y must have shape ({X.shape[0]},) to match X {X.shape}, got {y.shape}")
-        classes = int(n_classes) if n_classes is not None else max(int(np.max(y)) + 1 if y.size else 0, 2)
+        if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.isfinite(y))):
+            raise ValueError("labels y must be whole numbers (class indices 0..C-1)")
+        classes = int(n_classes) if n_classes is not None else max(int(np.max(y)) + 1, 2)
         if classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got n_classes={classes}")
         _, y = check_scores_labels(np.zeros((len(y), classes)), y)
-        loss_entry = LOSSES[loss]
-        reg_entry = REGULARIZERS[reg]
-        margin = loss_entry.param("margin").validate(margin) if loss_entry.params else float(margin)
-        self.config = ObjectiveConfig(loss, margin, reg, LAM.validate(lam),
-                                      reg_entry.param("beta").validate(beta) if reg_entry.params else float(beta),
-                                      KEEP_PROB.validate(keep_prob))
         X.setflags(write=False)
         y.setflags(write=False)
         self.X, self.y = X, y
+        self.n_examples, self.n_features = X.shape
+        self.n_classes = classes
+        self.n_params = self.n_features * classes + classes
+        self._configure(loss, margin, reg, lam, beta, keep_prob, seed)
+
+    def _configure(self, loss, margin, reg, lam, beta, keep_prob, seed) -> None:
+        loss_entry = LOSSES[loss]
+        reg_entry = REGULARIZERS[reg]
+        margin = loss_entry.param("margin").validate(margin) if loss_entry.params else float(margin)
+        beta = reg_entry.param("beta").validate(beta) if reg_entry.params else float(beta)
+        self.config = ObjectiveConfig(loss, margin, reg, LAM.validate(lam), beta, KEEP_PROB.validate(keep_prob))
         self.seed = int(seed)
         self._loss_fn = loss_entry.impl
         self._reg_fn = reg_entry.impl
         self._rng = np.random.default_rng(self.seed)
-        self.n_examples, self.n_features = X.shape
-        self.n_classes = classes
-        self.n_params = self.n_features * classes + classes
 
     # the configuration, readable as attributes
     loss_kind = property(lambda self: self.config.loss)
@@ -93,7 +98,9 @@ class Objective:
         if unknown:
             raise ValueError(f"cannot change {', '.join(sorted(unknown))}; changeable: {', '.join(fields)}")
         fields.update(changes)
-        return Objective(self.X, self.y, n_classes=self.n_classes, **fields)
+        other = copy.copy(self)  # shares the read-only data, re-validates the configuration
+        other._configure(**fields)
+        return other
 
     def __repr__(self) -> str:
         c = self.config
