@@ -1,0 +1,64 @@
+"""Iso-lines of a sampled surface by marching squares, vectorized over the whole grid.
+
+The window draws each level as line segments; computing them here, in NumPy and off the
+GUI thread, keeps redraws cheap (pyqtgraph's own isocurve walks the grid in Python).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+# Cell corners: v0 = (i, j), v1 = (i+1, j), v2 = (i+1, j+1), v3 = (i, j+1); bit k of the
+# case is set when corner k lies above the level. Edges: e0 = v0–v1, e1 = v1–v2,
+# e2 = v3–v2, e3 = v0–v3. Each case crosses the cell with one or two segments (edge, edge).
+# The two saddle cases (5, 10) are split by the value at the cell centre.
+_SEGMENTS = {
+    1: [(3, 0)], 2: [(0, 1)], 3: [(3, 1)], 4: [(1, 2)], 6: [(0, 2)], 7: [(3, 2)],
+    8: [(2, 3)], 9: [(0, 2)], 11: [(1, 2)], 12: [(1, 3)], 13: [(0, 1)], 14: [(3, 0)],
+}
+_SADDLE_CENTRE_LOW = {5: [(3, 0), (1, 2)], 10: [(0, 1), (2, 3)]}
+_SADDLE_CENTRE_HIGH = {5: [(3, 2), (0, 1)], 10: [(0, 3), (2, 1)]}
+
+
+def _crossings(lo: Array, hi: Array, level: float) -> Array:
+    """Fraction of the way from ``lo`` to ``hi`` where the value equals ``level``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (level - lo) / (hi - lo)
+    return np.clip(np.nan_to_num(t, nan=0.5), 0.0, 1.0)
+
+
+def contour_segments(Z: Array, a_values: Array, b_values: Array, level: float) -> Array:
+    """Segments of the iso-line ``Z = level``: ``(M, 2, 2)`` as ``[[a0, b0], [a1, b1]]`` pairs.
+
+    ``Z[j, i]`` is the value at ``(a_values[i], b_values[j])``; the grid may be uneven.
+    Cells touching a NaN are skipped.
+    """
+    Z = np.asarray(Z, dtype=float)
+    a = np.asarray(a_values, dtype=float)
+    b = np.asarray(b_values, dtype=float)
+    if Z.shape != (b.size, a.size) or Z.ndim != 2 or min(Z.shape) < 2:
+        raise ValueError(f"Z must have shape (len(b_values), len(a_values)) with both ≥ 2, got {Z.shape}")
+    above = Z > level
+    v0, v1, v2, v3 = above[:-1, :-1], above[:-1, 1:], above[1:, 1:], above[1:, :-1]
+    case = v0 * 1 + v1 * 2 + v2 * 4 + v3 * 8
+    finite = np.isfinite(Z)
+    case[~(finite[:-1, :-1] & finite[:-1, 1:] & finite[1:, 1:] & finite[1:, :-1])] = 0
+
+    # crossing points on every horizontal edge (j, i)–(j, i+1) and vertical edge (j, i)–(j+1, i)
+    t_h = _crossings(Z[:, :-1], Z[:, 1:], level)
+    t_v = _crossings(Z[:-1, :], Z[1:, :], level)
+    horizontal = np.stack([a[:-1] + t_h * np.diff(a), np.broadcast_to(b[:, None], t_h.shape)], axis=-1)
+    vertical = np.stack([np.broadcast_to(a[None, :], t_v.shape), b[:-1, None] + t_v * np.diff(b)[:, None]], axis=-1)
+    edges = (horizontal[:-1, :], vertical[:, 1:], horizontal[1:, :], vertical[:, :-1])  # e0..e3 per cell
+
+    centre_high = (Z[:-1, :-1] + Z[:-1, 1:] + Z[1:, 1:] + Z[1:, :-1]) / 4 > level
+    pieces = []
+    for c, pairs in _SEGMENTS.items():
+        cells = case == c
+        pieces += [np.stack([edges[p][cells], edges[q][cells]], axis=1) for p, q in pairs]
+    for table, centre in ((_SADDLE_CENTRE_LOW, ~centre_high), (_SADDLE_CENTRE_HIGH, centre_high)):
+        for c, pairs in table.items():
+            cells = (case == c) & centre
+            pieces += [np.stack([edges[p][cells], edges[q][cells]], axis=1) for p, q in pairs]
+    return np.concatenate(pieces) if pieces else np.empty((0, 2, 2))
