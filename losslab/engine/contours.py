@@ -40,19 +40,20 @@ def contour_segments(Z: Array, a_values: Array, b_values: Array, level: float) -
     if Z.shape != (b.size, a.size) or Z.ndim != 2 or min(Z.shape) < 2:
         raise ValueError(f"Z must have shape (len(b_values), len(a_values)) with both ≥ 2, got {Z.shape}")
     above = Z > level
-    v0, v1, v2, v3 = above[:-1, :-1], above[:-1, 1:], above[1:, 1:], above[1:, :-1]
-    case = v0 * 1 + v1 * 2 + v2 * 4 + v3 * 8
+    case = above[:-1, :-1] * 1 + above[:-1, 1:] * 2 + above[1:, 1:] * 4 + above[1:, :-1] * 8
     finite = np.isfinite(Z)
-    case[~(finite[:-1, :-1] & finite[:-1, 1:] & finite[1:, 1:] & finite[1:, :-1])] = 0
-
-    # crossing points on every horizontal edge (j, i)–(j, i+1) and vertical edge (j, i)–(j+1, i)
-    t_h = _crossings(Z[:, :-1], Z[:, 1:], level)
-    t_v = _crossings(Z[:-1, :], Z[1:, :], level)
-    horizontal = np.stack([a[:-1] + t_h * np.diff(a), np.broadcast_to(b[:, None], t_h.shape)], axis=-1)
-    vertical = np.stack([np.broadcast_to(a[None, :], t_v.shape), b[:-1, None] + t_v * np.diff(b)[:, None]], axis=-1)
-    edges = (horizontal[:-1, :], vertical[:, 1:], horizontal[1:, :], vertical[:, :-1])  # e0..e3 per cell
-
-    centre_high = (Z[:-1, :-1] + Z[:-1, 1:] + Z[1:, 1:] + Z[1:, :-1]) / 4 > level
+    finite_cell = finite[:-1, :-1] & finite[:-1, 1:] & finite[1:, 1:] & finite[1:, :-1]
+    j, i = np.nonzero((case > 0) & (case < 15) & finite_cell)  # only cells the line crosses
+    case = case[j, i]
+    z0, z1, z2, z3 = Z[j, i], Z[j, i + 1], Z[j + 1, i + 1], Z[j + 1, i]
+    a0, a1, b0, b1 = a[i], a[i + 1], b[j], b[j + 1]
+    edges = (  # the crossing point on each edge e0..e3 of every active cell
+        np.column_stack([a0 + _crossings(z0, z1, level) * (a1 - a0), b0]),
+        np.column_stack([a1, b0 + _crossings(z1, z2, level) * (b1 - b0)]),
+        np.column_stack([a0 + _crossings(z3, z2, level) * (a1 - a0), b1]),
+        np.column_stack([a0, b0 + _crossings(z0, z3, level) * (b1 - b0)]),
+    )
+    centre_high = (z0 + z1 + z2 + z3) / 4 > level
     pieces = []
     for c, pairs in _SEGMENTS.items():
         cells = case == c
@@ -61,4 +62,4 @@ def contour_segments(Z: Array, a_values: Array, b_values: Array, level: float) -
         for c, pairs in table.items():
             cells = (case == c) & centre
             pieces += [np.stack([edges[p][cells], edges[q][cells]], axis=1) for p, q in pairs]
-    return np.concatenate(pieces) if pieces else np.empty((0, 2, 2))
+    return np.concatenate(pieces)
