@@ -6,20 +6,26 @@ examples, total loss = data loss + ``lam * R(W)``, the bias is never regularized
 """
 from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv, make_dataset, parse_csv, standardize
 from .gradcheck import GRADCHECK_THRESHOLDS, GradCheck, grad_check, gradcheck_verdict, numerical_gradient, relative_error
+from .landscape import PARTS, iso_levels, log_scale, loss_surface, loss_surface_blocks, robust_range, surface_parts
 from .losses import LOSSES, data_loss, kink_distance
 from .objective import Objective
+from .planes import PLANES, Plane, PlaneObjective, coordinate_labels, make_plane, project
 from .optimizers import OPTIMIZERS, Run, Step, Trajectory, optimize
 from .registry import Entry, Param, Registry
 from .regularizers import REGULARIZERS, penalty
+from .surfaces import SURFACES, AnalyticSurface, make_surface
 from .schedules import SCHEDULES, learning_rate
 
 __all__ = [
     "BUNDLED", "DATASETS", "Dataset", "load_bundled", "load_csv", "make_dataset", "parse_csv", "standardize",
     "GRADCHECK_THRESHOLDS", "GradCheck", "grad_check", "gradcheck_verdict", "numerical_gradient", "relative_error",
+    "PARTS", "iso_levels", "log_scale", "loss_surface", "loss_surface_blocks", "robust_range", "surface_parts",
     "LOSSES", "data_loss", "kink_distance",
     "Objective",
+    "PLANES", "Plane", "PlaneObjective", "coordinate_labels", "make_plane", "project",
     "OPTIMIZERS", "Run", "Step", "Trajectory", "optimize",
     "Entry", "Param", "Registry",
     "REGULARIZERS", "penalty",
+    "SURFACES", "AnalyticSurface", "make_surface",
     "SCHEDULES", "learning_rate",
 ]

@@ -118,26 +118,26 @@ def _structured_terms(scores: Array, y: Array, margin: float) -> Array:
     return np.hstack([hinge, others[:, -1:] - others[:, -2:-1]])
 
 
-_MARGIN = Param("margin", 1.0, "margin Δ", low=0.0, high=1e6,
+MARGIN = Param("margin", 1.0, "margin Δ", low=0.0, high=1e6,
                 help="Δ: how far the correct score must beat the others before the loss is 0")
 
 LOSSES = Registry("loss", [
     Entry("svm", "Multiclass SVM (hinge)", svm_loss,
-          "L_i = Σ_{j≠y_i} max(0, s_j − s_{y_i} + Δ)", (_MARGIN,),
+          "L_i = Σ_{j≠y_i} max(0, s_j − s_{y_i} + Δ)", (MARGIN,),
           "Weston–Watkins multiclass hinge: every wrong class closer than Δ to the correct one adds to the loss.",
           {"kink_terms": _pairwise_hinge_terms}),
     Entry("squared_hinge", "Squared hinge (L2-SVM)", squared_hinge_loss,
-          "L_i = Σ_{j≠y_i} max(0, s_j − s_{y_i} + Δ)²", (_MARGIN,),
+          "L_i = Σ_{j≠y_i} max(0, s_j − s_{y_i} + Δ)²", (MARGIN,),
           "The multiclass hinge with each term squared: violations cost quadratically."),
     Entry("softmax", "Softmax (cross-entropy)", softmax_loss,
           "L_i = −log( e^{s_{y_i}} / Σ_j e^{s_j} )", (),
           "Negative log-probability of the correct class under the softmax of the scores."),
     Entry("ova_svm", "One-vs-all hinge", ova_svm_loss,
-          "L_i = max(0, Δ − s_{y_i}) + Σ_{j≠y_i} max(0, Δ + s_j)", (_MARGIN,),
+          "L_i = max(0, Δ − s_{y_i}) + Σ_{j≠y_i} max(0, Δ + s_j)", (MARGIN,),
           "One binary hinge per class: the correct class should score above Δ, the others below −Δ.",
           {"kink_terms": _ova_terms}),
     Entry("structured_svm", "Structured SVM (Crammer–Singer)", structured_svm_loss,
-          "L_i = max(0, max_{j≠y_i} s_j − s_{y_i} + Δ)", (_MARGIN,),
+          "L_i = max(0, max_{j≠y_i} s_j − s_{y_i} + Δ)", (MARGIN,),
           "Only the highest-scoring wrong class is penalised.",
           {"kink_terms": _structured_terms}),
 ])

@@ -32,7 +32,7 @@ def elastic_net_penalty(W: Array, beta: float) -> tuple[float, Array]:
     return float(beta * np.sum(W * W) + np.sum(np.abs(W))), 2.0 * beta * W + np.sign(W)
 
 
-_BETA = Param("beta", 0.5, "β (L2 share)", low=0.0, high=1e6,
+BETA = Param("beta", 0.5, "β (L2 share)", low=0.0, high=1e6,
               help="β in R(W) = β Σ W² + Σ |W|")
 
 LAM = Param("lam", 0.0, "λ (strength)", low=0.0, high=1e6, log=True,
@@ -45,7 +45,7 @@ REGULARIZERS = Registry("regularizer", [
     Entry("l1", "L1", l1_penalty, "R(W) = Σ_k Σ_l |W_kl|", (),
           "Prefers sparse weights: a diamond with corners on the axes."),
     Entry("elastic_net", "Elastic net (L1 + L2)", elastic_net_penalty,
-          "R(W) = Σ_k Σ_l β W_kl² + |W_kl|", (_BETA,),
+          "R(W) = Σ_k Σ_l β W_kl² + |W_kl|", (BETA,),
           "L1 plus β times L2: sparse and small."),
 ])
 
@@ -57,7 +57,7 @@ def penalty(W: Array, kind: str = "l2", lam: float = 0.0, beta: float = 0.5) -> 
     """
     entry = REGULARIZERS[kind]
     lam = LAM.validate(lam)
-    beta = _BETA.validate(beta)
+    beta = BETA.validate(beta)
     W = np.asarray(W, dtype=float)
     if not np.all(np.isfinite(W)):
         raise ValueError("W contains NaN or infinity")

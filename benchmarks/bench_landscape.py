@@ -1,0 +1,155 @@
+"""Benchmark: loss_surface against per-point evaluation on the same grid.
+
+    python benchmarks/bench_landscape.py [--repeats 5] [--sample 1500] [--seed 0]
+
+For each case of issue 4 — (N=300, D=2, C=3, 128²), (N=1000, D=2, C=3, 256²),
+(N=2000, D=64, C=10, 256²) × svm, squared_hinge, softmax × L2, L1 — it times
+``loss_surface`` (best of ``--repeats``) and the per-point evaluation
+``objective.loss(plane.point(a, b))``. Per point is far too slow to run on a whole
+256² grid 18 times, so it is timed on ``--sample`` grid points drawn at random (in
+``--repeats`` batches, the fastest batch kept, as for the surface) and extrapolated to the
+grid; those points also check that the surface is exact.
+
+The setting is the one a user draws: a model partly trained by 100 gradient-descent
+steps (lr 0.5, lam = 1e-3) from zero, seen in a filter-normalized random plane
+through it (Li et al. 2018) over a ∈ [-1, 1], b ∈ [-1, 1]. BLAS runs on one thread
+(both sides) unless OPENBLAS_NUM_THREADS is set.
+"""
+from __future__ import annotations
+
+import os
+
+# One BLAS thread for both sides unless the environment says otherwise: on a shared machine a
+# multi-threaded BLAS call stalls whenever the other core is busy, and the per-point loop
+# makes hundreds of thousands of small calls (set OPENBLAS_NUM_THREADS to override).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from losslab.engine import Objective, Plane, loss_surface, make_dataset, surface_parts  # noqa: E402
+
+CASES = [(300, 2, 3, 128), (1000, 2, 3, 256), (2000, 64, 10, 256)]
+LOSSES = ("svm", "squared_hinge", "softmax")
+REGS = ("l2", "l1")
+TARGET_RATIO = 100.0
+TARGET_MS = {(1000, 3, 256, "svm"): 25.0, (1000, 3, 256, "softmax"): 80.0}  # any regularizer
+
+
+def dataset(N: int, D: int, C: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if D == 2:
+        ds = make_dataset("blobs", n=N, classes=C, seed=seed)
+        return ds.X, ds.y
+    rng = np.random.default_rng(seed)  # C Gaussian classes in D dimensions, means 0.5 apart-ish
+    y = np.arange(N) % C
+    centres = 0.5 * rng.standard_normal((C, D))
+    return rng.standard_normal((N, D)) + centres[y], y
+
+
+def partly_trained(objective: Objective, steps: int = 100, lr: float = 0.5) -> np.ndarray:
+    theta = np.zeros(objective.n_params)
+    for _ in range(steps):
+        theta -= lr * objective.grad(theta)
+    return theta
+
+
+def best_time(fn, repeats: int) -> tuple[float, object]:
+    best, out = np.inf, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="loss_surface timings per case (best is kept)")
+    parser.add_argument("--sample", type=int, default=1500, help="grid points timed per point per case")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    print(f"losslab landscape benchmark — Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"{os.cpu_count()} CPUs ({platform.machine()}), BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}")
+    print(f"per-point time: measured on {args.sample} random grid points per case ({args.repeats} batches, "
+          f"fastest kept) and extrapolated to the whole grid; loss_surface: best of {args.repeats} full runs")
+    print("setting: 100 GD steps from 0 (lr 0.5, lam 1e-3), random filter-normalized plane, a, b in [-1, 1]\n")
+    header = (f"{'N':>5} {'D':>3} {'C':>3} {'grid':>5}  {'loss':<14}{'reg':<4}"
+              f"{'surface':>10} {'per point':>11} {'ratio':>8}  {'max rel err':>11}  verdict")
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(args.seed)
+    misses = []
+    for N, D, C, G in CASES:
+        X, y = dataset(N, D, C, args.seed)
+        a = np.linspace(-1.0, 1.0, G)
+        for loss in LOSSES:
+            for reg in REGS:
+                objective = Objective(X, y, loss=loss, reg=reg, lam=1e-3)
+                plane = Plane.random(partly_trained(objective), (D, C), seed=args.seed)
+                t_surface, Z = best_time(lambda: loss_surface(objective, plane, a, a), args.repeats)
+                jj, ii = rng.integers(0, G, args.sample), rng.integers(0, G, args.sample)
+                reference, per_point = np.empty(args.sample), np.inf
+                for batch in np.array_split(np.arange(args.sample), args.repeats):  # best batch, as above
+                    t0 = time.perf_counter()
+                    reference[batch] = [objective.loss(plane.point(a[ii[k]], a[jj[k]])) for k in batch]
+                    per_point = min(per_point, (time.perf_counter() - t0) / batch.size)
+                t_point = per_point * G * G
+                error = float(np.max(np.abs(Z[jj, ii] - reference) / np.abs(reference)))
+                ratio = t_point / t_surface
+                target_ms = TARGET_MS.get((N, C, G, loss))
+                ok_ratio = ratio >= TARGET_RATIO
+                ok_ms = target_ms is None or 1e3 * t_surface < target_ms
+                verdict = "ok" if ok_ratio and ok_ms else "MISS"
+                notes = []
+                if target_ms is not None:
+                    notes.append(f"target < {target_ms:g} ms")
+                if not ok_ratio:
+                    notes.append(f"ratio {ratio:.0f}x < {TARGET_RATIO:g}x")
+                if verdict == "MISS":
+                    misses.append(f"{loss}/{reg} N={N} C={C} {G}²: " + ", ".join(notes))
+                print(f"{N:>5} {D:>3} {C:>3} {G:>4}²  {loss:<14}{reg:<4}{1e3 * t_surface:>8.1f}ms "
+                      f"{t_point:>10.2f}s {ratio:>7.0f}x  {error:>11.1e}  {verdict}"
+                      + (f" ({', '.join(notes)})" if notes else ""))
+
+    # moving the lam slider: the data surface is kept, only the penalty is recomputed
+    N, D, C, G = CASES[1]
+    X, y = dataset(N, D, C, args.seed)
+    a = np.linspace(-1.0, 1.0, G)
+    print()
+    for reg in REGS:
+        objective = Objective(X, y, loss="softmax", reg=reg, lam=1e-3)
+        plane = Plane.random(partly_trained(objective), (D, C), seed=args.seed)
+        data, _ = surface_parts(objective, plane, a, a)
+        moved = objective.replace(lam=0.1)
+        t_reg, reg_part = best_time(lambda: loss_surface(moved, plane, a, a, part="reg"), args.repeats)
+        t_add, _ = best_time(lambda: data + reg_part, args.repeats)
+        print(f"lam slider, N={N} C={C} {G}², {reg}: recompute part='reg' {1e3 * t_reg:.2f} ms "
+              f"+ add to the kept data part {1e3 * t_add:.2f} ms")
+
+    # the two losses the issue does not time, for reference (no target)
+    print()
+    for loss in ("ova_svm", "structured_svm"):
+        objective = Objective(X, y, loss=loss, reg="l2", lam=1e-3)
+        plane = Plane.random(partly_trained(objective), (D, C), seed=args.seed)
+        t_surface, _ = best_time(lambda: loss_surface(objective, plane, a, a), max(1, args.repeats // 2))
+        method = "kink binning" if loss == "ova_svm" else "vectorized per-point fallback"
+        print(f"{loss}, N={N} C={C} {G}²: {1e3 * t_surface:.1f} ms ({method})")
+
+    print()
+    if misses:
+        print(f"{len(misses)} case(s) missed a target:")
+        for m in misses:
+            print("  " + m)
+    else:
+        print("all cases met their targets")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

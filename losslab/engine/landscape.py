@@ -1,0 +1,718 @@
+"""Loss landscapes: the loss over a grid of a slice plane, exact and fast; display helpers.
+
+``Z[j, i]`` is the loss at ``plane.point(a_values[i], b_values[j])``: rows are b,
+columns are a (an image with b going up the rows). ``part`` picks ``"total"``,
+``"data"`` (the mean data loss) or ``"reg"`` (``lam * R(W)``), as in ``Objective.parts``.
+
+Exact means: equal to evaluating ``objective.loss`` point by point up to floating-point
+rounding (1e-9 relative, or about 1e-15 of the score scale where the loss is ~0). Fast
+rests on one fact — the scores are affine in (a, b),
+
+    S(a, b) = S0 + a*S1 + b*S2,   S0 = X W0 + b0,  S1 = X W1 + b1,  S2 = X W2 + b2,
+
+so the N x D x C products happen once, never per grid point — and on a shortcut per loss:
+
+- hinge losses (svm, ova_svm) and L1: along a row (b fixed) every term is a ramp in a with
+  one kink; binning the kinks into the a-grid (one ``bincount`` per coefficient) and taking
+  prefix sums gives the row in O(N*C + G) instead of O(N*C*G);
+- squared hinge: the same with the coefficients of a quadratic;
+- softmax: ``exp(m0 + a*m1 + b*m2) = exp(m0 + a*m1) * exp(b*m2)``, so the class sums of a
+  group of k examples, multiplied together, are one small matrix product for the whole
+  grid, leaving one logarithm per grid point per group; examples whose exponentials could
+  overflow or underflow take a guarded path (per-point, max-shifted);
+- L2 (and elastic net's L2 part): an exact quadratic in (a, b);
+- structured SVM (a max over classes): a vectorized per-point fallback, O(G^2 N C).
+
+Where the binned sums could lose digits to cancellation (near a hinge's zero set, where
+a sum of large terms is tiny) the few affected grid points are recomputed directly.
+
+The data surface does not depend on lam: :func:`surface_parts` returns data and penalty
+separately, so a caller can keep the data part and recompute only ``part="reg"`` (O(G^2)
+for L2) when the lam slider moves. :func:`loss_surface_blocks` yields row blocks as they
+are done: progressive drawing, cancellation between blocks, bounded memory.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from .planes import Plane, PlaneObjective
+
+Array = np.ndarray
+
+PARTS = ("total", "data", "reg")
+
+_EPS = np.finfo(float).eps
+_REFINE_RTOL = 1e-10  # recompute grid points whose binned sums may be off by more than this, relatively
+_BLOCK_ELEMENTS = 1 << 18  # working-set target per block, in float64 elements (2 MiB)
+_EXP_SAFE = 690.0  # |log| budget for products of exponentials: e^690 ~ 1e300, safely finite and normal
+_EXP_DEAD = -740.0  # exp of anything below this is < 1e-321: nothing next to the 1 of the true class
+
+
+# --- public API ----------------------------------------------------------------------------
+
+def loss_surface(objective, plane: Plane, a_values: Array, b_values: Array, part: str = "total") -> Array:
+    """The loss over the grid: ``Z: (len(b_values), len(a_values))``, ``Z[j, i]`` at ``(a_i, b_j)``.
+
+    objective: an :class:`~losslab.engine.Objective` (fast exact path), a
+    :class:`~losslab.engine.PlaneObjective` (its plane is composed with ``plane``), or any
+    objective with ``n_examples = None`` such as a test surface (evaluated point by point,
+    vectorized through ``loss_batch`` when it has one). plane: ``Plane`` with
+    ``n_params == objective.n_params``. part: ``"total"``, ``"data"`` or ``"reg"``.
+    """
+    a, b = _grid(a_values, b_values)
+    Z = np.empty((b.size, a.size))
+    for rows, block in loss_surface_blocks(objective, plane, a, b, part):
+        Z[rows] = block
+    return Z
+
+
+def loss_surface_blocks(objective, plane: Plane, a_values: Array, b_values: Array, part: str = "total",
+                        block_rows: int | None = None) -> Iterator[tuple[slice, Array]]:
+    """The generator form of :func:`loss_surface`: yields ``(rows, Z[rows])`` block by block.
+
+    ``rows`` is a ``slice`` of b indices, top to bottom; each block is ``(rows, len(a_values))``.
+    Arguments are checked at once; the set-up (the three score matrices and the per-loss
+    tables) waits for the first ``next()``, and closing or dropping the generator cancels
+    the rest. ``block_rows`` fixes the block height (default: sized to keep the working
+    set near 2 MiB).
+    """
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}; got {part!r}")
+    a, b = _grid(a_values, b_values)
+    if block_rows is not None and (isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer))
+                                   or block_rows < 1):
+        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
+    _check_dimensions(objective, plane)
+    return _blocks(objective, plane, a, b, part, block_rows)
+
+
+def _blocks(objective, plane: Plane, a: Array, b: Array, part: str, block_rows: int | None):
+    surface = _Surface(objective, plane, a, b, (part,))
+    for rows in surface.row_slices(block_rows):
+        yield rows, surface.rows(rows)[part]
+
+
+def surface_parts(objective, plane: Plane, a_values: Array, b_values: Array) -> tuple[Array, Array]:
+    """``(Z_data, Z_reg)``, each ``(len(b_values), len(a_values))``; their sum is the total.
+
+    The data part does not depend on lam; keep it and recompute ``part="reg"`` (cheap) for
+    a new lam instead of the whole surface.
+    """
+    a, b = _grid(a_values, b_values)
+    surface = _Surface(objective, plane, a, b, ("data", "reg"))
+    data, reg = np.empty((b.size, a.size)), np.empty((b.size, a.size))
+    for rows in surface.row_slices(None):
+        block = surface.rows(rows)
+        data[rows], reg[rows] = block["data"], block["reg"]
+    return data, reg
+
+
+def _check_dimensions(objective, plane: Plane) -> None:
+    if plane.n_params != objective.n_params:
+        raise ValueError(f"the plane lives in {plane.n_params} parameters but the objective has {objective.n_params}")
+
+
+def _grid(a_values: Array, b_values: Array) -> tuple[Array, Array]:
+    out = []
+    for name, v in (("a_values", a_values), ("b_values", b_values)):
+        v = np.asarray(v, dtype=float)
+        if v.ndim != 1 or v.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D array, got shape {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} contains NaN or infinity")
+        out.append(v)
+    return out[0], out[1]
+
+
+# --- assembling a surface from its terms ------------------------------------------------------
+
+class _Surface:
+    """The evaluators of the requested parts over one grid; ``rows(slice)`` -> {part: block}."""
+
+    def __init__(self, objective, plane: Plane, a: Array, b: Array, parts: tuple[str, ...]):
+        _check_dimensions(objective, plane)
+        while isinstance(objective, PlaneObjective):  # a slice of a slice is a slice
+            plane = _compose(objective.plane, plane)
+            objective = objective.objective
+        self.b = b
+        # the kink binning wants a increasing; columns are put back in the caller's order at the end
+        self.order = None if np.all(a[1:] >= a[:-1]) else np.argsort(a, kind="stable")
+        a_sorted = a if self.order is None else a[self.order]
+        self.parts = parts
+        if _is_linear_classifier(objective):
+            need = {"data", "reg"} if "total" in parts else set(parts)
+            with np.errstate(over="ignore", invalid="ignore"):  # as Objective: overflow gives inf, not a warning
+                terms = _classifier_terms(objective, plane, a_sorted, b, need)
+        else:  # point by point: ask for each requested part directly (a total costs one call, not two)
+            terms = {p: [_Pointwise(objective, plane, a_sorted, p)] for p in parts}
+        self.terms = terms
+        widths = [t.row_cost for ts in terms.values() for t in ts]
+        most = max(1, min(b.size, _BLOCK_ELEMENTS // max(max(widths, default=1), 1)))
+        self.default_rows = -(-b.size // -(-b.size // most))  # blocks of (nearly) equal height
+        self.n_cols = a.size
+
+    def row_slices(self, block_rows: int | None) -> Iterator[slice]:
+        step = self.default_rows if block_rows is None else int(block_rows)
+        for j0 in range(0, self.b.size, step):
+            yield slice(j0, min(j0 + step, self.b.size))
+
+    def rows(self, rows: slice) -> dict[str, Array]:
+        b = self.b[rows]
+        computed = {}
+        for part, terms in self.terms.items():
+            block = np.zeros((b.size, self.n_cols))
+            for term in terms:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    block += term.rows(b)
+            if self.order is not None:
+                unsorted = np.empty_like(block)
+                unsorted[:, self.order] = block
+                block = unsorted
+            computed[part] = block
+        if "total" in self.parts and "total" not in computed:
+            computed["total"] = computed["data"] + computed["reg"]
+        return {p: computed[p] for p in self.parts}
+
+
+def _compose(inner: Plane, outer: Plane) -> Plane:
+    """The plane ``outer`` (in the (a, b) coordinates of ``inner``) as a plane of the full space."""
+    B = inner.basis
+    return Plane(inner.origin + B @ outer.origin, B @ outer.d1, B @ outer.d2, outer.kind, outer.labels, outer.extent)
+
+
+def _is_linear_classifier(objective) -> bool:
+    return getattr(objective, "n_examples", None) is not None and all(
+        hasattr(objective, name) for name in ("X", "y", "loss_kind", "margin", "reg", "lam", "beta", "unflatten"))
+
+
+def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str]) -> dict[str, list]:
+    """The fast evaluators of an Objective's data and penalty surfaces on ``plane``."""
+    X, y = objective.X, objective.y
+    N = objective.n_examples
+    Ws, bs = zip(*(objective.unflatten(v) for v in (plane.origin, plane.d1, plane.d2)))
+    C = Ws[0].shape[1]
+    S = X @ np.hstack(Ws) + np.concatenate(bs)  # (N, 3C): the only N x D x C products
+    S0, S1, S2 = S[:, :C], S[:, C:2 * C], S[:, 2 * C:]
+    terms: dict[str, list] = {}
+    if "data" in need:
+        build = _DATA_SURFACES.get(objective.loss_kind)
+        terms["data"] = [build(S0, S1, S2, y, objective.margin, a, b)] if build is not None else \
+            [_Pointwise(objective, plane, a, "data")]  # a loss with no shortcut yet: slow but exact
+    if "reg" in need:
+        lam, kind = objective.lam, objective.reg
+        W0, W1, W2 = (W.ravel() for W in Ws)
+        if lam == 0.0 or kind == "none":
+            terms["reg"] = []
+        elif kind in ("l2", "l1", "elastic_net"):
+            l2_weight = {"l2": lam, "l1": 0.0, "elastic_net": lam * objective.beta}[kind]
+            terms["reg"] = []
+            if l2_weight > 0:
+                terms["reg"].append(_SumOfSquares(W0, W1, W2, a, l2_weight))
+            if kind != "l2":  # |w| = max(0, w) + max(0, -w)
+                terms["reg"].append(_RampSum(np.concatenate([W0, -W0]), np.concatenate([W1, -W1]),
+                                             np.concatenate([W2, -W2]), a, 1, lam))
+        else:
+            terms["reg"] = [_Pointwise(objective, plane, a, "reg")]
+    return terms
+
+
+def _wrong_class_terms(S0: Array, S1: Array, S2: Array, y: Array) -> tuple[Array, Array, Array]:
+    """``s_j - s_{y_i}`` for the wrong classes j, as three (N, C-1) coefficient arrays."""
+    N, C = S0.shape
+    rows = np.arange(N)
+    wrong = np.ones((N, C), dtype=bool)
+    wrong[rows, y] = False
+    return tuple(S[wrong].reshape(N, C - 1) - S[rows, y][:, None] for S in (S0, S1, S2))
+
+
+def _svm(S0, S1, S2, y, margin, a, b):
+    p, q, r = _wrong_class_terms(S0, S1, S2, y)
+    return _RampSum((p + margin).ravel(), q.ravel(), r.ravel(), a, 1, 1.0 / len(y))
+
+
+def _squared_hinge(S0, S1, S2, y, margin, a, b):
+    p, q, r = _wrong_class_terms(S0, S1, S2, y)
+    return _RampSum((p + margin).ravel(), q.ravel(), r.ravel(), a, 2, 1.0 / len(y))
+
+
+def _ova_svm(S0, S1, S2, y, margin, a, b):
+    # margin - sign * s with sign = +1 for the true class, -1 for the others
+    sign = -np.ones_like(S0)
+    sign[np.arange(len(y)), y] = 1.0
+    return _RampSum((margin - sign * S0).ravel(), (-sign * S1).ravel(), (-sign * S2).ravel(), a, 1, 1.0 / len(y))
+
+
+def _structured_svm(S0, S1, S2, y, margin, a, b):
+    p, q, r = _wrong_class_terms(S0, S1, S2, y)
+    return _MaxHingeSum(p + margin, q, r, a, 1.0 / len(y))
+
+
+def _softmax(S0, S1, S2, y, margin, a, b):
+    p, q, r = _wrong_class_terms(S0, S1, S2, y)
+    return _SoftmaxSum(p, q, r, a, b, 1.0 / len(y))
+
+
+# loss name -> builder of its data-surface evaluator; a loss missing here is drawn point by point
+_DATA_SURFACES = {"svm": _svm, "squared_hinge": _squared_hinge, "softmax": _softmax,
+                  "ova_svm": _ova_svm, "structured_svm": _structured_svm}
+
+
+# --- sums of ramps: kink binning --------------------------------------------------------------
+
+def _uniform_step(a: Array) -> float | None:
+    """The spacing of ``a`` if it is evenly spaced up to rounding (as linspace makes it), else None."""
+    if a.size < 2 or not a[-1] > a[0]:
+        return None
+    step = (a[-1] - a[0]) / (a.size - 1)
+    deviation = np.max(np.abs(a - (a[0] + step * np.arange(a.size))))
+    # a kink binned against the ideal grid is off only when it lies within `deviation` of a
+    # grid point, where the misplaced term is worth |slope| * deviation: rounding level
+    return step if deviation <= 16 * _EPS * max(abs(a[0]), abs(a[-1])) else None
+
+
+class _RampSum:
+    """``scale * sum_m max(0, c0_m + a*c1_m + b*c2_m)**power`` over the grid (power 1 or 2).
+
+    Along the row ``b = b_j`` term m is a ramp in a of slope ``c1_m`` with one kink. Terms
+    with ``c1 > 0`` are active right of their kink, those with ``c1 < 0`` left of it. Each
+    term's first active column (resp. first inactive one) is binned — by arithmetic on a
+    uniform a-grid, by ``searchsorted`` otherwise — with weights the coefficients of its
+    polynomial in ``delta = a - a_mid`` (``alpha, c1`` for power 1; ``alpha^2, alpha*c1, c1^2``
+    for power 2, ``alpha`` = its value at the middle column). Prefix sums from the left (and
+    suffix sums from the right) then hold, at every column, the coefficients summed over
+    exactly the active terms: O(M + G) per row. A grid point whose value is small next to
+    the magnitude of the summed coefficients (near the loss's zero set) could have lost
+    digits to cancellation: those points are flagged by a rounding-error estimate and
+    recomputed term by term.
+    """
+
+    def __init__(self, c0: Array, c1: Array, c2: Array, a: Array, power: int, scale: float):
+        self.a, self.power, self.scale = a, power, scale
+        self.mid = a.size // 2  # polynomials are anchored mid-grid: |delta| <= half the window
+        self.delta = a - a[self.mid]
+        self.step = _uniform_step(a)
+        with np.errstate(divide="ignore", over="ignore"):
+            neg_inv = -1.0 / (c1 * self.step) if self.step is not None else np.zeros_like(c1)
+        flat = (c1 == 0) | ~np.isfinite(neg_inv)  # no slope worth the name: constant along the row
+        fwd, bwd = np.flatnonzero(~flat & (c1 > 0)), np.flatnonzero(~flat & (c1 < 0))
+        order = np.concatenate([fwd, bwd])
+        self.n_fwd = fwd.size
+        self.c0_sloped, self.slope, self.c2_sloped, self.neg_inv = c0[order], c1[order], c2[order], neg_inv[order]
+        self.base = self.c0_sloped + a[self.mid] * self.slope
+        self.flat_c0 = c0[flat] + a[self.mid] * c1[flat]  # a denormal slope is dropped: worth < 1e-300
+        self.flat_c2 = c2[flat]
+        self.row_cost = 4 * max(order.size, a.size)
+        self._offsets_cache: dict[int, Array] = {}
+        self._tiled: dict[int, tuple[Array, ...]] = {}
+
+    def _offsets(self, B: int) -> Array:
+        """Flat bin offsets (B, M'): row r's forward bins, then all rows' backward bins."""
+        off = self._offsets_cache.get(B)
+        if off is None:
+            width = self.a.size + 1
+            is_bwd = np.arange(self.slope.size) >= self.n_fwd
+            off = (np.arange(B)[:, None] * width + is_bwd[None, :] * (B * width)).astype(np.intp)
+            self._offsets_cache[B] = off  # a grid has at most two block heights: the blocks and the tail
+        return off
+
+    def _slope_weights(self, B: int) -> tuple[Array, ...]:
+        w = self._tiled.get(B)
+        if w is None:
+            w = tuple(np.ascontiguousarray(np.broadcast_to(v, (B, v.size))).ravel()
+                      for v in ((self.slope,) if self.power == 1 else (self.slope, self.slope * self.slope)))
+            self._tiled[B] = w
+        return w
+
+    def rows(self, b: Array) -> Array:
+        value = self._binned(b) if self.slope.size else np.zeros((b.size, self.a.size))
+        if self.flat_c0.size:
+            flat = np.maximum(self.flat_c0[None, :] + b[:, None] * self.flat_c2[None, :], 0.0)
+            value += np.sum(flat if self.power == 1 else flat * flat, axis=1)[:, None]
+        return self.scale * value
+
+    def _binned(self, b: Array) -> Array:
+        B, G = b.size, self.a.size
+        alpha = np.multiply.outer(b, self.c2_sloped)
+        alpha += self.base  # (B, M'): each term's value at the anchor column
+        if self.step is not None:
+            t = alpha * self.neg_inv  # kink position, in grid steps from the anchor (inf is fine: clipped)
+            t += self.mid + 1.0
+            np.clip(t, 0.0, G, out=t)
+            idx = t.astype(np.intp)  # = clip(floor(kink) + 1, 0, G): first column right of the kink
+        else:
+            with np.errstate(divide="ignore", over="ignore"):
+                kink = self.a[self.mid] - alpha / self.slope
+            idx = np.searchsorted(self.a, kink.ravel(), side="right").reshape(B, -1)
+        idx += self._offsets(B)
+        idx = idx.ravel()
+        n_bins = 2 * B * (G + 1)
+        if self.power == 1:
+            weights = (alpha.ravel(),) + self._slope_weights(B)
+        else:
+            flat_alpha = alpha.ravel()
+            weights = (flat_alpha * flat_alpha, flat_alpha * self._slope_weights(B)[0], self._slope_weights(B)[1])
+        sums = []
+        for w in weights:
+            bins = np.bincount(idx, w, n_bins).reshape(2, B, G + 1)
+            forward = np.cumsum(bins[0], axis=1)[:, :G]  # terms switched on at or left of column i
+            backward = np.cumsum(bins[1][:, ::-1], axis=1)[:, ::-1][:, 1:]  # switched off right of i
+            sums.append((forward, backward))
+        delta = self.delta[None, :]
+        if self.power == 1:
+            (fa, ba), (fv, bv) = sums
+            value = (fa + ba) + delta * (fv + bv)
+            # |alpha| <= value_m + |delta c1_m| per active term, so both sums are bounded by this
+            scale = np.abs(value) + 2.0 * np.abs(delta) * (fv - bv)
+        else:
+            (faa, baa), (fav, bav), (fvv, bvv) = sums
+            svv = fvv + bvv
+            value = (faa + baa) + 2.0 * delta * (fav + bav) + delta * delta * svv
+            scale = 2.0 * np.abs(value) + 8.0 * delta * delta * svv
+        # rounding in the bincount and prefix sums grows like sqrt(terms summed) (measured:
+        # errors stay below 8 eps * scale); flag with that estimate and 10x headroom under 1e-9
+        bound = (math.sqrt(G + self.slope.size) + 16.0) * _EPS * scale
+        suspect = bound > _REFINE_RTOL * value
+        if suspect.any():
+            rr, ii = np.nonzero(suspect)
+            value[rr, ii] = self._direct(self.a[ii], b[rr])
+        return value
+
+    def _direct(self, a: Array, b: Array) -> Array:
+        """Sums over the sloped terms at the points ``(a_k, b_k)``, term by term: (K,).
+
+        Each term is ``c0 + a*c1 + b*c2`` from the coefficients as given (anchored at the
+        plane's origin, as a per-point evaluation of theta would be), not re-anchored.
+        """
+        c0, c1, c2 = self.c0_sloped, self.slope, self.c2_sloped
+        out = np.empty(a.size)
+        chunk = max(1, _BLOCK_ELEMENTS // max(c0.size, 1))
+        for k0 in range(0, a.size, chunk):
+            k1 = min(k0 + chunk, a.size)
+            t = c0[None, :] + a[k0:k1, None] * c1[None, :] + b[k0:k1, None] * c2[None, :]
+            np.maximum(t, 0.0, out=t)
+            out[k0:k1] = np.sum(t if self.power == 1 else t * t, axis=1)
+        return out
+
+
+# --- structured SVM: a max over classes, evaluated directly ----------------------------------
+
+class _MaxHingeSum:
+    """``scale * sum_i max(0, max_j (p_ij + a*q_ij + b*r_ij))``, (N, C-1) coefficients.
+
+    The Crammer–Singer loss is a max of C piecewise-linear pieces per example; its kinks
+    move with the rival class, so it is evaluated directly at every grid point (vectorized,
+    O(G^2 N C), still without any N x D x C product).
+    """
+
+    def __init__(self, p: Array, q: Array, r: Array, a: Array, scale: float):
+        self.p, self.q, self.r, self.a, self.scale = p, q, r, a, scale
+        self.row_cost = 2 * a.size
+
+    def rows(self, b: Array) -> Array:
+        out = np.zeros((b.size, self.a.size))
+        N, K = self.p.shape
+        step = max(1, _BLOCK_ELEMENTS // (2 * self.a.size))
+        for j, bj in enumerate(b):
+            for i0 in range(0, N, step):
+                p, q, r = (v[i0:i0 + step] for v in (self.p, self.q, self.r))
+                best = np.multiply.outer(q[:, 0], self.a)
+                best += (p[:, 0] + bj * r[:, 0])[:, None]
+                for c in range(1, K):
+                    line = np.multiply.outer(q[:, c], self.a)
+                    line += (p[:, c] + bj * r[:, c])[:, None]
+                    np.maximum(best, line, out=best)
+                np.maximum(best, 0.0, out=best)
+                out[j] += best.sum(axis=0)
+        return self.scale * out
+
+
+# --- softmax: factorised exponentials, grouped products, one log per product -----------------
+
+_GROUP_WIDTH = 9  # C**k columns per group: measured best here (k = 2 for 3 classes, 1 for 10)
+_CHUNK_GROUPS = 8  # groups per matrix-product call (a power of 2; the products of r groups align)
+_SOFTMAX_CELLS = 1 << 14  # grid points per block: rows x G, at most 64 rows (an 8-group chunk fits in L2)
+_E_STORED = 1 << 23  # a-side factors kept for the whole grid up to 64 MiB, recomputed per block beyond
+
+
+def _group_size(C: int) -> int:
+    """Examples per group: the largest k with C**k <= _GROUP_WIDTH (at least 1)."""
+    k = 1
+    while C ** (k + 1) <= _GROUP_WIDTH:
+        k += 1
+    return k
+
+
+def _kron_sums(v: Array, k: int) -> Array:
+    """Row-wise Kronecker *sums* over groups of k rows: (n*k, W) -> (n, W**k), first row major."""
+    v = v.reshape(-1, k, v.shape[1])
+    out = v[:, 0]
+    for s in range(1, k):
+        out = (out[:, :, None] + v[:, s][:, None, :]).reshape(v.shape[0], -1)
+    return out
+
+
+class _SoftmaxSum:
+    """``scale * sum_i log(1 + sum_{j != y_i} exp(p_ij + a*q_ij + b*r_ij))``: (N, C-1) coefficients.
+
+    Each exponential factorises as ``e_ij(a) * f_ij(b)`` with ``e = exp(p + a*q - sigma)``,
+    ``f = exp(b*r + sigma)`` (sigma balances the two so that neither overflows). With
+    ``E_i(a) = [1, e_ij(a)...]`` and ``F_i(b) = [1, f_ij(b)...]`` the class sum is
+    ``T_i = E_i . F_i``, and the product of a group's T's is the inner product of the
+    row-wise Kronecker products of its E's and F's — for every grid point at once, one
+    (rows x C^k) @ (C^k x G) matrix product per group of k examples. The products of r
+    groups' T's then share one log. Every term is positive: no digits cancel.
+
+    Guarded: the exponents' ranges over the grid are known exactly (they are affine), so
+    k and r are chosen to keep every factor and product within ``e^±690``; examples too
+    wild for groups of k take k = 1, and those that could overflow even alone are evaluated
+    point by point with the max-shift (as ``softmax_loss`` does). Classes whose exponent
+    stays below ``_EXP_DEAD`` everywhere contribute nothing (also in ``softmax_loss``).
+    """
+
+    def __init__(self, p: Array, q: Array, r: Array, a: Array, b: Array, scale: float):
+        N, K = p.shape  # K = C - 1 wrong classes
+        C = K + 1
+        self.a, self.scale = a, scale
+        a_lo, a_hi = np.minimum(a[0] * q, a[-1] * q), np.maximum(a[0] * q, a[-1] * q)
+        b_lo = np.minimum(b.min() * r, b.max() * r)
+        b_hi = np.maximum(b.min() * r, b.max() * r)
+        lo_a, hi_a = p + a_lo, p + a_hi  # range over the grid of the a-part of each exponent
+        top = hi_a + b_hi  # the exponent's maximum over the grid (exact: it is affine)
+        dead = top < _EXP_DEAD
+        # split the exponent's centre between the factors so both stay as small as possible
+        centre_a, half_a = (lo_a + hi_a) / 2, (hi_a - lo_a) / 2
+        centre_b, half_b = (b_lo + b_hi) / 2, (b_hi - b_lo) / 2
+        centre = centre_a + centre_b
+        x = np.clip((centre + half_b - half_a) / 2, np.minimum(centre, 0.0), np.maximum(centre, 0.0))
+        sigma = np.where(dead, 0.0, centre_a - x)
+        reach = np.where(dead, 0.0, np.maximum(np.abs(x) + half_a, np.abs(centre - x) + half_b))
+        factor_bound = reach.max(axis=1)  # |log| of any factor of example i
+        sum_bound = math.log(C) + np.maximum(np.where(dead, -np.inf, top).max(axis=1), 0.0)  # >= log T_i
+        # per example, the exponents of E_i (a-side) and F_i (b-side), class 0 being the true one
+        zero = np.zeros((N, 1))
+        self.e_const = np.hstack([zero, np.where(dead, -np.inf, p - sigma)])  # exp(-inf) = 0: dead drop out
+        self.e_slope = np.hstack([zero, np.where(dead, 0.0, q)])
+        self.f_slope = np.hstack([zero, np.where(dead, 0.0, r)])
+        self.f_const = np.hstack([zero, sigma])
+
+        k = _group_size(C)
+        alone = (factor_bound > _EXP_SAFE / 2) | (sum_bound > _EXP_SAFE / 2)
+        calm = ~alone & (k * factor_bound <= _EXP_SAFE) & (2 * k * sum_bound <= _EXP_SAFE)
+        wild = ~alone & ~calm
+        self.groups = []
+        if calm.any():
+            self.groups.append(self._grouped(np.flatnonzero(calm), k, float(sum_bound[calm].max())))
+        if wild.any():
+            self.groups.append(self._grouped(np.flatnonzero(wild), 1, _EXP_SAFE))
+        self.alone = np.flatnonzero(alone)
+        self.p = np.where(dead, -np.inf, p)[self.alone]
+        self.q, self.r = self.e_slope[self.alone, 1:], self.f_slope[self.alone, 1:]
+        self.row_cost = _BLOCK_ELEMENTS // min(64, max(8, _SOFTMAX_CELLS // a.size))
+
+    def _grouped(self, examples: Array, k: int, sum_bound: float) -> dict:
+        """Groups of k examples: the a-side Kronecker factors E (groups, C^k, G), b-side exponents."""
+        # r groups' class sums share a log: the largest power of 2 keeping their product < e^690
+        r = 1
+        while r < 64 and 2 * r * k * sum_bound <= _EXP_SAFE:
+            r *= 2
+        n_groups = -(-examples.size // k)
+        n_groups = -(-n_groups // r) * r  # whole products of r groups (r and the chunk size are powers of 2)
+        pad = n_groups * k - examples.size  # padding examples: E = [1, 0, ...], F = [1, 1, ...], T = 1
+
+        def padded(v: Array, row: Array) -> Array:
+            return np.vstack([v[examples], np.tile(row, (pad, 1))])
+
+        no_class = np.full(self.e_const.shape[1], -np.inf)
+        no_class[0] = 0.0
+        zeros = np.zeros(self.e_const.shape[1])
+        group = {"r": r, "E": None,
+                 "E_const": _kron_sums(padded(self.e_const, no_class), k),
+                 "E_slope": _kron_sums(padded(self.e_slope, zeros), k),
+                 "F_slope": _kron_sums(padded(self.f_slope, zeros), k),
+                 "F_const": _kron_sums(padded(self.f_const, zeros), k)}
+        if n_groups * group["E_slope"].shape[1] * self.a.size <= _E_STORED:  # else recomputed per block
+            group["E"] = self._a_factors(group, 0, n_groups)
+        return group
+
+    def _a_factors(self, group: dict, g0: int, g1: int) -> Array:
+        """``E[g, w, i] = exp(E_const[g, w] + E_slope[g, w] * a_i)`` for groups g0..g1: (g1-g0, C^k, G)."""
+        E = np.multiply.outer(group["E_slope"][g0:g1], self.a)  # built in place: one allocation
+        E += group["E_const"][g0:g1, :, None]
+        return np.exp(E, out=E)
+
+    def rows(self, b: Array) -> Array:
+        B, G = b.size, self.a.size
+        total = np.zeros((B, G))
+        for group in self.groups:
+            total += self._grouped_rows(group, b)
+        if self.alone.size:
+            total += self._alone_rows(b)
+        return self.scale * total
+
+    def _grouped_rows(self, group: dict, b: Array) -> Array:
+        r = group["r"]
+        n_groups, width = group["F_slope"].shape
+        B, G = b.size, self.a.size
+        c = min(_CHUNK_GROUPS, n_groups)
+        span = max(c, _BLOCK_ELEMENTS // (width * max(B, G)) // c * c)  # groups whose factors are in memory
+        T = np.empty((c, B, G))
+        product = np.empty((B, G))
+        total = np.zeros((B, G))
+        pending = 0  # groups multiplied into `product` since its last log
+        for s0 in range(0, n_groups, span):
+            s1 = min(s0 + span, n_groups)
+            F = np.multiply.outer(group["F_slope"][s0:s1], b)  # (groups, C^k, B): b-side Kronecker factors
+            F += group["F_const"][s0:s1, :, None]
+            np.exp(F, out=F)
+            Ft = F.transpose(0, 2, 1)  # handed to BLAS as a transposed operand, no copy
+            E = group["E"][s0:s1] if group["E"] is not None else self._a_factors(group, s0, s1)
+            for g0 in range(0, s1 - s0, c):
+                n = min(c, s1 - s0 - g0)
+                np.matmul(Ft[g0:g0 + n], E[g0:g0 + n], out=T[:n])  # products of k class sums, all (a, b)
+                if r <= n:  # whole products of r groups inside the chunk
+                    logs = np.multiply.reduce(T[:n].reshape(n // r, r, B, G), axis=1)
+                    np.log(logs, out=logs)
+                    total += logs.sum(axis=0)
+                    continue
+                if pending == 0:
+                    np.multiply.reduce(T[:n], axis=0, out=product)
+                else:
+                    product *= np.multiply.reduce(T[:n], axis=0)
+                pending += n
+                if pending == r:
+                    np.log(product, out=product)
+                    total += product
+                    pending = 0
+        return total
+
+    def _alone_rows(self, b: Array) -> Array:
+        out = np.zeros((b.size, self.a.size))
+        n, K = self.p.shape
+        step = max(1, _BLOCK_ELEMENTS // (4 * K * self.a.size))
+        for j, bj in enumerate(b):
+            for i0 in range(0, n, step):
+                p, q, r = (v[i0:i0 + step] for v in (self.p, self.q, self.r))
+                m = (p + bj * r)[:, :, None] + q[:, :, None] * self.a[None, None, :]  # (n, C-1, G)
+                shift = np.maximum(m.max(axis=1), 0.0)  # the max-shift, the true class scoring 0
+                m -= shift[:, None, :]
+                out[j] += np.sum(shift + np.log(np.exp(-shift) + np.exp(m).sum(axis=1)), axis=0)
+        return out
+
+
+# --- L2: an exact quadratic ------------------------------------------------------------------
+
+class _SumOfSquares:
+    """``scale * sum_k (w0_k + a*w1_k + b*w2_k)**2`` over the entries of W.
+
+    Written in an orthonormal basis Q of span(w1, w2): the part of w0 off that span adds a
+    constant, the rest is ``|Q^T w0 + a Q^T w1 + b Q^T w2|^2`` with at most two components.
+    Unlike expanding the square into six coefficients, nothing cancels where W(a, b) ~ 0.
+    """
+
+    def __init__(self, w0: Array, w1: Array, w2: Array, a: Array, scale: float):
+        U, s, _ = np.linalg.svd(np.column_stack([w1, w2]), full_matrices=False)
+        rank = int(np.sum(s > 1e-14 * s[0])) if s[0] > 0 else 0
+        Q = U[:, :rank]
+        self.p, self.m1, self.m2 = Q.T @ w0, Q.T @ w1, Q.T @ w2
+        off = w0 - Q @ self.p
+        self.const = float(off @ off)
+        self.a, self.scale = a, scale
+        self.row_cost = 4 * a.size
+
+    def rows(self, b: Array) -> Array:
+        value = np.full((b.size, self.a.size), self.const)
+        for p, m1, m2 in zip(self.p, self.m1, self.m2):
+            v = np.add.outer(p + b * m2, self.a * m1)
+            value += v * v
+        return self.scale * value
+
+
+# --- anything else: point by point ---------------------------------------------------------------
+
+class _Pointwise:
+    """Any objective on a plane, point by point (vectorized when it offers ``loss_batch``)."""
+
+    def __init__(self, objective, plane: Plane, a: Array, part: str):
+        self.objective, self.plane, self.a, self.part = objective, plane, a, part
+        self.row_cost = 4 * a.size * plane.n_params
+
+    def rows(self, b: Array) -> Array:
+        ab = np.column_stack([np.tile(self.a, b.size), np.repeat(b, self.a.size)])
+        thetas = self.plane.points(ab)
+        obj = self.objective
+        if hasattr(obj, "loss_batch") and obj.n_examples is None:  # test surfaces: no penalty
+            values = obj.loss_batch(thetas) if self.part != "reg" else np.zeros(len(ab))
+        elif self.part == "total" or not hasattr(obj, "parts"):
+            values = np.array([obj.loss(t) for t in thetas]) if self.part != "reg" else np.zeros(len(ab))
+        else:
+            values = np.array([obj.parts(t)[0 if self.part == "data" else 1] for t in thetas])
+        return values.reshape(b.size, self.a.size)
+
+
+# --- display helpers ---------------------------------------------------------------------------
+
+def robust_range(Z: Array, lower: float = 1.0, upper: float = 99.0) -> tuple[float, float]:
+    """``(lo, hi)``: the ``lower``-th and ``upper``-th percentiles of the finite values of Z.
+
+    A colour scale from the extreme values is ruined by one far corner of the window; the
+    percentiles are not. Never empty: a flat surface gets a small interval around its value,
+    a surface with no finite value (0, 1).
+    """
+    if not 0.0 <= lower < upper <= 100.0:
+        raise ValueError(f"need 0 <= lower < upper <= 100, got {lower!r}, {upper!r}")
+    values = np.asarray(Z, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(values, [lower, upper]))
+    if hi <= lo:
+        pad = 0.5 * max(abs(lo), 1e-12)
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
+
+
+def log_scale(Z: Array, floor: float | None = None) -> Array:
+    """``log10(max(Z - z0, floor))`` for display, with ``z0 = min(0, min Z)``.
+
+    A loss is >= 0, so z0 = 0 and this is plain log10 — except that hinge losses reach
+    exactly 0, where log10 is -inf: values below ``floor`` (default 1e-6 of the largest
+    finite value) are clipped to it. Surfaces that go negative (the saddle) are shifted up
+    by their minimum first. NaN stays NaN.
+    """
+    Z = np.asarray(Z, dtype=float)
+    finite = Z[np.isfinite(Z)]
+    z0 = min(0.0, float(finite.min())) if finite.size else 0.0
+    shifted = Z - z0
+    if floor is None:
+        top = float(finite.max()) - z0 if finite.size else 0.0
+        floor = 1e-6 * top if top > 0 else 1.0
+    elif not (np.isfinite(floor) and floor > 0):
+        raise ValueError(f"floor must be a positive number, got {floor!r}")
+    return np.log10(np.maximum(shifted, floor))
+
+
+def iso_levels(Z: Array, n: int = 12, spacing: str = "linear", lower: float = 1.0,
+               upper: float = 99.0) -> Array:
+    """Up to ``n`` increasing contour levels strictly inside Z's robust range.
+
+    ``spacing="linear"``: evenly spaced; ``"quantile"``: at evenly spaced percentiles of the
+    values, so each band covers about the same area (levels crowd where the surface is
+    flat, as near a minimum). For levels evenly spaced in ratio, pass ``log_scale(Z)``.
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n!r}")
+    if spacing == "linear":
+        lo, hi = robust_range(Z, lower, upper)
+        return np.linspace(lo, hi, n + 2)[1:-1]
+    if spacing == "quantile":
+        values = np.asarray(Z, dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return np.linspace(0.0, 1.0, n + 2)[1:-1]
+        levels = np.unique(np.percentile(values, np.linspace(lower, upper, n + 2)[1:-1]))
+        return levels
+    raise ValueError(f"spacing must be 'linear' or 'quantile', got {spacing!r}")
