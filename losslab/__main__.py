@@ -1,8 +1,4 @@
-"""The ``losslab`` command.
-
-Until the window lands, it prints a summary of the default problem: the dataset, the
-objective, and the loss, accuracy and gradient check at the default start point.
-"""
+"""The ``losslab`` command: opens the window; ``--summary`` prints the default problem instead."""
 from __future__ import annotations
 
 import argparse
@@ -38,9 +34,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="losslab", description="Loss landscapes of linear classifiers "
                                      "and the optimizers that cross them (CS231n lecture 3).")
     parser.add_argument("--version", action="version", version=f"losslab {__version__}")
-    parser.parse_args(argv)
-    print(default_summary())
-    return 0
+    parser.add_argument("--summary", action="store_true",
+                        help="print the default problem (data, objective, a gradient check) and exit")
+    parser.add_argument("--play-for", type=float, metavar="SECONDS",
+                        help="play the animation for SECONDS, then close the window (for smoke tests)")
+    parser.add_argument("--export-png", metavar="PATH",
+                        help="with --play-for: export the figure to PATH (as File ▸ Export does) before closing")
+    args = parser.parse_args(argv)
+    if args.summary:
+        print(default_summary())
+        return 0
+    if args.export_png and args.play_for is None:
+        parser.error("--export-png needs --play-for")
+    from .app.main import run_window
+    return run_window(sys.argv[:1], play_for=args.play_for, export_png=args.export_png)
 
 
 if __name__ == "__main__":

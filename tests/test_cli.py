@@ -19,8 +19,8 @@ def test_help_names_the_program():
     assert out.returncode == 0 and "usage: losslab" in out.stdout
 
 
-def test_without_a_window_it_summarises_the_default_problem():
-    out = run()
+def test_summary_describes_the_default_problem():
+    out = run("--summary")
     assert out.returncode == 0
     assert "N=300, D=2, C=3" in out.stdout and "P = 9" in out.stdout
     assert "(good)" in out.stdout  # the gradient check of the default point passes

@@ -1,0 +1,460 @@
+"""The control panels, built from the engine's registries.
+
+Each panel shows one part of the session's experiment and calls the session's setters;
+when the session changes (from here, a file or a click on a contour) the panel re-syncs
+with its own signals blocked, so nothing echoes back.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPixmap, QIcon
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                             QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
+
+from ..engine.datasets import BUNDLED, DATASETS
+from ..engine.experiment import CENTRES, RESOLUTION, SPAN, STEPS, Experiment
+from ..engine.losses import LOSSES, MARGIN
+from ..engine.optimizers import OPTIMIZERS
+from ..engine.planes import PLANES, coordinate_labels
+from ..engine.registry import Param
+from ..engine.regularizers import BETA, LAM, REGULARIZERS
+from ..engine.surfaces import SURFACES
+from .session import COLORMAPS, Session
+from .widgets import LogSlider, NumberField, ParamForm
+
+SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
+                 "surface": "Test surface (no data)"}
+SEED = Param("seed", 0, "seed", kind=int, low=0, high=2**31 - 1, help="seed of the random generator")
+
+
+def combo(items: list[tuple[str, str]], current: str, tooltip: str = "", name: str = "") -> QComboBox:
+    """A combo box of (key, label) items; ``currentData()`` is the key."""
+    box = QComboBox()
+    for key, label in items:
+        box.addItem(label, key)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    box.setToolTip(tooltip)
+    if name:
+        box.setObjectName(name)
+    return box
+
+
+def registry_items(registry) -> list[tuple[str, str]]:
+    return [(name, entry.label) for name, entry in registry.items()]
+
+
+def set_combo(box: QComboBox, key) -> None:
+    box.blockSignals(True)
+    box.setCurrentIndex(max(0, box.findData(key)))
+    box.blockSignals(False)
+
+
+def swatch(color: str) -> QIcon:
+    pixmap = QPixmap(14, 14)
+    pixmap.fill(QColor(color))
+    return QIcon(pixmap)
+
+
+class Panel(QWidget):
+    """A control panel bound to the session; subclasses build and sync their widgets."""
+
+    rejected = pyqtSignal(str)
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self.form = QFormLayout(self)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        session.experimentChanged.connect(self.sync)
+
+    def sync(self, experiment: Experiment) -> None:
+        raise NotImplementedError
+
+    def field(self, param: Param, value, setter) -> NumberField:
+        field = NumberField(param, value)
+        field.committed.connect(setter)
+        field.rejected.connect(self.rejected)
+        return field
+
+
+class ProblemPanel(Panel):
+    """Dataset (generated, bundled, CSV) or test surface."""
+
+    def __init__(self, session: Session):
+        super().__init__(session)
+        p = session.experiment.problem
+        self.source = combo(list(SOURCE_LABELS.items()), p.source, "what to fit", "combo_source")
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.form.addRow("Problem", self.source)
+        self.kind = QComboBox()
+        self.kind.setObjectName("combo_kind")
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.form.addRow("Kind", self.kind)
+        self.n = self.field(DATASETS["blobs"].param("n"), p.n, lambda v: session.set_problem(n=v))
+        self.classes = self.field(DATASETS["blobs"].param("classes"), p.classes, lambda v: session.set_problem(classes=v))
+        self.noise = self.field(DATASETS[p.kind].param("noise") if p.kind in DATASETS else DATASETS["blobs"].param("noise"),
+                                p.noise if p.noise is not None else 0.0, lambda v: session.set_problem(noise=v))
+        self.seed = self.field(SEED, p.seed, lambda v: session.set_problem(seed=v))
+        self.standardize = QCheckBox("standardize features")
+        self.standardize.setToolTip("shift each feature to mean 0 and scale it to standard deviation 1")
+        self.standardize.toggled.connect(lambda on: session.set_problem(standardize=on))
+        self.csv_button = QPushButton("Open CSV…")
+        self.csv_button.clicked.connect(self.open_csv)
+        self.csv_label = QLabel()
+        self.csv_label.setWordWrap(True)
+        self.surface_form: ParamForm | None = None
+        self.surface_box = QWidget()
+        QVBoxLayout(self.surface_box).setContentsMargins(0, 0, 0, 0)
+        for label, widget in (("N", self.n), ("Classes", self.classes), ("Noise", self.noise), ("Seed", self.seed),
+                              ("", self.standardize), ("", self.csv_button), ("", self.csv_label),
+                              ("", self.surface_box)):
+            self.form.addRow(label, widget)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet("color: gray;")
+        self.form.addRow(self.description)
+        self.sync(session.experiment)
+
+    def _source_changed(self) -> None:
+        source = self.source.currentData()
+        default_kind = {"generated": "blobs", "bundled": "iris", "surface": "rosenbrock", "csv": ""}[source]
+        if source == "csv":
+            if not self.open_csv():
+                set_combo(self.source, self.session.experiment.problem.source)
+            return
+        self.session.set_problem(source=source, kind=default_kind, surface_params=())
+
+    def _kind_changed(self) -> None:
+        kind = self.kind.currentData()
+        if kind is not None:
+            self.session.set_problem(kind=kind, surface_params=(), noise=None)
+
+    def open_csv(self) -> bool:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a CSV dataset", "", "CSV files (*.csv *.csv.gz);;All files (*)")
+        if not path:
+            return False
+        return self.session.set_problem(source="csv", path=path, kind="")
+
+    def sync(self, experiment: Experiment) -> None:
+        p = experiment.problem
+        set_combo(self.source, p.source)
+        registry = {"generated": DATASETS, "bundled": BUNDLED, "surface": SURFACES}.get(p.source)
+        self.kind.blockSignals(True)
+        self.kind.clear()
+        if registry is not None:
+            for key, label in registry_items(registry):
+                self.kind.addItem(label, key)
+            self.kind.setCurrentIndex(max(0, self.kind.findData(p.kind)))
+        self.kind.blockSignals(False)
+        self.kind.setEnabled(registry is not None)
+        generated = p.source == "generated"
+        for widget in (self.n, self.classes, self.noise, self.seed):
+            self.form.setRowVisible(widget, generated)
+        if generated:
+            noise_param = DATASETS[p.kind].param("noise")
+            self.noise.param = noise_param
+            self.n.set_value(p.n)
+            self.classes.set_value(p.classes)
+            self.noise.set_value(noise_param.default if p.noise is None else p.noise)
+            self.seed.set_value(p.seed)
+        self.form.setRowVisible(self.standardize, p.source in ("bundled", "csv"))
+        self.standardize.blockSignals(True)
+        self.standardize.setChecked(p.standardize)
+        self.standardize.blockSignals(False)
+        self.form.setRowVisible(self.csv_button, p.source == "csv")
+        self.form.setRowVisible(self.csv_label, p.source == "csv")
+        self.csv_label.setText(p.path)
+        self.form.setRowVisible(self.surface_box, p.source == "surface")
+        if p.source == "surface":
+            entry = SURFACES[p.kind]
+            if self.surface_form is not None:
+                self.surface_form.deleteLater()
+            self.surface_form = ParamForm(entry.params, dict(p.surface_params))
+            self.surface_form.changed.connect(self._surface_param)
+            self.surface_form.rejected.connect(self.rejected)
+            self.surface_box.layout().addWidget(self.surface_form)
+        entry = registry[p.kind] if registry is not None else None
+        self.description.setText(f"{entry.description}\n{entry.formula}".strip() if entry else "")
+
+    def _surface_param(self, name: str, value) -> None:
+        params = dict(self.session.experiment.problem.surface_params) | {name: value}
+        self.session.set_problem(surface_params=tuple(sorted(params.items())))
+
+
+class ObjectivePanel(Panel):
+    """Loss, margin, regularizer, λ and β, with the formulas."""
+
+    def __init__(self, session: Session):
+        super().__init__(session)
+        o = session.experiment.objective
+        self.loss = combo(registry_items(LOSSES), o.loss, "the data loss L_i", "combo_loss")
+        self.loss.currentIndexChanged.connect(lambda: session.set_objective(loss=self.loss.currentData()))
+        self.loss_formula = QLabel()
+        self.loss_formula.setWordWrap(True)
+        self.margin = self.field(MARGIN, o.margin, lambda v: session.set_objective(margin=v))
+        self.reg = combo(registry_items(REGULARIZERS), o.reg, "the penalty R(W); biases are never regularized",
+                         "combo_reg")
+        self.reg.currentIndexChanged.connect(lambda: session.set_objective(reg=self.reg.currentData()))
+        self.reg_formula = QLabel()
+        self.reg_formula.setWordWrap(True)
+        self.lam = LogSlider(LAM, o.lam, low_exp=-4.0, high_exp=2.0)
+        self.lam.committed.connect(lambda v: session.set_objective(lam=v))
+        self.lam.rejected.connect(self.rejected)
+        self.beta = self.field(BETA, o.beta, lambda v: session.set_objective(beta=v))
+        for label, widget in (("Loss", self.loss), ("", self.loss_formula), ("Margin Δ", self.margin),
+                              ("Regularizer", self.reg), ("", self.reg_formula), ("λ", self.lam), ("β", self.beta)):
+            self.form.addRow(label, widget)
+        total = QLabel("L = (1/N) Σ L_i + λ R(W)")
+        total.setStyleSheet("color: gray;")
+        self.form.addRow(total)
+        self.sync(session.experiment)
+
+    def sync(self, experiment: Experiment) -> None:
+        o = experiment.objective
+        set_combo(self.loss, o.loss)
+        set_combo(self.reg, o.reg)
+        self.loss_formula.setText(LOSSES[o.loss].formula)
+        self.loss.setToolTip(LOSSES[o.loss].description)
+        self.reg_formula.setText(REGULARIZERS[o.reg].formula)
+        self.reg.setToolTip(REGULARIZERS[o.reg].description)
+        self.margin.set_value(o.margin)
+        self.lam.set_value(o.lam)
+        self.beta.set_value(o.beta)
+        self.form.setRowVisible(self.margin, bool(LOSSES[o.loss].params))
+        self.form.setRowVisible(self.beta, bool(REGULARIZERS[o.reg].params))
+        self.form.setRowVisible(self.lam, o.reg != "none")
+
+
+class PlanePanel(Panel):
+    """The slice: kind, axes, seed, centre, span, resolution; where the optimizers run; the start."""
+
+    def __init__(self, session: Session):
+        super().__init__(session)
+        pl = session.experiment.plane
+        self.kind = combo(registry_items(PLANES), pl.kind, "which 2-D slice of parameter space to draw", "combo_plane")
+        self.kind.currentIndexChanged.connect(lambda: session.set_plane(kind=self.kind.currentData()))
+        self.axis_a = QComboBox()
+        self.axis_a.setObjectName("combo_axis_a")
+        self.axis_b = QComboBox()
+        self.axis_b.setObjectName("combo_axis_b")
+        self.axis_a.currentIndexChanged.connect(lambda i: i >= 0 and session.set_plane(i=i))
+        self.axis_b.currentIndexChanged.connect(lambda j: j >= 0 and session.set_plane(j=j))
+        self.seed = self.field(SEED, pl.seed, lambda v: session.set_plane(seed=v))
+        self.centre = combo([(c, {"zero": "θ = 0", "optimum": "the optimum"}[c]) for c in CENTRES], pl.centre,
+                            "the point the plane goes through", "combo_centre")
+        self.centre.currentIndexChanged.connect(lambda: session.set_plane(centre=self.centre.currentData()))
+        self.span = self.field(SPAN, pl.span, lambda v: session.set_plane(span=v))
+        self.resolution = combo([(str(n), f"{n} × {n}") for n in (64, 128, 256, 512)], str(pl.resolution),
+                                "grid points per side", "combo_resolution")
+        self.resolution.currentIndexChanged.connect(lambda: session.set_plane(resolution=int(self.resolution.currentData())))
+        self.space = combo([("slice", "inside the slice"), ("full", "in full space (projected)")],
+                           session.experiment.space, "where the optimizers run", "combo_space")
+        self.space.currentIndexChanged.connect(lambda: session.set_space(self.space.currentData()))
+        start_param = Param("start", 0.0, "start", low=-1e6, high=1e6)
+        self.start_a = self.field(replace_name(start_param, "a"), session.experiment.start[0],
+                                  lambda v: session.set_start(v, session.experiment.start[1]))
+        self.start_b = self.field(replace_name(start_param, "b"), session.experiment.start[1],
+                                  lambda v: session.set_start(session.experiment.start[0], v))
+        start = QWidget()
+        row = QHBoxLayout(start)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.start_a)
+        row.addWidget(self.start_b)
+        for label, widget in (("Plane", self.kind), ("a axis", self.axis_a), ("b axis", self.axis_b),
+                              ("Seed", self.seed), ("Centre", self.centre), ("Half-width", self.span),
+                              ("Resolution", self.resolution), ("Optimizers run", self.space),
+                              ("Start (a, b)", start)):
+            self.form.addRow(label, widget)
+        hint = QLabel("Click a contour to move the start.")
+        hint.setStyleSheet("color: gray;")
+        self.form.addRow(hint)
+        self._labels: list[str] = []
+        session.problemReady.connect(self._problem_ready)
+        self.sync(session.experiment)
+
+    def _problem_ready(self, problem) -> None:
+        shape = problem.shape
+        labels = coordinate_labels(*shape) if shape else ["x", "y"]
+        if labels != self._labels:
+            self._labels = labels
+            for box in (self.axis_a, self.axis_b):
+                box.blockSignals(True)
+                box.clear()
+                box.addItems(labels)
+                box.blockSignals(False)
+        self.sync(self.session.experiment)
+
+    def sync(self, experiment: Experiment) -> None:
+        pl = experiment.plane
+        surface = experiment.problem.source == "surface"
+        set_combo(self.kind, pl.kind)
+        set_combo(self.centre, pl.centre)
+        set_combo(self.resolution, str(pl.resolution))
+        set_combo(self.space, experiment.space)
+        for box, index in ((self.axis_a, pl.i), (self.axis_b, pl.j)):
+            box.blockSignals(True)
+            box.setCurrentIndex(index if index < box.count() else -1)
+            box.blockSignals(False)
+        self.seed.set_value(pl.seed)
+        self.span.set_value(pl.span)
+        self.start_a.set_value(experiment.start[0])
+        self.start_b.set_value(experiment.start[1])
+        for widget in (self.kind, self.centre, self.space, self.span):
+            self.form.setRowVisible(widget, not surface)
+        self.form.setRowVisible(self.axis_a, pl.kind == "axes" and not surface)
+        self.form.setRowVisible(self.axis_b, pl.kind == "axes" and not surface)
+        self.form.setRowVisible(self.seed, pl.kind == "random" and not surface)
+        self.kind.setToolTip(PLANES[pl.kind].description)
+
+
+def replace_name(param: Param, name: str) -> Param:
+    return replace(param, name=name, label=name)
+
+
+class RunEditor(QGroupBox):
+    """One optimizer: on/off, colour, hyperparameters, seed, remove."""
+
+    def __init__(self, session: Session, index: int, color: str):
+        spec = session.experiment.runs[index]
+        entry = OPTIMIZERS[spec.method]
+        super().__init__(entry.label)
+        self.setObjectName(f"run_{index}")
+        self.setCheckable(True)
+        self.setChecked(spec.enabled)
+        self.setToolTip(f"{entry.description}\n{entry.formula}")
+        self.toggled.connect(lambda on: session.set_run(index, enabled=on))
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        dot = QLabel()
+        dot.setPixmap(swatch(color).pixmap(14, 14))
+        formula = QLabel(entry.formula)
+        formula.setWordWrap(True)
+        formula.setStyleSheet("color: gray;")
+        remove = QToolButton()
+        remove.setText("✕")
+        remove.setToolTip("remove this optimizer")
+        remove.clicked.connect(lambda: session.remove_run(index))
+        top.addWidget(dot)
+        top.addWidget(formula, 1)
+        top.addWidget(remove)
+        layout.addLayout(top)
+        shown = [p for p in entry.params if p.name not in ("tol", "decay_rate", "decay_every", "noise", "replace")
+                 or p.name in spec.hyper_dict]
+        self.form = ParamForm(shown + [SEED], entry.defaults | spec.hyper_dict | {"seed": spec.seed})
+        self.form.changed.connect(lambda name, value: session.set_run(index, seed=value) if name == "seed"
+                                  else session.set_hyper(index, name, value))
+        layout.addWidget(self.form)
+        self.rejected = self.form.rejected
+
+    def show_spec(self, spec) -> None:
+        self.blockSignals(True)
+        self.setChecked(spec.enabled)
+        self.blockSignals(False)
+        self.form.set_values(OPTIMIZERS[spec.method].defaults | spec.hyper_dict | {"seed": spec.seed})
+
+
+class OptimizersPanel(QWidget):
+    """Every optimizer's editor, the number of steps, and a way to add more."""
+
+    rejected = pyqtSignal(str)
+
+    def __init__(self, session: Session, colors: list[str]):
+        super().__init__()
+        self.session, self.colors = session, colors
+        outer = QVBoxLayout(self)
+        top = QFormLayout()
+        self.steps = NumberField(STEPS, session.experiment.steps)
+        self.steps.committed.connect(session.set_steps)
+        self.steps.rejected.connect(self.rejected)
+        top.addRow("Steps", self.steps)
+        add_row = QHBoxLayout()
+        self.method = combo(registry_items(OPTIMIZERS), "adam", "an optimizer to add", "combo_add_method")
+        add = QPushButton("Add")
+        add.setObjectName("button_add_run")
+        add.clicked.connect(lambda: session.add_run(self.method.currentData()))
+        add_row.addWidget(self.method, 1)
+        add_row.addWidget(add)
+        top.addRow("Add", add_row)
+        outer.addLayout(top)
+        self.list = QVBoxLayout()
+        outer.addLayout(self.list)
+        outer.addStretch(1)
+        self._shape = None
+        self.editors: list[RunEditor] = []
+        session.experimentChanged.connect(self.sync)
+        self.sync(session.experiment)
+
+    def sync(self, experiment: Experiment) -> None:
+        self.steps.set_value(experiment.steps)
+        shape = tuple(r.method for r in experiment.runs)
+        if shape == self._shape:
+            for editor, spec in zip(self.editors, experiment.runs):
+                editor.show_spec(spec)
+            return
+        self._shape = shape
+        for editor in self.editors:
+            editor.deleteLater()
+        self.editors = []
+        for k, spec in enumerate(experiment.runs):
+            editor = RunEditor(self.session, k, self.colors[k % len(self.colors)])
+            editor.rejected.connect(self.rejected)
+            self.list.addWidget(editor)
+            self.editors.append(editor)
+
+
+class ViewPanel(Panel):
+    """How things are drawn: layout, part, scales, colours, curves, theme."""
+
+    def __init__(self, session: Session):
+        super().__init__(session)
+        v = session.view
+        self.layout_box = combo([("side", "side by side"), ("overlay", "overlay on one")], v.layout,
+                                "one panel per optimizer, or every path on one landscape", "combo_layout")
+        self.layout_box.currentIndexChanged.connect(lambda: session.set_view(layout=self.layout_box.currentData()))
+        self.part = combo([("total", "total loss"), ("data", "data loss only"), ("reg", "regularization only")],
+                          v.part, "which part of L = data + λR the landscape shows", "combo_part")
+        self.part.currentIndexChanged.connect(lambda: session.set_view(part=self.part.currentData()))
+        self.log_scale = QCheckBox("log colour scale")
+        self.log_scale.setObjectName("check_log_scale")
+        self.log_scale.setChecked(v.log_scale)
+        self.log_scale.toggled.connect(lambda on: session.set_view(log_scale=on))
+        self.colormap = combo([(c, c) for c in COLORMAPS], v.colormap, "colour map", "combo_colormap")
+        self.colormap.currentIndexChanged.connect(lambda: session.set_view(colormap=self.colormap.currentData()))
+        self.isolines = combo([(str(n), str(n)) for n in (0, 6, 12, 20, 30)], str(v.isolines), "iso-lines drawn",
+                              "combo_isolines")
+        self.isolines.currentIndexChanged.connect(lambda: session.set_view(isolines=int(self.isolines.currentData())))
+        self.x_axis = combo([("step", "step"), ("cost", "cost (full-data passes)")], v.x_axis,
+                            "loss curves against steps or against work done", "combo_x_axis")
+        self.x_axis.currentIndexChanged.connect(lambda: session.set_view(x_axis=self.x_axis.currentData()))
+        self.log_loss = QCheckBox("log loss axis")
+        self.log_loss.setChecked(v.log_loss)
+        self.log_loss.toggled.connect(lambda on: session.set_view(log_loss=on))
+        self.theme = combo([("light", "light"), ("dark", "dark")], v.theme, "colour theme", "combo_theme")
+        self.theme.currentIndexChanged.connect(lambda: session.set_view(theme=self.theme.currentData()))
+        for label, widget in (("Layout", self.layout_box), ("Landscape", self.part), ("", self.log_scale),
+                              ("Colours", self.colormap), ("Iso-lines", self.isolines), ("Curves vs", self.x_axis),
+                              ("", self.log_loss), ("Theme", self.theme)):
+            self.form.addRow(label, widget)
+        session.viewChanged.connect(self.sync_view)
+
+    def sync(self, experiment: Experiment) -> None:
+        pass
+
+    def sync_view(self, v) -> None:
+        for box, key in ((self.layout_box, v.layout), (self.part, v.part), (self.colormap, v.colormap),
+                         (self.isolines, str(v.isolines)), (self.x_axis, v.x_axis), (self.theme, v.theme)):
+            set_combo(box, key)
+        for check, on in ((self.log_scale, v.log_scale), (self.log_loss, v.log_loss)):
+            check.blockSignals(True)
+            check.setChecked(on)
+            check.blockSignals(False)
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area

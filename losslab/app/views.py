@@ -1,0 +1,455 @@
+"""The plots. Views only draw what they are handed (arrays), they decide nothing.
+
+- ``LandscapePanel``: filled contour (heat map + iso-lines) of the loss over a slice plane,
+  with animated paths, a start marker and a marker at each current iterate.
+- ``LossCurves``: loss against step or cost, with the current frame marked.
+- ``DataView``: the data with the decision regions of a classifier's current parameters.
+- ``TemplateView``: the learned class weights as images (the digits' 8×8 templates).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
+
+Array = np.ndarray
+
+# optimizer colours: colour-blind-safe (Okabe–Ito), distinct from the heat map
+RUN_COLORS = ["#E69F00", "#56B4E9", "#F0E442", "#CC79A7", "#009E73", "#D55E00", "#0072B2", "#FFFFFF",
+              "#999999", "#000000"]
+# class colours for the data view (light fills for regions, saturated for points)
+CLASS_COLORS = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf"]
+
+
+def class_color(k: int) -> QColor:
+    if k < len(CLASS_COLORS):
+        return QColor(CLASS_COLORS[k])
+    return pg.intColor(k, hues=max(k + 1, 12))
+
+
+class Marker(QGraphicsEllipseItem):
+    """A round marker of fixed on-screen size at one data point.
+
+    One point does not need a ScatterPlotItem: this plain Qt item costs a fraction of it
+    to move and repaint, which matters when every panel moves one every frame.
+    """
+
+    def __init__(self, color: str, size: float = 10.0, edge: str = "k"):
+        super().__init__(-size / 2, -size / 2, size, size)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setBrush(pg.mkBrush(color))
+        self.setPen(pg.mkPen(edge, width=1.2))
+
+    def move_to(self, x: float, y: float) -> None:
+        if np.isfinite(x) and np.isfinite(y):
+            self.setPos(QPointF(float(x), float(y)))
+            self.setVisible(True)
+        else:
+            self.setVisible(False)
+
+
+@dataclass
+class PathData:
+    """One optimizer's path as drawn: plane coordinates per frame."""
+
+    name: str
+    label: str
+    color: str
+    ab: Array  # (T, 2)
+    status: str = "completed"
+
+
+class LandscapePanel(pg.PlotItem):
+    """One landscape: image + iso-lines + the paths of one or more optimizers.
+
+    Signals:
+        clicked(float, float): the user clicked the contour at plane point (a, b).
+        hovered(float, float): the pointer moved over plane point (a, b).
+    """
+
+    clicked = pyqtSignal(float, float)
+    hovered = pyqtSignal(float, float)
+
+    def __init__(self, title: str = ""):
+        super().__init__(title=title)
+        self.setMenuEnabled(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        self.isolines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((255, 255, 255, 110), width=1))
+        self.addItem(self.isolines)
+        # the surface is static while paths animate over it: keep it rendered, repaint by blitting
+        for item in (self.image, self.isolines, self.getAxis("left"), self.getAxis("bottom")):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.start = Marker("w", size=11)
+        self.start.setZValue(20)
+        self.addItem(self.start, ignoreBounds=True)
+        self.vb.disableAutoRange()  # the window sets the view; moving paths must not rescale it
+        self.showGrid(False, False)
+        self.setLabel("bottom", "a")
+        self.setLabel("left", "b")
+        self._paths: list[PathData] = []
+        self._lines: list[pg.PlotCurveItem] = []
+        self._heads: list[Marker] = []
+        self._frame = 0
+        self.diverged_text = pg.TextItem("", color="#ff5555", anchor=(0.5, 0))
+        self.diverged_text.setZValue(30)
+        self.addItem(self.diverged_text)
+
+    # --- the surface ----------------------------------------------------------------------
+    def set_surface(self, rgba: Array, a_values: Array, b_values: Array, isolines: Array | None) -> None:
+        """``rgba[j, i]`` colours ``(a_i, b_j)``; ``isolines (M, 2, 2)`` segments in plane coordinates."""
+        self.image.setImage(rgba, autoLevels=False, levels=None)
+        da = (a_values[-1] - a_values[0]) / max(len(a_values) - 1, 1)
+        db = (b_values[-1] - b_values[0]) / max(len(b_values) - 1, 1)
+        self.image.setRect(QRectF(a_values[0] - da / 2, b_values[0] - db / 2,
+                                  a_values[-1] - a_values[0] + da, b_values[-1] - b_values[0] + db))
+        if isolines is not None and len(isolines):
+            self.isolines.setData(isolines[:, :, 0].ravel(), isolines[:, :, 1].ravel())
+        else:
+            self.isolines.setData([], [])
+
+    # --- paths ------------------------------------------------------------------------------
+    def set_paths(self, paths: list[PathData], start: tuple[float, float]) -> None:
+        while len(self._lines) > len(paths):  # items are reused: new runs cost no scene surgery
+            self.removeItem(self._lines.pop())
+            self.removeItem(self._heads.pop())
+        while len(self._lines) < len(paths):
+            line = pg.PlotCurveItem()
+            line.setZValue(10)
+            head = Marker("w")
+            head.setZValue(25)
+            self.addItem(line, ignoreBounds=True)
+            self.addItem(head, ignoreBounds=True)
+            self._lines.append(line)
+            self._heads.append(head)
+        for path, line, head in zip(paths, self._lines, self._heads):
+            line.setPen(pg.mkPen(path.color, width=2.2))
+            head.setBrush(pg.mkBrush(path.color))
+        self._paths = paths
+        self.start.move_to(*start)
+        self.set_frame(self._frame)
+
+    def set_frame(self, frame: int) -> None:
+        self._frame = frame
+        notes = []
+        for path, line, head in zip(self._paths, self._lines, self._heads):
+            k = min(frame, len(path.ab) - 1)
+            shown = path.ab[: k + 1]
+            line.setData(shown[:, 0], shown[:, 1])
+            head.move_to(shown[-1, 0], shown[-1, 1])
+            if path.status == "diverged" and frame >= len(path.ab) - 1:
+                notes.append(f"{path.label}: diverged")
+        self.diverged_text.setText("\n".join(notes))
+        if notes:
+            rect = self.vb.viewRect()
+            self.diverged_text.setPos(rect.center().x(), rect.bottom())
+
+    # --- mouse --------------------------------------------------------------------------------
+    def plane_point(self, scene_pos: QPointF) -> tuple[float, float] | None:
+        if not self.vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.vb.mapSceneToView(scene_pos)
+        return p.x(), p.y()
+
+
+class LossCurves(pg.PlotWidget):
+    """Loss of every run against step or cost (full-data passes), with the current frame marked."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plot_item = self.getPlotItem()
+        self.plot_item.setMenuEnabled(False)
+        self.plot_item.showGrid(True, True, alpha=0.25)
+        self.legend = self.plot_item.addLegend(offset=(-10, 10))
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine))
+        for side in ("left", "bottom"):
+            self.plot_item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.plot_item.addItem(self.cursor, ignoreBounds=True)
+        self.plot_item.setLabel("left", "loss")
+        self._runs: list[tuple[str, str, Array, Array, str]] = []
+        self._legend_key: tuple | None = None
+        self._axes_key: tuple | None = None
+        self._curves: list[pg.PlotDataItem] = []
+        self._dots: list[Marker] = []
+        self._log = False
+
+    def set_runs(self, runs: list[tuple[str, str, Array, Array, str]], x_label: str, log_y: bool) -> None:
+        """``runs``: (label, colour, x, losses, status) per optimizer."""
+        names = [label + ("  ✕ diverged" if status == "diverged" else "") for label, _, _, _, status in runs]
+        colors = [color for _, color, _, _, _ in runs]
+        if (names, colors) != self._legend_key:  # a different set of runs: rebuild the items and legend
+            for item in self._curves + self._dots:
+                self.plot_item.removeItem(item)
+            self.legend.clear()
+            self._curves, self._dots = [], []
+            for name, color in zip(names, colors):
+                curve = self.plot_item.plot(pen=pg.mkPen(color, width=2), name=name, connect="finite")
+                curve.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static while the dots move
+                dot = Marker(color, size=8)
+                dot.setZValue(10)
+                self.plot_item.addItem(dot, ignoreBounds=True)  # moving dots must not rescale the axes
+                self._curves.append(curve)
+                self._dots.append(dot)
+            self._legend_key = (names, colors)
+        self._runs = runs
+        if (x_label, log_y) != self._axes_key:  # relabelling re-lays out the plot: only when it changes
+            self._axes_key = (x_label, log_y)
+            self._log = log_y
+            self.plot_item.setLogMode(False, log_y)
+            self.plot_item.setLabel("bottom", x_label)
+            self.plot_item.setLabel("left", "loss" + (" (log scale)" if log_y else ""))
+        for (_, _, x, losses, _), curve in zip(runs, self._curves):
+            y = np.where(np.isfinite(losses), losses, np.nan)
+            if log_y:
+                y = np.where(y > 0, y, np.nan)
+            curve.setData(x, y)
+
+    def set_frame(self, frame: int) -> None:
+        xs = []
+        for (label, color, x, losses, status), dot in zip(self._runs, self._dots):
+            k = min(frame, len(x) - 1)
+            value = losses[k]
+            if np.isfinite(value) and (value > 0 or not self._log):
+                dot.move_to(x[k], np.log10(value) if self._log else value)
+            else:
+                dot.setVisible(False)
+            xs.append(x[k])
+        if xs:
+            self.cursor.setPos(xs[0] if len(set(xs)) == 1 else min(frame, max(len(r[2]) for r in self._runs) - 1))
+            self.cursor.setVisible(len(set(xs)) == 1)
+
+
+class DataView(pg.PlotWidget):
+    """The examples coloured by class, over the decision regions of the current parameters.
+
+    For 2-D data the regions are the argmax of ``x @ W + b`` on a grid and the boundary
+    lines are where two classes tie. For D > 2 the examples are shown in their first two
+    principal components, filled by predicted class and ringed by true class.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plot_item = self.getPlotItem()
+        self.plot_item.setMenuEnabled(False)
+        self.plot_item.setAspectLocked(True)
+        self.regions = pg.ImageItem(axisOrder="row-major")
+        self.regions.setOpacity(0.35)
+        self.plot_item.addItem(self.regions)
+        self.boundaries = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((40, 40, 40), width=1.5))
+        self.plot_item.addItem(self.boundaries)
+        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("k", width=0.5))
+        self.plot_item.addItem(self.points)
+        self.title = ""
+        self._X2: Array | None = None
+        self._y: Array | None = None
+        self._grid: tuple[Array, Array] | None = None
+
+    def set_data(self, X: Array, y: Array, n_classes: int, title: str) -> None:
+        self._y, self._n_classes = y, n_classes
+        self._D = X.shape[1]
+        if self._D == 2:
+            self._X2 = X
+            self.plot_item.setLabel("bottom", "x₁")
+            self.plot_item.setLabel("left", "x₂")
+        else:
+            centred = X - X.mean(axis=0)
+            _, _, vt = np.linalg.svd(centred, full_matrices=False)
+            self._X2 = centred @ vt[:2].T
+            self.plot_item.setLabel("bottom", "PC 1")
+            self.plot_item.setLabel("left", "PC 2")
+        lo, hi = self._X2.min(axis=0), self._X2.max(axis=0)
+        pad = 0.08 * (hi - lo) + 1e-9
+        self._box = (lo - pad, hi + pad)
+        self._grid = None
+        if self._D == 2:
+            gx = np.linspace(self._box[0][0], self._box[1][0], 120)
+            gy = np.linspace(self._box[0][1], self._box[1][1], 120)
+            self._grid = (gx, gy)
+        self.regions.setVisible(self._D == 2)
+        self.boundaries.setVisible(self._D == 2)
+        self.plot_item.setTitle(title)
+        self._brushes = [pg.mkBrush(class_color(k)) for k in range(n_classes)]
+        self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in y],
+                            pen=pg.mkPen("k", width=0.5))
+        self.plot_item.setRange(xRange=(self._box[0][0], self._box[1][0]), yRange=(self._box[0][1], self._box[1][1]),
+                                padding=0)
+
+    def set_parameters(self, W: Array | None, b: Array | None) -> None:
+        if self._X2 is None:
+            return
+        if W is None:
+            self.regions.clear()
+            self.boundaries.setData([], [])
+            return
+        if self._D == 2:
+            from ..engine.contours import contour_segments
+            gx, gy = self._grid
+            GX, GY = np.meshgrid(gx, gy)
+            with np.errstate(all="ignore"):
+                scores = np.stack([GX.ravel(), GY.ravel()], axis=1) @ W + b
+            scores = np.nan_to_num(scores, nan=0.0, posinf=1e300, neginf=-1e300)
+            label = np.argmax(scores, axis=1).reshape(GX.shape)
+            rgb = np.array([class_color(k).getRgb()[:3] for k in range(self._n_classes)], dtype=np.ubyte)
+            self.regions.setImage(rgb[label], autoLevels=False, levels=(0, 255))
+            self.regions.setRect(QRectF(gx[0], gy[0], gx[-1] - gx[0], gy[-1] - gy[0]))  # after setImage: it scales by size
+            # class boundaries: where the winning class changes, traced at half-integer levels
+            # of a per-pair indicator would be costly; instead outline each class region
+            segments = [contour_segments((label == k).astype(float), gx, gy, 0.5) for k in range(self._n_classes)]
+            segments = np.concatenate(segments) if segments else np.empty((0, 2, 2))
+            self.boundaries.setData(segments[:, :, 0].ravel(), segments[:, :, 1].ravel())
+        else:
+            predicted = np.argmax(self._scores_full(W, b), axis=1)
+            self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in predicted],
+                                pen=[pg.mkPen(class_color(k), width=1.5) for k in self._y])
+
+    def set_full_data(self, X: Array) -> None:
+        self._X_full = X
+
+    def _scores_full(self, W: Array, b: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return np.nan_to_num(self._X_full @ W + b)
+
+
+class TemplateView(pg.GraphicsLayoutWidget):
+    """Each class's weight column ``W[:, c]`` shown as an image (the CS231n templates)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._items: list[pg.ImageItem] = []
+        self._shape: tuple[int, int] | None = None
+
+    def set_classes(self, class_names: tuple[str, ...], image_shape: tuple[int, int]) -> None:
+        self.clear()
+        self._items = []
+        self._shape = image_shape
+        columns = min(5, len(class_names))
+        for k, name in enumerate(class_names):
+            view = self.addViewBox(row=2 * (k // columns) + 1, col=k % columns, lockAspect=True, enableMouse=False)
+            label = pg.LabelItem(name, size="9pt")
+            self.addItem(label, row=2 * (k // columns), col=k % columns)
+            image = pg.ImageItem(axisOrder="row-major")
+            view.addItem(image)
+            view.invertY(True)
+            self._items.append(image)
+
+    def set_weights(self, W: Array | None) -> None:
+        if W is None or self._shape is None:
+            return
+        for k, item in enumerate(self._items):
+            template = W[:, k].reshape(self._shape)
+            scale = np.abs(template).max() or 1.0
+            item.setImage(template, levels=(-scale, scale), lut=pg.colormap.get("CET-D1").getLookupTable(nPts=256))
+
+
+def heat_lut(name: str = "viridis") -> Array:
+    return pg.colormap.get(name).getLookupTable(nPts=256)
+
+
+TITLE_FONT = QFont()
+TITLE_FONT.setPointSize(10)
+
+
+class LandscapeGrid(pg.GraphicsLayoutWidget):
+    """The landscape panels side by side (one per run) or one overlay panel, sharing one colour bar.
+
+    Panels share zoom and pan (linked axes). Signals:
+        clicked(float, float): a click on any contour, in plane coordinates.
+        hovered(float, float, float): pointer position (a, b) and the displayed loss there.
+    """
+
+    clicked = pyqtSignal(float, float)
+    hovered = pyqtSignal(float, float, float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.panels: list[LandscapePanel] = []
+        self.colorbar: pg.ColorBarItem | None = None
+        self._surface: tuple | None = None  # (SurfaceDisplay, colour map name)
+        self._axes_labels = ("a", "b")
+        self.scene().sigMouseMoved.connect(self._moved)
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    def set_layout(self, titles: list[str], axes_labels: tuple[str, str]) -> None:
+        """One panel per title (overlay: a single title); unchanged panels are kept as they are."""
+        if (titles, tuple(axes_labels)) == getattr(self, "_layout_key", None):
+            return
+        self._layout_key = (titles, tuple(axes_labels))
+        self.clear()
+        self.panels = []
+        self._axes_labels = axes_labels
+        for k, title in enumerate(titles):
+            panel = LandscapePanel(title)
+            panel.setLabel("bottom", axes_labels[0])
+            panel.setLabel("left", axes_labels[1] if k == 0 else "")
+            if k:  # the others follow the first panel's zoom and pan (no aspect lock of their own:
+                panel.setXLink(self.panels[0])  # two locked, linked views feed back into each other)
+                panel.setYLink(self.panels[0])
+            else:
+                panel.setAspectLocked(True)  # equal units on a and b: a round bowl looks round
+            self.addItem(panel, row=0, col=k)
+            self.panels.append(panel)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), width=14, interactive=False, colorMap="viridis")
+        self.addItem(self.colorbar, row=0, col=len(titles))
+        if self._surface is not None:
+            self._draw_surface()
+            a, b = self._surface[0].a_values, self._surface[0].b_values
+            self.panels[0].setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0)
+
+    def set_surface(self, display, cmap: str, reset_view: bool) -> None:
+        """Show a :class:`~losslab.app.display.SurfaceDisplay` in every panel, with its colour bar."""
+        self._surface = (display, cmap)
+        self._draw_surface()
+        if reset_view and self.panels:
+            a, b = display.a_values, display.b_values
+            self.panels[0].setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0)
+
+    def _draw_surface(self) -> None:
+        display, cmap = self._surface
+        for panel in self.panels:
+            panel.set_surface(display.rgba, display.a_values, display.b_values, display.isolines)
+        if self.colorbar is not None:
+            self.colorbar.setColorMap(pg.colormap.get(cmap))
+            self.colorbar.setLevels(display.levels)
+            self.colorbar.axis.setLabel(display.label)
+
+    def set_paths(self, per_panel: list[list[PathData]], start: tuple[float, float]) -> None:
+        for panel, paths in zip(self.panels, per_panel):
+            panel.set_paths(paths, start)
+
+    def set_frame(self, frame: int) -> None:
+        for panel in self.panels:
+            panel.set_frame(frame)
+
+    def value_at(self, a: float, b: float) -> float:
+        """The loss shown at the grid point nearest to (a, b); NaN outside the grid."""
+        if self._surface is None:
+            return float("nan")
+        display = self._surface[0]
+        a_values, b_values = display.a_values, display.b_values
+        if not (a_values[0] <= a <= a_values[-1] and b_values[0] <= b <= b_values[-1]):
+            return float("nan")
+        i = int(np.argmin(np.abs(a_values - a)))
+        j = int(np.argmin(np.abs(b_values - b)))
+        return float(display.values[j, i])
+
+    def _moved(self, scene_pos) -> None:
+        for panel in self.panels:
+            point = panel.plane_point(scene_pos)
+            if point is not None:
+                self.hovered.emit(point[0], point[1], self.value_at(*point))
+                return
+
+    def _clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        for panel in self.panels:
+            point = panel.plane_point(event.scenePos())
+            if point is not None:
+                event.accept()
+                self.clicked.emit(point[0], point[1])
+                return

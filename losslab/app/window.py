@@ -1,0 +1,610 @@
+"""The main window: landscapes side by side, loss curves, the data, readouts and controls."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence, QPalette, QColor
+from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
+                             QMainWindow, QMessageBox, QProgressBar, QSlider, QSplitter, QStackedWidget, QStyle,
+                             QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget, QHeaderView)
+
+from .. import __version__
+from ..engine.experiment import Landscape, RunResult
+from ..engine.gradcheck import grad_check
+from ..engine.optimizers import OPTIMIZERS
+from .clock import AnimationClock
+from .display import PART_LABELS, surface_display
+from .jobs import single
+from .controls import ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
+from .session import Session, ViewSettings
+from .views import RUN_COLORS, DataView, LandscapeGrid, LossCurves, PathData, TemplateView
+
+GRADCHECK_COLORS = {"good": "#2ca02c", "acceptable": "#bcbd22", "suspect": "#ff7f0e", "wrong": "#d62728"}
+READOUT_COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "status", "grad check"]
+
+
+def run_color(index: int) -> str:
+    return RUN_COLORS[index % len(RUN_COLORS)]
+
+
+class TransportBar(QWidget):
+    """Play/pause, step, restart, the timeline, speed and loop."""
+
+    def __init__(self, clock: AnimationClock, session: Session):
+        super().__init__()
+        self.clock, self.session = clock, session
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+
+        def button(icon: QStyle.StandardPixmap, tip: str, slot, name: str) -> QToolButton:
+            b = QToolButton()
+            b.setIcon(self.style().standardIcon(icon))
+            b.setToolTip(tip)
+            b.setObjectName(name)
+            b.clicked.connect(slot)
+            layout.addWidget(b)
+            return b
+
+        pixmaps = QStyle.StandardPixmap
+        button(pixmaps.SP_MediaSkipBackward, "restart (Home)", clock.restart, "button_restart")
+        button(pixmaps.SP_MediaSeekBackward, "step back (←)", lambda: clock.step(-1), "button_back")
+        self.play = button(pixmaps.SP_MediaPlay, "play / pause (Space)", clock.toggle, "button_play")
+        button(pixmaps.SP_MediaSeekForward, "step forward (→)", lambda: clock.step(1), "button_forward")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("timeline")
+        self.slider.setToolTip("scrub: every panel follows")
+        self.slider.valueChanged.connect(clock.seek)
+        layout.addWidget(self.slider, 1)
+        self.label = QLabel("step 0 / 0")
+        self.label.setMinimumWidth(110)
+        layout.addWidget(self.label)
+        layout.addWidget(QLabel("speed"))
+        self.speed = QComboBox()
+        self.speed.setObjectName("combo_speed")
+        for fps in (5, 10, 20, 40, 80, 160, 320):
+            self.speed.addItem(f"{fps} steps/s", fps)
+        self.speed.setCurrentIndex(max(0, self.speed.findData(int(session.view.speed))))
+        self.speed.currentIndexChanged.connect(lambda: session.set_view(speed=float(self.speed.currentData())))
+        layout.addWidget(self.speed)
+        self.loop = QCheckBox("loop")
+        self.loop.setObjectName("check_loop")
+        self.loop.setChecked(session.view.loop)
+        self.loop.toggled.connect(lambda on: session.set_view(loop=on))
+        layout.addWidget(self.loop)
+        clock.frameChanged.connect(self.show_frame)
+        clock.playingChanged.connect(lambda on: self.play.setIcon(self.style().standardIcon(
+            pixmaps.SP_MediaPause if on else pixmaps.SP_MediaPlay)))
+
+    def set_frame_count(self, n: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, n - 1))
+        self.slider.blockSignals(False)
+        self.show_frame(self.clock.frame)
+
+    def show_frame(self, frame: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(frame)
+        self.slider.blockSignals(False)
+        self.label.setText(f"step {frame} / {self.slider.maximum()}")
+
+
+class Readout(QTableWidget):
+    """Per optimizer at the current frame: losses, accuracy, gradient norm, status and a gradient check."""
+
+    def __init__(self):
+        super().__init__(0, len(READOUT_COLUMNS))
+        self.setHorizontalHeaderLabels(READOUT_COLUMNS)
+        self.verticalHeader().setVisible(False)
+        for column, width in enumerate((190, 50, 90, 90, 90, 75, 80, 90)):  # room for any value, fixed: no jitter
+            self.setColumnWidth(column, width)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setObjectName("readout")
+        self.setToolTip("grad check: relative error |a − n| / max(|a|, |n|) of the analytic vs numerical gradient,\n"
+                        "green ≤ 1e-7 good, olive ≤ 1e-4 acceptable near kinks, orange ≤ 1e-2 suspect, red wrong")
+
+    def set_rows(self, rows: list[list[str]], colors: list[str]) -> None:
+        self.setRowCount(len(rows))
+        for r, (values, color) in enumerate(zip(rows, colors)):
+            for c, text in enumerate(values[:-1]):  # the grad check column is filled in later
+                item = self.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.setItem(r, c, item)
+                if item.text() != text:
+                    item.setText(text)
+                if c == 0:
+                    item.setForeground(QColor(color))
+                if c == 7:
+                    item.setForeground(QColor("#d62728") if text == "diverged" else self.palette().text().color())
+
+    def set_gradcheck(self, row: int, text: str, verdict: str) -> None:
+        item = self.item(row, 8)
+        if item is None:
+            item = QTableWidgetItem()
+            self.setItem(row, 8, item)
+        if item.text() != text:
+            item.setText(text)
+        item.setForeground(QColor(GRADCHECK_COLORS.get(verdict, "#888888")))
+
+
+class MainWindow(QMainWindow):
+    """losslab's window. ``settings=None`` uses the user's QSettings; tests pass a scratch one."""
+
+    def __init__(self, session: Session | None = None, settings: QSettings | None = None,
+                 clock: AnimationClock | None = None):
+        super().__init__()
+        self.setWindowTitle("losslab — loss landscapes of linear classifiers")
+        self.settings = settings if settings is not None else QSettings("losslab", "losslab")
+        self.session = session or Session()
+        self.session.setParent(self)
+        self.clock = clock or AnimationClock(self)
+        self.clock.setParent(self)
+        self.results: list[RunResult] = []
+        self._landscape_buffer: tuple | None = None
+        self._reset_view = True
+
+        self.grid = LandscapeGrid()
+        self.curves = LossCurves()
+        self.data_view = DataView()
+        self.templates = TemplateView()
+        self.right = QStackedWidget()
+        self.right.addWidget(self.data_view)
+        self.right.addWidget(self.templates)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.curves)
+        bottom.addWidget(self.right)
+        bottom.setSizes([600, 400])
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(bottom)
+        self.splitter.setSizes([560, 300])
+        self.transport = TransportBar(self.clock, self.session)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.transport)
+        self.setCentralWidget(central)
+
+        self.readout = Readout()
+        readout_dock = self._dock("Readout", self.readout, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.problem_panel = ProblemPanel(self.session)
+        self.objective_panel = ObjectivePanel(self.session)
+        self.plane_panel = PlanePanel(self.session)
+        self.optimizers_panel = OptimizersPanel(self.session, RUN_COLORS)
+        self.view_panel = ViewPanel(self.session)
+        docks = [self._dock(title, scrolled(panel), Qt.DockWidgetArea.LeftDockWidgetArea)
+                 for title, panel in (("Data", self.problem_panel), ("Loss", self.objective_panel),
+                                      ("Slice", self.plane_panel), ("Optimizers", self.optimizers_panel),
+                                      ("View", self.view_panel))]
+        self.splitDockWidget(docks[0], docks[3], Qt.Orientation.Vertical)  # two tab groups, one above the other
+        self.tabifyDockWidget(docks[0], docks[1])
+        self.tabifyDockWidget(docks[1], docks[2])
+        self.tabifyDockWidget(docks[3], docks[4])
+        docks[0].raise_()
+        docks[3].raise_()
+        self.resizeDocks([readout_dock], [150], Qt.Orientation.Vertical)
+        self.resizeDocks([docks[0]], [340], Qt.Orientation.Horizontal)
+        for panel in (self.problem_panel, self.objective_panel, self.plane_panel, self.optimizers_panel, self.view_panel):
+            panel.rejected.connect(self.show_message)
+
+        self.hover_label = QLabel()
+        self.message_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.statusBar().addWidget(self.hover_label, 1)
+        self.statusBar().addWidget(self.message_label, 2)
+        self.statusBar().addPermanentWidget(self.progress)
+        self._build_menus()
+
+        s = self.session
+        s.problemReady.connect(self.on_problem)
+        s.landscapeProgress.connect(self.on_landscape_rows)
+        s.landscapeReady.connect(self.on_landscape)
+        s.runsReady.connect(self.on_runs)
+        s.viewChanged.connect(self.on_view)
+        s.message.connect(self.show_message)
+        s.busyChanged.connect(self.on_busy)
+        self.clock.frameChanged.connect(self.on_frame)
+        self.clock.playingChanged.connect(self.on_playing)
+        self.grid.clicked.connect(self.on_contour_click)
+        self.grid.hovered.connect(self.on_hover)
+        self._secondary_timer = QElapsedTimer()
+        self._secondary_timer.start()
+        self._progress_timer = QElapsedTimer()
+        self._progress_timer.start()
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.setInterval(10_000)
+        self._message_timer.timeout.connect(self.message_label.clear)
+        self._gradcheck_timer = QTimer(self)
+        self._gradcheck_timer.setSingleShot(True)
+        self._gradcheck_timer.setInterval(120)
+        self._gradcheck_timer.timeout.connect(self.request_gradcheck)
+        s.jobs.finished.connect(self.on_job_finished)
+
+        self.apply_theme(s.view.theme)
+        self.clock.set_speed(s.view.speed)
+        self.clock.loop = s.view.loop
+        self._build_panels()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self.session.start()
+
+    # --- construction helpers -----------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_csv = QAction("Open CSV dataset…", self)
+        open_csv.setShortcut(QKeySequence.StandardKey.Open)
+        open_csv.triggered.connect(self.problem_panel.open_csv)
+        file_menu.addAction(open_csv)
+        export = QAction("Export figure as PNG…", self)
+        export.setShortcut(QKeySequence("Ctrl+E"))
+        export.triggered.connect(self.export_png_dialog)
+        file_menu.addAction(export)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        play_menu = self.menuBar().addMenu("&Play")
+        for text, key, slot in (("Play / pause", "Space", self.clock.toggle), ("Step forward", "Right", lambda: self.clock.step(1)),
+                                ("Step back", "Left", lambda: self.clock.step(-1)), ("Restart", "Home", self.clock.restart)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            play_menu.addAction(action)
+            self.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("About losslab", self)
+        about.triggered.connect(lambda: QMessageBox.about(
+            self, "About losslab", f"<b>losslab {__version__}</b><br>Loss landscapes of linear classifiers and the "
+            "optimizers that cross them, after CS231n lecture 3, “Loss functions and optimization”."))
+        help_menu.addAction(about)
+
+    # --- panels and paths -------------------------------------------------------------------------
+    def enabled_runs(self) -> list[tuple[int, object]]:
+        return [(k, r) for k, r in enumerate(self.session.experiment.runs) if r.enabled]
+
+    def _titles(self) -> list[str]:
+        if self.session.view.layout == "overlay":
+            return ["all optimizers"]
+        titles = []
+        for k, spec in self.enabled_runs():
+            titles.append(f"<span style='color:{run_color(k)}'>●</span> {OPTIMIZERS[spec.method].label}")
+        return titles or ["no optimizer enabled"]
+
+    def _axes_labels(self) -> tuple[str, str]:
+        plane = self.results_plane()
+        return plane.labels if plane is not None else ("a", "b")
+
+    def results_plane(self):
+        if self.session.landscape is not None:
+            return self.session.landscape.plane
+        problem = self.session.problem
+        return problem.plane if problem is not None else None
+
+    def _build_panels(self) -> None:
+        self.grid.set_layout(self._titles(), self._axes_labels())
+        self._draw_paths()
+
+    def _path_data(self) -> list[PathData]:
+        colors = {k: run_color(k) for k, _ in self.enabled_runs()}
+        index = [k for k, _ in self.enabled_runs()]
+        paths = []
+        for k, result in zip(index, self.results):
+            entry = OPTIMIZERS[result.spec.method]
+            paths.append(PathData(result.spec.method, entry.label, colors[k], np.asarray(result.ab),
+                                  result.trajectory.status))
+        return paths
+
+    def _draw_paths(self) -> None:
+        paths = self._path_data()
+        start = self.session.experiment.start
+        if self.session.view.layout == "overlay":
+            per_panel = [paths]
+        else:
+            per_panel = [[p] for p in paths]
+        self.grid.set_paths(per_panel, start)
+        self.grid.set_frame(self.clock.frame)
+
+    # --- session signals ---------------------------------------------------------------------------
+    def on_problem(self, problem) -> None:
+        self._reset_view = True
+        self.results = []
+        self._landscape_buffer = None
+        if problem.dataset is not None:
+            data = problem.dataset
+            self.data_view.set_full_data(data.X)
+            self.data_view.set_data(data.X, data.y, data.n_classes, self._data_title())
+            if data.image_shape is not None:
+                self.templates.set_classes(data.class_names, data.image_shape)
+                self.right.setCurrentWidget(self.templates)
+            else:
+                self.right.setCurrentWidget(self.data_view)
+        self.right.setVisible(problem.dataset is not None)
+        if problem.plane is not None:
+            self.grid.set_layout(self._titles(), problem.plane.labels)
+
+    def _data_title(self) -> str:
+        runs = self.enabled_runs()
+        if not runs:
+            return "data"
+        k, spec = runs[min(self.session.view.data_run, len(runs) - 1)]
+        return f"decision regions of <span style='color:{run_color(k)}'>●</span> {OPTIMIZERS[spec.method].label}"
+
+    def on_landscape_rows(self, rows, data, reg) -> None:
+        plane = self.session.problem.plane if self.session.problem else None
+        if plane is None:
+            return
+        if self._landscape_buffer is None or self._landscape_buffer[0] is not plane:
+            a, b = plane.grid(self.session.experiment.plane.resolution)
+            self._landscape_buffer = (plane, a, b, np.full((b.size, a.size), np.nan), np.full((b.size, a.size), np.nan))
+            self._progress_timer.restart()  # a quick landscape is drawn once, when done
+        _, a, b, data_buffer, reg_buffer = self._landscape_buffer
+        data_buffer[rows] = data
+        reg_buffer[rows] = reg
+        self.progress.setVisible(True)
+        self.progress.setRange(0, b.size)
+        self.progress.setValue(rows.stop)
+        if self._progress_timer.hasExpired(150):  # a slow one fills in a few times a second
+            self._progress_timer.restart()
+            view = self.session.view
+            display = surface_display(Landscape(plane, a, b, data_buffer, reg_buffer), view.part, view.log_scale, 0,
+                                      self._lut())
+            if display is not None:
+                self.grid.set_surface(display, view.colormap, reset_view=self._reset_view)
+                self._reset_view = False
+
+    def on_landscape(self, landscape: Landscape) -> None:
+        self._landscape_buffer = None
+        self.progress.setVisible(False)
+        if self.grid.panels and self.grid.panels[0].getAxis("bottom").labelText != landscape.plane.labels[0]:
+            self.grid.set_layout(self._titles(), landscape.plane.labels)
+            self._draw_paths()
+        self._submit_display(landscape)
+
+    def _lut(self) -> np.ndarray:
+        return pg.colormap.get(self.session.view.colormap).getLookupTable(nPts=256)
+
+    def _submit_display(self, landscape: Landscape) -> None:
+        """Colours and iso-lines are computed in the background, then handed to the panels."""
+        view, lut = self.session.view, self._lut()
+        self.session.jobs.submit("display", lambda: single(surface_display, landscape, view.part, view.log_scale,
+                                                           view.isolines, lut))
+
+    def _show_display(self, display) -> None:
+        if display is None:
+            return
+        self.grid.set_surface(display, self.session.view.colormap, reset_view=self._reset_view)
+        self._reset_view = False
+
+    def on_runs(self, results: list[RunResult]) -> None:
+        self.results = results
+        n_frames = max((len(r.ab) for r in results), default=1)
+        if self.grid.panels and len(self.grid.panels) != len(self._titles()) or self.session.view.layout == "side":
+            self.grid.set_layout(self._titles(), self._axes_labels())
+        self._draw_paths()
+        self._draw_curves()
+        self.clock.set_frame_count(n_frames)
+        self.transport.set_frame_count(n_frames)
+        self.data_view.plot_item.setTitle(self._data_title())
+
+    def _draw_curves(self) -> None:
+        view = self.session.view
+        runs = []
+        for (k, spec), result in zip(self.enabled_runs(), self.results):
+            traj = result.trajectory
+            x = np.arange(len(traj.losses)) if view.x_axis == "step" else np.asarray(traj.cost)
+            runs.append((OPTIMIZERS[spec.method].label, run_color(k), x, np.asarray(traj.losses), traj.status))
+        self.curves.set_runs(runs, "step" if view.x_axis == "step" else "cost (full-data passes)", view.log_loss)
+        self.curves.set_frame(self.clock.frame)
+
+    def on_view(self, view: ViewSettings) -> None:
+        self.clock.set_speed(view.speed)
+        self.clock.loop = view.loop
+        self.apply_theme(view.theme)
+        self._build_panels()
+        landscape = self.session.landscape
+        if landscape is not None:
+            self._submit_display(landscape)
+        self._draw_curves()
+        self.data_view.plot_item.setTitle(self._data_title())
+        self.on_frame(self.clock.frame)
+
+    def on_busy(self, busy: bool) -> None:
+        if busy:
+            self.progress.setVisible(True)
+            self.progress.setRange(0, 0)
+        elif self._landscape_buffer is None:
+            self.progress.setVisible(False)
+
+    def show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet("color: #d62728;")
+        self._message_timer.start()  # the message fades after a while; a newer one restarts the wait
+
+    # --- animation ----------------------------------------------------------------------------------
+    SECONDARY_INTERVAL_MS = 60  # while playing, the readout and data view refresh at most ~16 times a second
+
+    def on_frame(self, frame: int) -> None:
+        self.grid.set_frame(frame)
+        self.curves.set_frame(frame)
+        # the paths and curves move every frame; the table and the decision regions are read,
+        # not watched, so while playing they follow at a gentler rate
+        if not self.clock.playing or self._secondary_timer.hasExpired(self.SECONDARY_INTERVAL_MS):
+            self._secondary_timer.restart()
+            self._update_readout(frame)
+            self._update_data_view(frame)
+        if not self.clock.playing:
+            self._gradcheck_timer.start()
+
+    def on_playing(self, playing: bool) -> None:
+        if not playing:
+            self._update_readout(self.clock.frame)
+            self._update_data_view(self.clock.frame)
+            self._gradcheck_timer.start()
+
+    def _theta_at(self, result: RunResult, frame: int) -> np.ndarray:
+        return result.thetas[min(frame, len(result.thetas) - 1)]
+
+    def _update_data_view(self, frame: int) -> None:
+        problem = self.session.problem
+        if problem is None or problem.dataset is None or not self.results:
+            return
+        result = self.results[min(self.session.view.data_run, len(self.results) - 1)]
+        W, b = problem.objective.unflatten(self._theta_at(result, frame))
+        if problem.dataset.image_shape is not None:
+            self.templates.set_weights(W)
+        else:
+            self.data_view.set_parameters(W, b)
+
+    def _update_readout(self, frame: int) -> None:
+        problem = self.session.problem
+        if problem is None:
+            return
+        rows, colors = [], []
+        objective = problem.objective
+        for (k, spec), result in zip(self.enabled_runs(), self.results):
+            theta = self._theta_at(result, frame)
+            step = min(frame, len(result.thetas) - 1)
+            with np.errstate(all="ignore"):
+                data_loss, reg_loss = objective.parts(theta)
+                grad = objective.loss_grad(theta)[1]
+            accuracy = f"{objective.accuracy(theta):.1%}" if problem.dataset is not None else "—"
+            status = result.trajectory.status if step == len(result.thetas) - 1 else "running"
+            rows.append([OPTIMIZERS[spec.method].label, str(step), f"{data_loss:.5g}", f"{reg_loss:.5g}",
+                         f"{data_loss + reg_loss:.5g}", accuracy, f"{np.linalg.norm(grad):.3g}", status, ""])
+            colors.append(run_color(k))
+        self.readout.set_rows(rows, colors)
+        for row in range(len(rows)):  # checked when the animation rests on a frame
+            self.readout.set_gradcheck(row, "(when paused)" if self.clock.playing else "…", "")
+
+    def request_gradcheck(self) -> None:
+        problem = self.session.problem
+        if problem is None or not self.results:
+            return
+        objective = problem.objective
+        frame = self.clock.frame
+        thetas = [np.array(self._theta_at(r, frame)) for r in self.results]
+
+        def work():
+            checks = []
+            for theta in thetas:
+                checks.append(grad_check(objective, theta))
+                yield len(checks)
+            return frame, checks
+
+        self.session.jobs.submit("gradcheck", work)
+
+    def on_job_finished(self, channel: str, result) -> None:
+        if channel == "display":
+            self._show_display(result)
+            return
+        if channel != "gradcheck":
+            return
+        frame, checks = result
+        if frame != self.clock.frame:
+            return
+        for row, check in enumerate(checks):
+            note = f" ({check.near_kink} near a kink)" if check.near_kink else ""
+            self.readout.set_gradcheck(row, f"{check.max_rel_error:.1e} {check.verdict}{note}", check.verdict)
+
+    # --- interaction ----------------------------------------------------------------------------------
+    def on_contour_click(self, a: float, b: float) -> None:
+        self.session.set_start(float(f"{a:.4g}"), float(f"{b:.4g}"))
+        self.clock.seek(0)
+
+    def on_hover(self, a: float, b: float, value: float) -> None:
+        labels = self._axes_labels()
+        self.hover_label.setText(f"{labels[0]} = {a:.4g}   {labels[1]} = {b:.4g}   "
+                                 f"{PART_LABELS[self.session.view.part]} = {value:.5g}")
+
+    # --- export ----------------------------------------------------------------------------------------
+    def export_png_dialog(self) -> None:
+        folder = self.settings.value("export/folder", os.path.expanduser("~"))
+        path, _ = QFileDialog.getSaveFileName(self, "Export the figure", os.path.join(folder, "losslab.png"),
+                                              "PNG images (*.png)")
+        if not path:
+            return
+        self.settings.setValue("export/folder", os.path.dirname(path))
+        try:
+            self.export_png(path)
+        except OSError as err:
+            self.show_message(f"Could not write {path}: {err}")
+            return
+        self.show_message(f"Saved {path}")
+
+    def export_png(self, path: str) -> None:
+        """Write the landscapes, curves and data view as one PNG, atomically."""
+        image = self.splitter.grab().toImage()
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
+        os.close(fd)
+        try:
+            if not image.save(tmp, "PNG"):
+                raise OSError("the image could not be encoded")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    # --- theme and lifecycle ------------------------------------------------------------------------
+    def apply_theme(self, theme: str) -> None:
+        dark = theme == "dark"
+        background, foreground = ("#1e1e1e", "#dddddd") if dark else ("w", "#222222")
+        for view in (self.grid, self.curves, self.data_view, self.templates):
+            view.setBackground(background)
+        for item in [*self.grid.panels, self.curves.plot_item, self.data_view.plot_item]:
+            for side in ("left", "bottom"):
+                axis = item.getAxis(side)
+                axis.setPen(foreground)
+                axis.setTextPen(foreground)
+            item.titleLabel.setAttr("color", foreground)
+        app = QApplication.instance()
+        if app is not None:
+            app.setStyle("Fusion")
+            app.setPalette(dark_palette() if dark else app.style().standardPalette())
+
+    def closeEvent(self, event) -> None:
+        self.clock.pause()
+        self._gradcheck_timer.stop()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.session.shutdown()
+        super().closeEvent(event)
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    for role, color in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.WindowText, "#dddddd"),
+                        (QPalette.ColorRole.Base, "#1e1e1e"), (QPalette.ColorRole.AlternateBase, "#2b2b2b"),
+                        (QPalette.ColorRole.Text, "#dddddd"), (QPalette.ColorRole.Button, "#353535"),
+                        (QPalette.ColorRole.ButtonText, "#dddddd"), (QPalette.ColorRole.Highlight, "#2a82da"),
+                        (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#353535"),
+                        (QPalette.ColorRole.ToolTipText, "#dddddd")):
+        palette.setColor(role, QColor(color))
+    return palette

@@ -1,0 +1,155 @@
+"""Background jobs (superseded results are dropped) and the frame-rate independent clock."""
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from losslab.app.clock import AnimationClock  # noqa: E402
+from losslab.app.jobs import JobRunner  # noqa: E402
+from losslab.app.session import Session  # noqa: E402
+from losslab.engine.experiment import Experiment, PlaneSpec  # noqa: E402
+
+
+def test_a_superseded_job_never_delivers(qtbot):
+    runner = JobRunner()
+    release = threading.Event()
+    delivered, partial = [], []
+    runner.finished.connect(lambda channel, result: delivered.append(result))
+    runner.progress.connect(lambda channel, item: partial.append(item))
+
+    def slow():
+        yield "old partial"
+        release.wait(10)
+        yield "old late partial"
+        return "old"
+
+    def fast():
+        yield "new partial"
+        return "new"
+
+    runner.submit("landscape", slow)
+    qtbot.waitUntil(lambda: partial == ["old partial"])
+    runner.submit("landscape", fast)  # supersedes the slow one
+    qtbot.waitUntil(lambda: delivered == ["new"])
+    release.set()
+    assert runner.wait(5000)
+    qtbot.wait(50)  # let any queued signal arrive: none may be delivered
+    assert delivered == ["new"]
+    assert partial == ["old partial", "new partial"]
+
+
+def test_failures_are_reported_with_their_message(qtbot):
+    runner = JobRunner()
+    with qtbot.waitSignal(runner.failed) as blocker:
+        def broken():
+            raise ValueError("plane.i = 40 is not a coordinate")
+            yield
+        runner.submit("problem", broken)
+    assert blocker.args == ["problem", "ValueError: plane.i = 40 is not a coordinate"]
+
+
+def test_channels_are_independent(qtbot):
+    runner = JobRunner()
+    results = {}
+    runner.finished.connect(lambda channel, result: results.__setitem__(channel, result))
+
+    def value(v):
+        return v
+        yield
+
+    runner.submit("runs", lambda: value(1))
+    runner.submit("landscape", lambda: value(2))
+    qtbot.waitUntil(lambda: results == {"runs": 1, "landscape": 2})
+
+
+def test_session_drops_stale_landscapes(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=32, centre="zero"), steps=20))
+    session.start()
+    qtbot.waitUntil(lambda: session.landscape is not None and not session.jobs.busy, timeout=20_000)
+    seen = []
+    session.landscapeReady.connect(lambda landscape: seen.append(landscape))
+    for lam in (0.2, 0.3, 0.4, 0.5):  # each supersedes the last
+        session.set_objective(lam=lam)
+    qtbot.waitUntil(lambda: not session.jobs.busy, timeout=20_000)
+    qtbot.wait(50)
+    # whatever was delivered, the last one drawn belongs to the last λ
+    assert session.experiment.objective.lam == 0.5
+    expected = np.array([[session.problem.objective.replace(lam=0.5).parts(session.landscape.plane.point(a, b))[1]
+                          for a in session.landscape.a_values[::8]] for b in session.landscape.b_values[::8]])
+    np.testing.assert_allclose(session.landscape.reg[::8, ::8], expected, rtol=1e-12, atol=1e-12)
+    assert seen and seen[-1] is session.landscape
+    session.shutdown()
+
+
+def test_bad_settings_are_refused_and_nothing_changes(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
+    messages = []
+    session.message.connect(messages.append)
+    before = session.experiment
+    assert not session.set_objective(lam=float("nan"))
+    assert not session.set_hyper(0, "scale", -1.0)
+    assert not session.set_problem(kind="moons")
+    assert session.experiment == before
+    assert [m.split(" ")[0] for m in messages] == ["lam", "Random", "unknown"]
+    session.shutdown()
+
+
+def test_a_plane_axis_beyond_P_goes_back_to_the_last_good_settings(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
+    session.start()
+    qtbot.waitUntil(lambda: session.problem is not None and not session.jobs.busy, timeout=20_000)
+    good = session.experiment
+    with qtbot.waitSignal(session.message) as blocker:
+        session.set_plane(i=40)  # P = 9 for 2-D data and 3 classes
+    assert "plane.i = 40 is not a coordinate" in blocker.args[0]
+    assert session.experiment == good
+    session.shutdown()
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_clock_follows_elapsed_time_not_ticks(qtbot):
+    fake = FakeTime()
+    clock = AnimationClock(time_source=fake)
+    clock.set_frame_count(101)
+    clock.set_speed(25.0)
+    frames = []
+    clock.frameChanged.connect(frames.append)
+    clock.play()
+    fake.now += 1.0
+    clock.tick()  # one tick after 1 s: frame 25, not frame 1
+    assert clock.frame == 25
+    for _ in range(10):
+        fake.now += 0.01
+        clock.tick()
+    assert clock.frame == 27
+    fake.now += 100
+    clock.tick()
+    assert clock.frame == 100 and not clock.playing  # stops at the end
+    clock.loop = True
+    clock.play()  # from the end: starts over
+    assert clock.frame == 0
+    fake.now += 4.5  # 112.5 frames at 25/s: wraps around to 112.5 - 101
+    clock.tick()
+    assert clock.playing and clock.frame == 11
+    clock.pause()
+
+
+def test_clock_step_seek_and_bounds(qtbot):
+    clock = AnimationClock(time_source=FakeTime())
+    clock.set_frame_count(10)
+    clock.step(3)
+    assert clock.frame == 3
+    clock.step(-5)
+    assert clock.frame == 0
+    clock.seek(99)
+    assert clock.frame == 9
+    clock.set_frame_count(5)  # shorter trajectories: the frame is kept within them
+    assert clock.frame == 4
