@@ -1,4 +1,4 @@
-"""The ``losslab`` command: opens the window; ``--summary`` prints the default problem instead."""
+"""The ``losslab`` command: the window, headless rendering, and a summary of the default problem."""
 from __future__ import annotations
 
 import argparse
@@ -30,24 +30,69 @@ def default_summary() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1600x1000, got {text!r}") from None
+    if not (16 <= width <= 20000 and 16 <= height <= 20000):
+        raise argparse.ArgumentTypeError(f"size must be between 16 and 20000 pixels a side, got {text!r}")
+    return width, height
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .app.main import RENDER_FORMATS
+
     parser = argparse.ArgumentParser(prog="losslab", description="Loss landscapes of linear classifiers "
-                                     "and the optimizers that cross them (CS231n lecture 3).")
+                                     "and the optimizers that cross them (CS231n lecture 3). "
+                                     "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"losslab {__version__}")
+    parser.add_argument("--open", metavar="SESSION", help="open a session file or preset in the window")
     parser.add_argument("--summary", action="store_true",
                         help="print the default problem (data, objective, a gradient check) and exit")
     parser.add_argument("--play-for", type=float, metavar="SECONDS",
                         help="play the animation for SECONDS, then close the window (for smoke tests)")
     parser.add_argument("--export-png", metavar="PATH",
                         help="with --play-for: export the figure to PATH (as File ▸ Export does) before closing")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    render = commands.add_parser("render", help="render a session or preset to a file, without a window",
+                                 description="Render a session file or a bundled preset without opening a "
+                                             "window: figures (png, svg, pdf) at one frame, animations "
+                                             "(gif, mp4), the trajectories (csv, npz) or the configuration (json).")
+    render.add_argument("source", metavar="SESSION_OR_PRESET", help="a session .json file or a preset name")
+    render.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
+    render.add_argument("--format", choices=RENDER_FORMATS, help="default: from OUT's extension")
+    render.add_argument("--size", type=_size, metavar="WxH", help="image size in pixels, e.g. 1600x1000")
+    render.add_argument("--frame", type=int, metavar="N", help="the step shown in a figure (default: the last)")
+    render.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    commands.add_parser("presets", help="list the bundled presets")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "presets":
+        from .io.session_file import list_presets
+        for name, title, _ in list_presets():
+            print(f"{name:28s} {title}")
+        return 0
+    if args.command == "render":
+        from .app.main import render
+        try:
+            print(render(args.source, args.output, args.format, args.size, args.frame, args.force))
+        except Exception as err:  # one line, never a traceback
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            print(f"losslab render: error: {message}", file=sys.stderr)
+            return 2
+        return 0
     if args.summary:
         print(default_summary())
         return 0
     if args.export_png and args.play_for is None:
         parser.error("--export-png needs --play-for")
     from .app.main import run_window
-    return run_window(sys.argv[:1], play_for=args.play_for, export_png=args.export_png)
+    return run_window(sys.argv[:1], play_for=args.play_for, export_png=args.export_png, open_path=args.open)
 
 
 if __name__ == "__main__":

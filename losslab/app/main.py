@@ -1,27 +1,56 @@
-"""Start the window."""
+"""Start the window, or render a session without one."""
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import time
 
 
-def run_window(argv: list[str], play_for: float | None = None, export_png: str | None = None) -> int:
-    """Open the main window and run the event loop until it closes.
-
-    ``play_for`` (seconds): wait for the first results, play the animation that long,
-    export the figure to ``export_png`` if given, then close — a smoke test of the real app.
-    """
+def _application(argv: list[str]):
     import pyqtgraph as pg
-    from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
-
-    from .window import MainWindow
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
     app = QApplication.instance() or QApplication(argv[:1])
     app.setApplicationName("losslab")
     app.setOrganizationName("losslab")
-    window = MainWindow()
+    return app
+
+
+def _last_session(settings):
+    """The session open when the window last closed, or None if there is none or it no longer reads."""
+    from ..io.session_file import SessionError, loads
+    from .session import Session, view_from_dict
+
+    text = settings.value("session/last")
+    if not text:
+        return None
+    try:
+        experiment, view, _ = loads(str(text), "the last session")
+        return Session(experiment, view_from_dict(view))
+    except (SessionError, ValueError):
+        return None
+
+
+def run_window(argv: list[str], play_for: float | None = None, export_png: str | None = None,
+               open_path: str | None = None) -> int:
+    """Open the main window and run the event loop until it closes.
+
+    The last session comes back unless ``open_path`` names a session file or preset.
+    ``play_for`` (seconds): wait for the first results, play the animation that long,
+    export the figure to ``export_png`` if given, then close — a smoke test of the real app.
+    """
+    from PyQt6.QtCore import QSettings, QTimer
+
+    from .window import MainWindow
+
+    app = _application(argv)
+    settings = QSettings("losslab", "losslab")
+    window = MainWindow(None if open_path else _last_session(settings), settings=settings)
     window.show()
+    if open_path and not window.open_session(open_path):
+        return 2
     status = {"code": 0}
     if play_for is not None:
         def finish() -> None:
@@ -29,7 +58,7 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
                 try:
                     window.export_png(export_png)
                     print(f"exported {export_png}")
-                except OSError as err:
+                except (OSError, ValueError) as err:
                     print(f"losslab: could not export {export_png}: {err}", file=sys.stderr)
                     status["code"] = 1
             window.close()
@@ -44,5 +73,64 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
     return code or status["code"]
 
 
-if __name__ == "__main__":
-    sys.exit(run_window(sys.argv))
+RENDER_FORMATS = ("png", "svg", "pdf", "gif", "mp4", "csv", "npz", "json")
+
+
+def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] | None = None,
+           frame: int | None = None, force: bool = False, timeout: float = 300.0) -> str:
+    """Render a session file or preset to ``out`` without showing a window (offscreen Qt).
+
+    Figures (png/svg/pdf) show ``frame`` (default: the last); gif/mp4 play every frame;
+    csv/npz write the trajectories, json the configuration. Returns a one-line summary;
+    raises ``ValueError``/``OSError`` with a one-line message.
+    """
+    from pathlib import Path
+
+    fmt = (fmt or Path(out).suffix.lstrip(".")).lower()
+    if fmt not in RENDER_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(RENDER_FORMATS)}")
+    if Path(out).exists() and not force:
+        raise FileExistsError(f"{out} already exists (use --force to overwrite)")
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # never show anything, display or not
+
+    from PyQt6.QtCore import QSettings
+
+    from ..io.session_file import load_session, resolve_session
+    from .export import export_animation, export_figure
+    from .session import Session, view_from_dict
+    from .window import MainWindow
+
+    experiment, view, info = load_session(resolve_session(source))
+    session = Session(experiment, view_from_dict(view))
+    app = _application(sys.argv)
+    scratch = QSettings(os.path.join(tempfile.mkdtemp(prefix="losslab-render-"), "settings.ini"),
+                        QSettings.Format.IniFormat)
+    window = MainWindow(session, settings=scratch)
+    window.resize(*(size if size and fmt in ("png", "svg", "pdf", "gif", "mp4") else (1600, 1000)))
+    window.show()
+    failure: list[str] = []
+    session.message.connect(failure.append)
+    deadline = time.monotonic() + timeout
+    while not (window.results and session.landscape is not None and window.grid._surface is not None
+               and not session.jobs.busy):
+        app.processEvents()
+        if failure and not session.jobs.busy:
+            raise ValueError(failure[-1])
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the session did not finish computing within {timeout:g} s")
+        time.sleep(0.005)
+    last = window.clock.n_frames - 1
+    window.clock.seek(last if frame is None else min(max(frame, 0), last))
+    app.processEvents()
+    try:
+        if fmt in ("png", "svg", "pdf"):
+            export_figure(window, out, fmt, size, overwrite=True)
+        elif fmt in ("gif", "mp4"):
+            export_animation(window, out, fmt, stride=max(1, window.clock.n_frames // 200), size=size, overwrite=True)
+        elif fmt == "json":
+            window.save_session(out)
+        else:  # csv, npz: the trajectories
+            window.export_trajectories(out)
+    finally:
+        window.close()
+    return f"wrote {out} ({fmt}, {info.get('title') or source})"

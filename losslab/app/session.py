@@ -16,6 +16,7 @@ from ..engine.experiment import (Experiment, Landscape, Problem, RunResult, RunS
                                  landscape_blocks, relandscape_penalty, run_blocks, validate)
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.surfaces import make_surface
+from ..io.session_file import SessionError, spec_from_dict
 from .jobs import JobRunner, single
 
 LAYOUTS = ("side", "overlay")
@@ -54,6 +55,15 @@ def validate_view(view: ViewSettings) -> ViewSettings:
     return view
 
 
+def view_from_dict(data: dict[str, Any]) -> ViewSettings:
+    """View settings from a session file: unknown fields and wrong types are named (``SessionError``)."""
+    view = spec_from_dict(ViewSettings, data, "view")
+    try:
+        return validate_view(view)
+    except ValueError as err:
+        raise SessionError(str(err)) from None
+
+
 class Session(QObject):
     """The experiment and its results, with one signal per kind of change.
 
@@ -86,6 +96,7 @@ class Session(QObject):
         self.landscape: Landscape | None = None
         self.results: list[RunResult] = []
         self._good = self.experiment  # the last experiment whose problem was built
+        self._view_before_open: ViewSettings | None = None
         self.jobs = JobRunner(self)
         self.jobs.progress.connect(self._on_progress)
         self.jobs.finished.connect(self._on_finished)
@@ -152,14 +163,17 @@ class Session(QObject):
                            else "runs")
 
     def set_experiment(self, experiment: Experiment, view: ViewSettings | None = None) -> bool:
-        """Replace everything (opening a session file)."""
-        if view is not None:
-            try:
-                self.view = validate_view(view)
-            except ValueError as err:
-                self.message.emit(str(err))
-                return False
-            self.viewChanged.emit(self.view)
+        """Replace everything (opening a session file). If it cannot be built, everything goes back."""
+        try:
+            experiment = validate(experiment)
+            view = validate_view(view) if view is not None else self.view
+        except ValueError as err:
+            self.message.emit(str(err))
+            return False
+        self._view_before_open = self.view  # restored if the opened experiment cannot be built
+        if view != self.view:
+            self.view = view
+            self.viewChanged.emit(view)
         return self._apply(experiment, "problem")
 
     def set_view(self, **changes: Any) -> bool:
@@ -227,7 +241,7 @@ class Session(QObject):
     def _on_finished(self, channel: str, result: object) -> None:
         if channel == "problem":
             self.problem = result
-            self._good = self.experiment
+            self._good, self._view_before_open = self.experiment, None
             self.landscape = None
             self.problemReady.emit(result)
             if result.plane is not None:
@@ -248,6 +262,10 @@ class Session(QObject):
             # the new settings cannot be built: say why and go back to the last good ones
             self.experiment = self._good
             self.experimentChanged.emit(self._good)
+            if self._view_before_open is not None and self._view_before_open != self.view:
+                self.view = self._view_before_open
+                self.viewChanged.emit(self.view)
+            self._view_before_open = None
             self.message.emit(f"Not applied: {_strip(message)}")
             return
         self.message.emit(f"{channel.capitalize()} failed: {_strip(message)}")

@@ -129,6 +129,7 @@ class LandscapePanel(pg.PlotItem):
             self._heads.append(head)
         for path, line, head in zip(paths, self._lines, self._heads):
             line.setPen(pg.mkPen(path.color, width=2.2))
+            line.setShadowPen(pg.mkPen((0, 0, 0, 150), width=4.4))  # a dark edge: visible on any colour map
             head.setBrush(pg.mkBrush(path.color))
         self._paths = paths
         self.start.move_to(*start)

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence, QPalette, QColor
-from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
-                             QMainWindow, QMessageBox, QProgressBar, QSlider, QSplitter, QStackedWidget, QStyle,
+from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDockWidget, QFileDialog, QHBoxLayout,
+                             QLabel, QMainWindow, QMessageBox, QProgressBar, QProgressDialog, QSlider, QSplitter, QStackedWidget, QStyle,
                              QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget, QHeaderView)
 
 from .. import __version__
@@ -18,10 +17,14 @@ from ..engine.experiment import Landscape, RunResult
 from ..engine.gradcheck import grad_check
 from ..engine.optimizers import OPTIMIZERS
 from .clock import AnimationClock
+from ..io.exports import write_landscape_csv, write_landscape_npz, write_trajectories_csv, write_trajectories_npz
+from ..io.session_file import SessionError, dumps, list_presets, load_session, presets_folder, save_session
+from .dialogs import ExportAnimationDialog, ExportFigureDialog
 from .display import PART_LABELS, surface_display
+from .export import ExportCancelled, export_animation, export_figure
 from .jobs import single
 from .controls import ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
-from .session import Session, ViewSettings
+from .session import Session, ViewSettings, view_from_dict
 from .views import RUN_COLORS, DataView, LandscapeGrid, LossCurves, PathData, TemplateView
 
 GRADCHECK_COLORS = {"good": "#2ca02c", "acceptable": "#bcbd22", "suspect": "#ff7f0e", "wrong": "#d62728"}
@@ -254,21 +257,33 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_csv = QAction("Open CSV dataset…", self)
-        open_csv.setShortcut(QKeySequence.StandardKey.Open)
-        open_csv.triggered.connect(self.problem_panel.open_csv)
-        file_menu.addAction(open_csv)
-        export = QAction("Export figure as PNG…", self)
-        export.setShortcut(QKeySequence("Ctrl+E"))
-        export.triggered.connect(self.export_png_dialog)
-        file_menu.addAction(export)
+        self._action(file_menu, "Open session…", self.open_session_dialog, QKeySequence.StandardKey.Open)
+        self.presets_menu = file_menu.addMenu("Presets")
+        for name, title, path in list_presets():
+            self._action(self.presets_menu, title, lambda _=False, p=path: self.open_session(p))
+        self.recent_menu = file_menu.addMenu("Open recent")
+        self._fill_recent()
+        self._action(file_menu, "Save session…", self.save_session_dialog, QKeySequence.StandardKey.Save)
         file_menu.addSeparator()
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        self._action(file_menu, "Open CSV dataset…", self.problem_panel.open_csv)
+        export_menu = file_menu.addMenu("Export")
+        self._action(export_menu, "Figure (PNG, SVG, PDF)…", self.export_figure_dialog, "Ctrl+E")
+        self._action(export_menu, "Animation (GIF, MP4)…", self.export_animation_dialog, "Ctrl+Shift+E")
+        self._action(export_menu, "Trajectories (CSV, NPZ)…", self.export_trajectories_dialog)
+        self._action(export_menu, "Landscape grid (NPZ, CSV)…", self.export_landscape_dialog)
+        self._action(export_menu, "Configuration (JSON)…", self.save_session_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         play_menu = self.menuBar().addMenu("&Play")
         for text, key, slot in (("Play / pause", "Space", self.clock.toggle), ("Step forward", "Right", lambda: self.clock.step(1)),
                                 ("Step back", "Left", lambda: self.clock.step(-1)), ("Restart", "Home", self.clock.restart)):
@@ -544,33 +559,135 @@ class MainWindow(QMainWindow):
                                  f"{PART_LABELS[self.session.view.part]} = {value:.5g}")
 
     # --- export ----------------------------------------------------------------------------------------
-    def export_png_dialog(self) -> None:
-        folder = self.settings.value("export/folder", os.path.expanduser("~"))
-        path, _ = QFileDialog.getSaveFileName(self, "Export the figure", os.path.join(folder, "losslab.png"),
-                                              "PNG images (*.png)")
+    def _ask_path(self, title: str, name: str, filters: str, save: bool = True) -> str:
+        """A file dialog that starts in the last folder used and remembers the new one.
+
+        Saving asks before overwriting an existing file (Qt's dialog does).
+        """
+        folder = self.settings.value("files/folder", os.path.expanduser("~"))
+        ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        path, _ = ask(self, title, os.path.join(folder, name), filters)
+        if path:
+            self.settings.setValue("files/folder", os.path.dirname(path))
+        return path
+
+    def _report(self, action, done: str) -> bool:
+        """Run a file action; a failure is shown in a dialog and nothing else changes."""
+        try:
+            action()
+        except ExportCancelled as err:
+            self.show_message(str(err))
+            return False
+        except (OSError, ValueError) as err:
+            QMessageBox.warning(self, "losslab", str(err))
+            return False
+        self.show_message(done)
+        return True
+
+    # sessions
+    def open_session_dialog(self) -> None:
+        path = self._ask_path("Open a session", "", "losslab sessions (*.json);;All files (*)", save=False)
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path) -> bool:
+        """Load a session file (or preset); a bad file is named in a dialog and changes nothing."""
+        try:
+            experiment, view, info = load_session(path)
+            view = view_from_dict(view)
+        except SessionError as err:
+            text = str(err) if str(path) in str(err) else f"{path}: {err}"
+            QMessageBox.warning(self, "Cannot open the session", text)
+            return False
+        self._reset_view = True
+        self.session.set_experiment(experiment, view)
+        self.clock.seek(0)
+        if not str(path).startswith(str(presets_folder())):
+            self._remember_recent(str(path))
+        self.setWindowTitle(f"losslab — {info.get('title') or os.path.basename(str(path))}")
+        if info.get("description"):
+            self.show_message(info["description"])
+        return True
+
+    def save_session_dialog(self) -> None:
+        path = self._ask_path("Save the session", "session.json", "losslab sessions (*.json)")
+        if path and self._report(lambda: self.save_session(path), f"Saved {path}"):
+            self._remember_recent(path)
+
+    def save_session(self, path) -> None:
+        save_session(path, self.session.experiment, asdict(self.session.view))
+
+    def _remember_recent(self, path: str) -> None:
+        recent = [p for p in self.settings.value("files/recent", [], type=list) if p != path]
+        self.settings.setValue("files/recent", [path, *recent][:8])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.value("files/recent", [], type=list)
+        for path in recent:
+            self._action(self.recent_menu, path, lambda _=False, p=path: self.open_session(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # exports
+    def export_figure_dialog(self) -> None:
+        dialog = ExportFigureDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        choice = dialog.choice()
+        fmt = choice["fmt"]
+        path = self._ask_path("Export the figure", f"losslab.{fmt}", f"{fmt.upper()} files (*.{fmt})")
+        if path:
+            self._report(lambda: export_figure(self, path, fmt, choice["size"], choice["part"]), f"Saved {path}")
+
+    def export_animation_dialog(self) -> None:
+        dialog = ExportAnimationDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        choice = dialog.choice()
+        fmt = choice["fmt"]
+        path = self._ask_path("Export the animation", f"losslab.{fmt}", f"{fmt.upper()} files (*.{fmt})")
         if not path:
             return
-        self.settings.setValue("export/folder", os.path.dirname(path))
-        try:
-            self.export_png(path)
-        except OSError as err:
-            self.show_message(f"Could not write {path}: {err}")
-            return
-        self.show_message(f"Saved {path}")
+        progress = QProgressDialog("Rendering frames…", "Cancel", 0, 100, self)
+        progress.setWindowTitle("Export animation")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+
+        def step(done: int, total: int) -> bool:
+            progress.setMaximum(total)
+            progress.setValue(done)
+            return not progress.wasCanceled()
+
+        self._report(lambda: export_animation(self, path, fmt, choice["fps"], choice["stride"], choice["size"],
+                                              choice["part"], progress=step), f"Saved {path}")
+        progress.close()
+
+    def export_trajectories_dialog(self) -> None:
+        path = self._ask_path("Export the trajectories", "trajectories.csv", "CSV tables (*.csv);;NumPy archives (*.npz)")
+        if path:
+            self._report(lambda: self.export_trajectories(path), f"Saved {path}")
+
+    def export_trajectories(self, path: str) -> None:
+        shape = self.session.problem.shape if self.session.problem else None
+        write = write_trajectories_npz if path.lower().endswith(".npz") else write_trajectories_csv
+        write(path, self.results, shape)
+
+    def export_landscape_dialog(self) -> None:
+        path = self._ask_path("Export the landscape grid", "landscape.npz", "NumPy archives (*.npz);;CSV tables (*.csv)")
+        if path:
+            self._report(lambda: self.export_landscape(path), f"Saved {path}")
+
+    def export_landscape(self, path: str) -> None:
+        landscape = self.session.landscape
+        if landscape is None:
+            raise ValueError("the landscape is still being computed; try again in a moment")
+        write = write_landscape_csv if path.lower().endswith(".csv") else write_landscape_npz
+        write(path, landscape)
 
     def export_png(self, path: str) -> None:
-        """Write the landscapes, curves and data view as one PNG, atomically."""
-        image = self.splitter.grab().toImage()
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-        os.close(fd)
-        try:
-            if not image.save(tmp, "PNG"):
-                raise OSError("the image could not be encoded")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        """The whole figure as a PNG (what File ▸ Export ▸ Figure writes by default)."""
+        export_figure(self, path, "png")
 
     # --- theme and lifecycle ------------------------------------------------------------------------
     def apply_theme(self, theme: str) -> None:
@@ -592,6 +709,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.clock.pause()
         self._gradcheck_timer.stop()
+        self.settings.setValue("session/last", dumps(self.session.experiment, asdict(self.session.view)))
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.session.shutdown()
