@@ -17,7 +17,11 @@ import pyqtgraph as pg  # noqa: E402
 from PyQt6.QtCore import QSettings  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
-from losslab.app.session import Session, ViewSettings  # noqa: E402
+from PyQt6.QtGui import QColor, QPainter  # noqa: E402
+
+from losslab.app.dialogs import ExportAnimationDialog  # noqa: E402
+from losslab.app.session import Session, ViewSettings, view_from_dict  # noqa: E402
+from losslab.io.session_file import load_session, resolve_session  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec  # noqa: E402
 
@@ -37,7 +41,7 @@ def settle(app: QApplication, window: MainWindow, seconds: float = 60.0) -> None
         time.sleep(0.01)
 
 
-def shoot(app: QApplication, name: str, experiment: Experiment, view: ViewSettings, frame: int) -> None:
+def open_window(app: QApplication, experiment: Experiment, view: ViewSettings, frame: int) -> MainWindow:
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "shot.ini"), QSettings.Format.IniFormat)
     window = MainWindow(Session(experiment, view), settings=settings)
     window.resize(1600, 1000)
@@ -47,9 +51,42 @@ def shoot(app: QApplication, name: str, experiment: Experiment, view: ViewSettin
     settle(app, window)
     time.sleep(0.3)
     settle(app, window)
+    return window
+
+
+def save(image, name: str) -> None:
     path = HERE / f"{name}.png"
-    window.grab().save(str(path))
+    image.save(str(path))
     print(f"wrote {path}")
+
+
+def shoot(app: QApplication, name: str, experiment: Experiment, view: ViewSettings, frame: int) -> None:
+    window = open_window(app, experiment, view, frame)
+    save(window.grab(), name)
+    window.close()
+
+
+def shoot_preset(app: QApplication, name: str, preset: str, frame: int) -> None:
+    experiment, view, _ = load_session(resolve_session(preset))
+    shoot(app, name, experiment, view_from_dict(view), frame)
+
+
+def shoot_export_dialog(app: QApplication) -> None:
+    """The window with File ▸ Export ▸ Animation open over it."""
+    window = open_window(app, Experiment(), ViewSettings(), frame=120)
+    dialog = ExportAnimationDialog(window)
+    dialog.show()
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
+    picture = window.grab().toImage()
+    painter = QPainter(picture)
+    box = dialog.grab()
+    painter.fillRect(picture.rect(), QColor(0, 0, 0, 60))  # the modal shade
+    painter.drawPixmap((picture.width() - box.width()) // 2, (picture.height() - box.height()) // 3, box)
+    painter.end()
+    save(picture, "export-dialog")
+    dialog.close()
     window.close()
 
 
@@ -61,11 +98,11 @@ def main() -> None:
                                                runs=(RunSpec("gd"), RunSpec("sgd", (("batch_size", 8),)),
                                                      RunSpec("momentum"), RunSpec("adam"))),
           ViewSettings(layout="overlay", x_axis="cost", log_loss=True), frame=120)
-    shoot(app, "rosenbrock-dark", Experiment(problem=ProblemSpec(source="surface", kind="rosenbrock"),
-                                            start=(-1.5, 2.5), steps=400,
-                                            runs=(RunSpec("gd", (("lr", 1e-3),)), RunSpec("momentum", (("lr", 1e-3),)),
-                                                  RunSpec("rmsprop"), RunSpec("adam", (("lr", 0.05),)))),
-          ViewSettings(theme="dark", log_scale=True, colormap="inferno"), frame=400)
+    experiment, view, _ = load_session(resolve_session("momentum-rosenbrock"))
+    shoot(app, "rosenbrock-dark", experiment, replace(view_from_dict(view), theme="dark", colormap="inferno"), frame=300)
+    shoot_preset(app, "digit-templates", "digit-templates", frame=200)
+    shoot_preset(app, "learning-rate-too-high", "learning-rate-too-high", frame=100)
+    shoot_export_dialog(app)
 
 
 if __name__ == "__main__":

@@ -237,3 +237,23 @@ def test_grad_check_ignores_coordinates_at_rounding_level():
     check = grad_check(obj, theta)
     # every margin is violated: the bias gradients are 0 by symmetry, numerically ~1e-10
     assert check.at_rounding_level == 3 and check.verdict == "good"
+
+
+def test_grad_check_tells_finite_difference_error_from_a_wrong_gradient():
+    data = make_dataset("blobs", n=200, classes=3, seed=0)
+    obj = Objective(data.X, data.y, loss="softmax", reg="l2", lam=1e-3)
+    # near the optimum the entries are tiny and the reference itself is the limit
+    theta = np.zeros(obj.n_params)
+    for _ in range(3000):
+        theta -= 0.5 * obj.grad(theta)
+    check = grad_check(obj, theta)
+    assert check.within_fd_error
+    assert np.all(check.fd_error > 0)
+
+    class Broken(Objective):
+        def loss_grad(self, theta, idx=None, rng=None):
+            loss, grad = super().loss_grad(theta, idx, rng)
+            return loss, grad * 1.01
+
+    broken = Broken(data.X, data.y, loss="softmax", reg="l2", lam=1e-3)
+    assert not grad_check(broken, generic_theta(broken)).within_fd_error

@@ -47,7 +47,8 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
 
     app = _application(argv)
     settings = QSettings("losslab", "losslab")
-    window = MainWindow(None if open_path else _last_session(settings), settings=settings)
+    window = MainWindow(None if open_path else _last_session(settings), settings=settings,
+                        autoplay=play_for is None)
     window.show()
     if open_path and not window.open_session(open_path):
         return 2

@@ -35,6 +35,14 @@ def run_color(index: int) -> str:
     return RUN_COLORS[index % len(RUN_COLORS)]
 
 
+def run_label(spec) -> str:
+    """The method's name and the hyperparameters set away from their defaults: "Gradient descent (lr=0.05)"."""
+    entry = OPTIMIZERS[spec.method]
+    changed = [f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+               for name, value in spec.hyper if entry.defaults.get(name) != value]
+    return entry.label + (f" ({', '.join(changed)})" if changed else "")
+
+
 class TransportBar(QWidget):
     """Play/pause, step, restart, the timeline, speed and loop."""
 
@@ -140,7 +148,7 @@ class MainWindow(QMainWindow):
     """losslab's window. ``settings=None`` uses the user's QSettings; tests pass a scratch one."""
 
     def __init__(self, session: Session | None = None, settings: QSettings | None = None,
-                 clock: AnimationClock | None = None):
+                 clock: AnimationClock | None = None, autoplay: bool = False):
         super().__init__()
         self.setWindowTitle("losslab — loss landscapes of linear classifiers")
         self.settings = settings if settings is not None else QSettings("losslab", "losslab")
@@ -193,7 +201,6 @@ class MainWindow(QMainWindow):
         docks[0].raise_()
         docks[3].raise_()
         self.resizeDocks([readout_dock], [150], Qt.Orientation.Vertical)
-        self.resizeDocks([docks[0]], [340], Qt.Orientation.Horizontal)
         for panel in (self.problem_panel, self.objective_panel, self.plane_panel, self.optimizers_panel, self.view_panel):
             panel.rejected.connect(self.show_message)
 
@@ -246,7 +253,13 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+        if autoplay:  # the window comes alive: play as soon as the first runs are in
+            self.session.runsReady.connect(self._autoplay)
         self.session.start()
+
+    def _autoplay(self, _results) -> None:
+        self.session.runsReady.disconnect(self._autoplay)
+        self.clock.play()
 
     # --- construction helpers -----------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
@@ -301,15 +314,19 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     # --- panels and paths -------------------------------------------------------------------------
-    def enabled_runs(self) -> list[tuple[int, object]]:
+    def shown_runs(self) -> list[tuple[int, object]]:
+        """(index in experiment.runs, spec) of the runs on screen: those of the results drawn, which may
+        lag a change of the experiment by one computation; before any result, the enabled runs."""
+        if self.results:
+            return [(r.index, r.spec) for r in self.results]
         return [(k, r) for k, r in enumerate(self.session.experiment.runs) if r.enabled]
 
     def _titles(self) -> list[str]:
         if self.session.view.layout == "overlay":
             return ["all optimizers"]
         titles = []
-        for k, spec in self.enabled_runs():
-            titles.append(f"<span style='color:{run_color(k)}'>●</span> {OPTIMIZERS[spec.method].label}")
+        for k, spec in self.shown_runs():
+            titles.append(f"<span style='color:{run_color(k)}'>●</span> {run_label(spec)}")
         return titles or ["no optimizer enabled"]
 
     def _axes_labels(self) -> tuple[str, str]:
@@ -327,14 +344,8 @@ class MainWindow(QMainWindow):
         self._draw_paths()
 
     def _path_data(self) -> list[PathData]:
-        colors = {k: run_color(k) for k, _ in self.enabled_runs()}
-        index = [k for k, _ in self.enabled_runs()]
-        paths = []
-        for k, result in zip(index, self.results):
-            entry = OPTIMIZERS[result.spec.method]
-            paths.append(PathData(result.spec.method, entry.label, colors[k], np.asarray(result.ab),
-                                  result.trajectory.status))
-        return paths
+        return [PathData(r.spec.method, run_label(r.spec), run_color(r.index), np.asarray(r.ab), r.trajectory.status)
+                for r in self.results]
 
     def _draw_paths(self) -> None:
         paths = self._path_data()
@@ -365,11 +376,11 @@ class MainWindow(QMainWindow):
             self.grid.set_layout(self._titles(), problem.plane.labels)
 
     def _data_title(self) -> str:
-        runs = self.enabled_runs()
+        runs = self.shown_runs()
         if not runs:
             return "data"
         k, spec = runs[min(self.session.view.data_run, len(runs) - 1)]
-        return f"decision regions of <span style='color:{run_color(k)}'>●</span> {OPTIMIZERS[spec.method].label}"
+        return f"decision regions of <span style='color:{run_color(k)}'>●</span> {run_label(spec)}"
 
     def on_landscape_rows(self, rows, data, reg) -> None:
         plane = self.session.problem.plane if self.session.problem else None
@@ -431,10 +442,10 @@ class MainWindow(QMainWindow):
     def _draw_curves(self) -> None:
         view = self.session.view
         runs = []
-        for (k, spec), result in zip(self.enabled_runs(), self.results):
-            traj = result.trajectory
+        for result in self.results:
+            k, spec, traj = result.index, result.spec, result.trajectory
             x = np.arange(len(traj.losses)) if view.x_axis == "step" else np.asarray(traj.cost)
-            runs.append((OPTIMIZERS[spec.method].label, run_color(k), x, np.asarray(traj.losses), traj.status))
+            runs.append((run_label(spec), run_color(k), x, np.asarray(traj.losses), traj.status))
         self.curves.set_runs(runs, "step" if view.x_axis == "step" else "cost (full-data passes)", view.log_loss)
         self.curves.set_frame(self.clock.frame)
 
@@ -503,7 +514,8 @@ class MainWindow(QMainWindow):
             return
         rows, colors = [], []
         objective = problem.objective
-        for (k, spec), result in zip(self.enabled_runs(), self.results):
+        for result in self.results:
+            k, spec = result.index, result.spec
             theta = self._theta_at(result, frame)
             step = min(frame, len(result.thetas) - 1)
             with np.errstate(all="ignore"):
@@ -511,7 +523,7 @@ class MainWindow(QMainWindow):
                 grad = objective.loss_grad(theta)[1]
             accuracy = f"{objective.accuracy(theta):.1%}" if problem.dataset is not None else "—"
             status = result.trajectory.status if step == len(result.thetas) - 1 else "running"
-            rows.append([OPTIMIZERS[spec.method].label, str(step), f"{data_loss:.5g}", f"{reg_loss:.5g}",
+            rows.append([run_label(spec), str(step), f"{data_loss:.5g}", f"{reg_loss:.5g}",
                          f"{data_loss + reg_loss:.5g}", accuracy, f"{np.linalg.norm(grad):.3g}", status, ""])
             colors.append(run_color(k))
         self.readout.set_rows(rows, colors)
@@ -545,8 +557,13 @@ class MainWindow(QMainWindow):
         if frame != self.clock.frame:
             return
         for row, check in enumerate(checks):
-            note = f" ({check.near_kink} near a kink)" if check.near_kink else ""
-            self.readout.set_gradcheck(row, f"{check.max_rel_error:.1e} {check.verdict}{note}", check.verdict)
+            verdict = check.verdict
+            notes = [f"{check.near_kink} examples at a kink"] if check.near_kink else []
+            if verdict in ("suspect", "wrong") and check.within_fd_error:
+                notes.append("within the finite-difference error")  # the reference is the limit here
+                verdict = "acceptable"
+            note = f" ({'; '.join(notes)})" if notes else ""
+            self.readout.set_gradcheck(row, f"{check.max_rel_error:.1e} {check.verdict}{note}", verdict)
 
     # --- interaction ----------------------------------------------------------------------------------
     def on_contour_click(self, a: float, b: float) -> None:

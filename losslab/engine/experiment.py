@@ -276,7 +276,7 @@ class RunResult:
     ``trajectory`` is in the space the run used (``(T+1, 2)`` plane coordinates in slice
     mode, ``(T+1, P)`` in full space); ``thetas`` are always full parameter vectors,
     ``ab (T+1, 2)`` plane coordinates and ``residual (T+1,)`` the off-plane distance
-    (zeros in slice mode).
+    (zeros in slice mode). ``index`` is the run's position in ``experiment.runs``.
     """
 
     spec: RunSpec
@@ -284,6 +284,7 @@ class RunResult:
     thetas: Array
     ab: Array
     residual: Array
+    index: int = 0
 
 
 def run_blocks(experiment: Experiment, problem: Problem, chunk: int = 50) -> Iterator[int]:
@@ -293,7 +294,7 @@ def run_blocks(experiment: Experiment, problem: Problem, chunk: int = 50) -> Ite
     interpolation planes) and one :class:`RunResult` per enabled run, in order.
     """
     objective = problem.objective
-    runs = [r for r in experiment.runs if r.enabled]
+    runs = [(k, r) for k, r in enumerate(experiment.runs) if r.enabled]
     slice_space = experiment.slice_space and problem.plane is not None
     if slice_space:
         space_objective, theta0 = PlaneObjective(objective, problem.plane), np.array(experiment.start, dtype=float)
@@ -302,7 +303,7 @@ def run_blocks(experiment: Experiment, problem: Problem, chunk: int = 50) -> Ite
         space_objective, theta0 = objective, origin_plane.point(*experiment.start)
     trajectories = []
     done = 0
-    for spec in runs:
+    for _, spec in runs:
         run = Run(space_objective, spec.method, theta0, spec.seed, **spec.hyper_dict)
         while not run.finished and run.n_steps < experiment.steps:
             run.advance(min(chunk, experiment.steps - run.n_steps))
@@ -313,14 +314,14 @@ def run_blocks(experiment: Experiment, problem: Problem, chunk: int = 50) -> Ite
     if plane is None:
         plane = _plane_from_runs(experiment, problem, theta0, [t.thetas for t in trajectories])
     results = []
-    for spec, traj in zip(runs, trajectories):
+    for (index, spec), traj in zip(runs, trajectories):
         if slice_space:
             ab = np.asarray(traj.thetas)
             thetas, residual = plane.points(ab), np.zeros(len(ab))
         else:
             thetas = np.asarray(traj.thetas)
             ab, residual = project(thetas, plane)
-        results.append(RunResult(spec, traj, thetas, ab, residual))
+        results.append(RunResult(spec, traj, thetas, ab, residual, index))
     return plane, results
 
 

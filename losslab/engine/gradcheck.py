@@ -74,6 +74,13 @@ class GradCheck:
     coordinates are left out of the maximum. ``verdict`` is the course's reading of the
     maximum. ``near_kink`` counts the examples whose margins sit within one step's reach of
     a kink (there the two gradients may rightly disagree).
+
+    ``fd_error (P,)`` estimates the numerical gradient's own error from a second centred
+    difference at step 2h (its truncation error grows as h², so the error at h is about
+    ``|n_2h − n_h| / 3``), plus the rounding floor. ``within_fd_error`` is True when every
+    disagreement is within three times that estimate: near a minimum, where the gradient
+    entries are tiny, a "suspect" relative error can be the reference's fault, not the
+    analytic gradient's.
     """
 
     analytic: Array
@@ -85,6 +92,8 @@ class GradCheck:
     h: float
     floor: float
     at_rounding_level: int
+    fd_error: Array
+    within_fd_error: bool
 
 
 def grad_check(objective, theta: Array, h: float = 1e-5) -> GradCheck:
@@ -97,6 +106,7 @@ def grad_check(objective, theta: Array, h: float = 1e-5) -> GradCheck:
     theta = np.array(theta, dtype=float)
     value, analytic = objective.loss_grad(theta)
     numerical = numerical_gradient(objective.loss, theta, h)
+    coarse = numerical_gradient(objective.loss, theta, 2 * h)
     rel = relative_error(analytic, numerical)
     floor = 100 * np.finfo(float).eps * max(1.0, abs(value)) / h
     resolved = np.maximum(np.abs(analytic), np.abs(numerical)) > floor
@@ -106,5 +116,7 @@ def grad_check(objective, theta: Array, h: float = 1e-5) -> GradCheck:
         reach = h * np.maximum(1.0, np.abs(objective.X).max(axis=1))
         distance = kink_distance(objective.scores(theta), objective.y, objective.loss_kind, objective.margin)
         near = int(np.sum(distance < reach))
+    fd_error = np.abs(coarse - numerical) / 3 + floor
+    within = bool(np.all(np.abs(analytic - numerical) <= 3 * fd_error))
     return GradCheck(analytic, numerical, rel, worst, gradcheck_verdict(worst), near, float(h),
-                     float(floor), int(np.sum(~resolved)))
+                     float(floor), int(np.sum(~resolved)), fd_error, within)
