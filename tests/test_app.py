@@ -203,3 +203,19 @@ def test_the_entry_point_starts_animates_exports_and_closes(tmp_path):
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_last_session_comes_back(qtbot, tmp_path):
+    from losslab.app.main import _last_session
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(Session(Experiment(plane=PlaneSpec(resolution=32), steps=20)), settings=settings)
+    qtbot.addWidget(win)
+    idle(qtbot, win)
+    win.session.set_objective(lam=0.7)
+    win.session.set_view(layout="overlay")
+    win.close()
+    restored = _last_session(settings)
+    assert restored.experiment.objective.lam == 0.7 and restored.view.layout == "overlay"
+    settings.setValue("session/last", "{ corrupt")
+    assert _last_session(settings) is None  # a bad memory is dropped, not fatal
