@@ -5,16 +5,61 @@ import os
 import sys
 import tempfile
 import time
+from importlib import resources
+
+
+SYSTEM_LIBRARIES = ("libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 "
+                    "libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 "
+                    "libdbus-1-3")
+
+
+def display_problem() -> str | None:
+    """Why Qt could not open a window here, as a hint for the user; None if it should work.
+
+    Qt aborts the whole process (no exception) when its platform plugin cannot start, so
+    the likely causes are checked first: no display at all, or the X11 plugin's system
+    libraries missing.
+    """
+    if sys.platform != "linux":
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None  # offscreen, wayland...: Qt will say itself
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    if not os.environ.get("DISPLAY"):
+        return ("losslab needs a display to open its window, and none is set ($DISPLAY is empty).\n"
+                "  Run it from a desktop session, or on a virtual display: xvfb-run losslab\n"
+                "  Without a window: losslab render PRESET -o figure.png (see losslab --help)")
+    import ctypes
+    from pathlib import Path
+
+    import PyQt6
+
+    plugin = Path(PyQt6.__file__).parent / "Qt6" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.exists():
+        return None
+    for name in ("libxcb-cursor.so.0", str(plugin)):  # Qt ≥ 6.5 needs xcb-cursor; the plugin needs the rest
+        try:
+            ctypes.CDLL(name)
+        except OSError as err:
+            missing = str(err).split(":")[0] if "cannot open shared object" in str(err) else str(err)
+            return (f"Qt cannot open a window: a system library is missing ({missing}).\n"
+                    f"  On Debian or Ubuntu: sudo apt-get install {SYSTEM_LIBRARIES}")
+    return None
 
 
 def _application(argv: list[str]):
     import pyqtgraph as pg
+    from PyQt6.QtGui import QIcon
     from PyQt6.QtWidgets import QApplication
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
     app = QApplication.instance() or QApplication(argv[:1])
     app.setApplicationName("losslab")
     app.setOrganizationName("losslab")
+    icon = resources.files("losslab.resources").joinpath("icons", "losslab.svg")
+    app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
@@ -41,6 +86,10 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
     ``play_for`` (seconds): wait for the first results, play the animation that long,
     export the figure to ``export_png`` if given, then close — a smoke test of the real app.
     """
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     from PyQt6.QtCore import QSettings, QTimer
 
     from .window import MainWindow

@@ -159,12 +159,27 @@ class Plane:
         rows = D + 1 if bias == "column" else D  # theta as (D+1, C), W over b: class c is column c
         target = _column_targets(np.linalg.norm(theta0.reshape(D + 1, C)[:rows], axis=0))
         rng = np.random.default_rng(seed)
-        directions = []
-        for _ in range(2):
-            cols = rng.standard_normal((D + 1, C))
-            cols[:rows] *= target / np.linalg.norm(cols[:rows], axis=0)
-            cols[rows:] = 0.0
-            directions.append(cols.ravel())
+        rows = D + 1 if bias == "column" else D  # the rows of theta that form a class column
+        cols0 = theta0.reshape(D + 1, C)[:rows]   # (rows, C): W over b, column c = class c
+        target = _column_targets(np.linalg.norm(cols0, axis=0))
+
+        def direction() -> Array:
+            cols = rng.standard_normal((rows, C))
+            scaled = np.zeros((D + 1, C))
+            scaled[:rows] = cols * (target / np.linalg.norm(cols, axis=0))
+            return scaled.ravel()
+
+        d1, d2 = direction(), direction()
+        # with one row per column (D = 1) normalization leaves only signs: draw again until independent
+        for _ in range(32):
+            s = np.linalg.svd(np.column_stack([d1, d2]), compute_uv=False)
+            if s[1] > _INDEPENDENCE * s[0]:
+                break
+            d2 = direction()
+        else:
+            raise ValueError("cannot draw two independent filter-normalized directions for this shape; "
+                             "use bias='column' or an axes plane")
+        directions = [d1, d2]
         return cls(theta0, directions[0], directions[1], "random", ("direction 1", "direction 2"))
 
     @classmethod

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import MISSING, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -120,6 +120,8 @@ def spec_from_dict(cls: type, data: Any, where: str, special: dict[str, Any] | N
     values = {}
     for f in fields(cls):
         if f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise SessionError(f"{where}.{f.name} is missing")
             continue
         key = f"{where}.{f.name}"
         if special and f.name in special:
