@@ -291,3 +291,33 @@ def test_cli_errors_are_one_line(tmp_path, args, message):
     result = losslab(*args, env_dir=tmp_path)
     assert result.returncode != 0 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_export_menus_write_the_chosen_files_and_remember_the_folder(window, tmp_path, monkeypatch):
+    from PyQt6.QtWidgets import QDialog, QFileDialog
+
+    from losslab.app.dialogs import ExportAnimationDialog, ExportFigureDialog
+
+    chosen = {}
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(chosen["path"]), ""))
+
+    def accept_with(fmt, width):
+        def exec_(dialog):
+            dialog.format.setCurrentIndex(dialog.format.findData(fmt))
+            dialog.width.setValue(width)  # the height follows, keeping the proportions
+            return QDialog.DialogCode.Accepted
+        return exec_
+
+    chosen["path"] = tmp_path / "menu.svg"
+    monkeypatch.setattr(ExportFigureDialog, "exec", accept_with("svg", 640))
+    window.export_figure_dialog()
+    assert ET.parse(chosen["path"]).getroot().attrib["viewBox"].startswith("0 0 640 ")
+    assert window.settings.value("files/folder") == str(tmp_path)
+
+    Image = pytest.importorskip("PIL.Image")
+    chosen["path"] = tmp_path / "menu.gif"
+    monkeypatch.setattr(ExportAnimationDialog, "exec", accept_with("gif", 300))
+    window.export_animation_dialog()
+    with Image.open(chosen["path"]) as gif:
+        assert gif.size[0] == 300 and gif.n_frames == 41  # 40 steps: every frame
+    assert "Saved" in window.message_label.text()

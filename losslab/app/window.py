@@ -647,25 +647,28 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     # exports
-    def export_figure_dialog(self) -> None:
-        dialog = ExportFigureDialog(self)
+    def _export_choice(self, dialog) -> tuple[dict, str] | None:
+        """The options chosen in an export dialog and the file to write, or None if cancelled."""
         if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
+            return None
         choice = dialog.choice()
         fmt = choice["fmt"]
-        path = self._ask_path("Export the figure", f"losslab.{fmt}", f"{fmt.upper()} files (*.{fmt})")
-        if path:
-            self._report(lambda: export_figure(self, path, fmt, choice["size"], choice["part"]), f"Saved {path}")
+        path = self._ask_path(dialog.windowTitle(), f"losslab.{fmt}", f"{fmt.upper()} files (*.{fmt})")
+        return (choice, path) if path else None
+
+    def export_figure_dialog(self) -> None:
+        chosen = self._export_choice(ExportFigureDialog(self))
+        if chosen:
+            choice, path = chosen
+            self._report(lambda: export_figure(self, path, choice["fmt"], choice["size"], choice["part"]),
+                         f"Saved {path}")
 
     def export_animation_dialog(self) -> None:
-        dialog = ExportAnimationDialog(self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        chosen = self._export_choice(ExportAnimationDialog(self))
+        if not chosen:
             return
-        choice = dialog.choice()
+        choice, path = chosen
         fmt = choice["fmt"]
-        path = self._ask_path("Export the animation", f"losslab.{fmt}", f"{fmt.upper()} files (*.{fmt})")
-        if not path:
-            return
         progress = QProgressDialog("Rendering frames…", "Cancel", 0, 100, self)
         progress.setWindowTitle("Export animation")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
