@@ -192,7 +192,7 @@ def test_a_diverging_learning_rate_is_marked_not_raised(qtbot, window):
     qtbot.waitUntil(lambda: bool(window.results) and window.results[2].trajectory.status == "diverged", timeout=20_000)
     idle(qtbot, window)
     window.clock.seek(10_000)
-    assert window.readout.item(2, 7).text() == "diverged"
+    assert window.readout.item(2, 8).text() == "diverged"
     assert "diverged" in window.grid.panels[2].diverged_text.toPlainText()
 
 

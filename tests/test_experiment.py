@@ -15,7 +15,7 @@ def test_defaults_validate_and_build():
     experiment = validate(Experiment())
     problem = build_problem(experiment)
     assert problem.dataset.X.shape == (300, 2) and problem.objective.n_params == 9
-    assert problem.plane.kind == "axes" and problem.plane.labels == ("W[0,0]", "W[0,1]")
+    assert problem.plane.kind == "axes" and problem.plane.labels == ("W[0,0]", "W[0,1]") == problem.axes
     assert [r.method for r in experiment.runs] == ["random_search", "numerical_gd", "gd", "sgd"]
 
 
@@ -26,7 +26,9 @@ def test_defaults_validate_and_build():
     (dict(problem=ProblemSpec(source="csv")), "problem.path: choose a CSV file"),
     (dict(objective=ObjectiveSpec(lam=-1)), "lam must be >= 0"),
     (dict(objective=ObjectiveSpec(loss="hinge")), "unknown loss 'hinge'"),
-    (dict(plane=PlaneSpec(i=2, j=2)), "must be different coordinates"),
+    (dict(plane=PlaneSpec(axes=("W[0,1]", "W[0,1]"))), "must be two different coordinates"),
+    (dict(plane=PlaneSpec(axes=("W[0,1]", "weight"))), "must be two coordinate names"),
+    (dict(plane=PlaneSpec(kind="interpolation"), runs=(RunSpec("gd"),)), "enable at least two optimizers"),
     (dict(plane=PlaneSpec(span=0)), "span must be > 0"),
     (dict(plane=PlaneSpec(resolution=4)), "resolution must be >= 8"),
     (dict(runs=(RunSpec("gd", (("lr", float("nan")),)),)), r"Gradient descent \(run 1\): lr must be a finite number"),
@@ -41,9 +43,12 @@ def test_bad_fields_are_named(change, message):
         validate(replace(Experiment(), **change))
 
 
-def test_axis_beyond_P_is_named_when_the_data_is_known():
-    with pytest.raises(ValueError, match=r"plane.j = 9 is not a coordinate: θ has 9 \(0..8\)"):
-        build_problem(validate(replace(SMALL, plane=PlaneSpec(j=9))))
+def test_axes_keep_their_meaning_when_the_classes_change():
+    wide = validate(replace(SMALL, problem=ProblemSpec(classes=5), plane=PlaneSpec(axes=("W[1,0]", "b[4]"))))
+    problem = build_problem(wide)
+    assert problem.plane.labels == ("W[1,0]", "b[4]") and problem.axes == ("W[1,0]", "b[4]")
+    narrow = build_problem(validate(replace(wide, problem=ProblemSpec(classes=3))))
+    assert narrow.axes == ("W[1,0]", "W[0,0]")  # b[4] does not exist for 3 classes: the first free coordinate
 
 
 def test_slice_runs_lie_on_the_plane_and_start_at_the_start():

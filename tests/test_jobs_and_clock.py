@@ -8,7 +8,8 @@ pytest.importorskip("pytestqt")
 from losslab.app.clock import AnimationClock  # noqa: E402
 from losslab.app.jobs import JobRunner  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
-from losslab.engine.experiment import Experiment, PlaneSpec  # noqa: E402
+from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
+from losslab.engine.surfaces import make_surface  # noqa: E402
 
 
 def test_a_superseded_job_never_delivers(qtbot):
@@ -95,15 +96,91 @@ def test_bad_settings_are_refused_and_nothing_changes(qtbot):
     session.shutdown()
 
 
-def test_a_plane_axis_beyond_P_goes_back_to_the_last_good_settings(qtbot):
+def test_settings_that_cannot_be_built_go_back(qtbot, tmp_path):
     session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
     session.start()
     qtbot.waitUntil(lambda: session.problem is not None and not session.jobs.busy, timeout=20_000)
     good = session.experiment
     with qtbot.waitSignal(session.message) as blocker:
-        session.set_plane(i=40)  # P = 9 for 2-D data and 3 classes
-    assert "plane.i = 40 is not a coordinate" in blocker.args[0]
-    assert session.experiment == good
+        session.set_problem(source="csv", path=str(tmp_path / "gone.csv"))
+    assert "gone.csv" in blocker.args[0] and session.experiment == good
+
+
+def wait_idle(qtbot, session):
+    qtbot.waitUntil(lambda: not session.jobs.busy and session.landscape is not None and bool(session.results),
+                    timeout=30_000)
+
+
+def test_lambda_moved_while_the_problem_builds_is_not_lost(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=32, centre="zero"), steps=10))
+    session.start()
+    wait_idle(qtbot, session)
+    session.set_plane(span=4.0)  # a rebuild...
+    session.set_objective(lam=5.0)  # ...and λ moves before it is done
+    wait_idle(qtbot, session)
+    assert session.problem.objective.lam == 5.0
+    theta = session.landscape.plane.point(1.0, 1.0)
+    W, _ = session.problem.objective.unflatten(theta)
+    i = np.argmin(np.abs(session.landscape.a_values - 1.0))
+    j = np.argmin(np.abs(session.landscape.b_values - 1.0))
+    expected = session.problem.objective.parts(session.landscape.plane.point(session.landscape.a_values[i],
+                                                                              session.landscape.b_values[j]))[1]
+    assert session.landscape.reg[j, i] == pytest.approx(expected)
+    assert all(r.trajectory.losses[0] == pytest.approx(session.problem.objective.loss(r.thetas[0]))
+               for r in session.results)
+    session.shutdown()
+
+
+def test_lambda_moved_while_the_landscape_computes_is_drawn(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=256, centre="zero"), steps=10))
+    session.start()
+    qtbot.waitUntil(lambda: session.problem is not None, timeout=30_000)
+    session.set_objective(lam=0.01)  # most likely while the first landscape is still being computed
+    wait_idle(qtbot, session)
+    point = session.landscape.plane.point(session.landscape.a_values[-1], session.landscape.b_values[-1])
+    assert session.landscape.reg[-1, -1] == pytest.approx(session.problem.objective.replace(lam=0.01).parts(point)[1])
+    session.shutdown()
+
+
+def test_penalty_changes_on_a_test_surface_are_harmless(qtbot):
+    session = Session(Experiment(problem=ProblemSpec(source="surface", kind="bowl"), plane=PlaneSpec(centre="zero",
+                                                                                                     resolution=32),
+                                 steps=10))
+    session.start()
+    wait_idle(qtbot, session)
+    assert session.set_objective(lam=3.0)
+    wait_idle(qtbot, session)
+    assert session.problem.is_surface
+    session.shutdown()
+
+
+def test_refused_values_make_the_controls_resync(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
+    shown = []
+    session.experimentChanged.connect(shown.append)
+    assert not session.set_plane(axes=("W[0,1]", "W[0,1]"))
+    assert shown == [session.experiment]  # the widgets are told to show the kept value again
+    session.shutdown()
+
+
+def test_a_batch_larger_than_the_data_is_refused_at_once(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
+    session.start()
+    wait_idle(qtbot, session)
+    before = session.experiment
+    messages = []
+    session.message.connect(messages.append)
+    assert not session.set_hyper(3, "batch_size", 1000)
+    assert session.experiment == before and "batch_size must be at most N = 300" in messages[0]
+    session.shutdown()
+
+
+def test_surfaces_get_steps_they_can_take_and_real_data_a_random_plane(qtbot):
+    session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
+    session.set_problem(source="surface", kind="rosenbrock", surface_params=())
+    assert session.experiment.runs[2].hyper_dict["lr"] == 1e-3 and session.experiment.start == tuple(make_surface("rosenbrock").start)
+    session.set_problem(source="bundled", kind="digits", surface_params=())
+    assert "lr" not in session.experiment.runs[2].hyper_dict and session.experiment.plane.kind == "random"
     session.shutdown()
 
 

@@ -22,6 +22,7 @@ from ..engine.registry import Param
 from ..engine.regularizers import BETA, LAM, REGULARIZERS
 from ..engine.surfaces import SURFACES
 from .session import COLORMAPS, Session
+from .views import run_label
 from .widgets import LogSlider, NumberField, ParamForm
 
 SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
@@ -213,6 +214,9 @@ class ObjectivePanel(Panel):
 
     def sync(self, experiment: Experiment) -> None:
         o = experiment.objective
+        surface = experiment.problem.source == "surface"
+        self.setEnabled(not surface)
+        self.setToolTip("a test surface is its own loss: no data loss, no penalty" if surface else "")
         set_combo(self.loss, o.loss)
         set_combo(self.reg, o.reg)
         self.loss_formula.setText(LOSSES[o.loss].formula)
@@ -239,8 +243,10 @@ class PlanePanel(Panel):
         self.axis_a.setObjectName("combo_axis_a")
         self.axis_b = QComboBox()
         self.axis_b.setObjectName("combo_axis_b")
-        self.axis_a.currentIndexChanged.connect(lambda i: i >= 0 and session.set_plane(i=i))
-        self.axis_b.currentIndexChanged.connect(lambda j: j >= 0 and session.set_plane(j=j))
+        self.axis_a.currentTextChanged.connect(
+            lambda text: text and session.set_plane(axes=(text, session.experiment.plane.axes[1])))
+        self.axis_b.currentTextChanged.connect(
+            lambda text: text and session.set_plane(axes=(session.experiment.plane.axes[0], text)))
         self.seed = self.field(SEED, pl.seed, lambda v: session.set_plane(seed=v))
         self.centre = combo([(c, {"zero": "θ = 0", "optimum": "the optimum"}[c]) for c in CENTRES], pl.centre,
                             "the point the plane goes through", "combo_centre")
@@ -293,9 +299,9 @@ class PlanePanel(Panel):
         set_combo(self.centre, pl.centre)
         set_combo(self.resolution, str(pl.resolution))
         set_combo(self.space, experiment.space)
-        for box, index in ((self.axis_a, pl.i), (self.axis_b, pl.j)):
+        for box, axis in zip((self.axis_a, self.axis_b), pl.axes):
             box.blockSignals(True)
-            box.setCurrentIndex(index if index < box.count() else -1)
+            box.setCurrentIndex(box.findText(axis))
             box.blockSignals(False)
         self.seed.set_value(pl.seed)
         self.span.set_value(pl.span)
@@ -303,6 +309,10 @@ class PlanePanel(Panel):
         self.start_b.set_value(experiment.start[1])
         for widget in (self.kind, self.centre, self.space, self.span):
             self.form.setRowVisible(widget, not surface)
+        from_runs = pl.kind in ("pca", "interpolation")  # these planes are made from full-space runs
+        self.space.setEnabled(not from_runs)
+        self.space.setToolTip("pca and interpolation planes are made from runs in full space" if from_runs
+                              else "where the optimizers run")
         self.form.setRowVisible(self.axis_a, pl.kind == "axes" and not surface)
         self.form.setRowVisible(self.axis_b, pl.kind == "axes" and not surface)
         self.form.setRowVisible(self.seed, pl.kind == "random" and not surface)
@@ -405,10 +415,11 @@ class OptimizersPanel(QWidget):
 
 
 class ViewPanel(Panel):
-    """How things are drawn: layout, part, scales, colours, curves, theme."""
+    """How things are drawn: layout, part, scales, colours, curves, the data view's run, theme."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, colors: list[str]):
         super().__init__(session)
+        self.colors = colors
         v = session.view
         self.layout_box = combo([("side", "side by side"), ("overlay", "overlay on one")], v.layout,
                                 "one panel per optimizer, or every path on one landscape", "combo_layout")
@@ -431,18 +442,35 @@ class ViewPanel(Panel):
         self.log_loss = QCheckBox("log loss axis")
         self.log_loss.setChecked(v.log_loss)
         self.log_loss.toggled.connect(lambda on: session.set_view(log_loss=on))
+        self.data_run = QComboBox()
+        self.data_run.setObjectName("combo_data_run")
+        self.data_run.setToolTip("whose parameters the data view (decision regions or templates) shows")
+        self.data_run.currentIndexChanged.connect(
+            lambda i: i >= 0 and session.set_view(data_run=i))
+        session.runsReady.connect(self._list_runs)
         self.theme = combo([("light", "light"), ("dark", "dark")], v.theme, "colour theme", "combo_theme")
         self.theme.currentIndexChanged.connect(lambda: session.set_view(theme=self.theme.currentData()))
         for label, widget in (("Layout", self.layout_box), ("Landscape", self.part), ("", self.log_scale),
                               ("Colours", self.colormap), ("Iso-lines", self.isolines), ("Curves vs", self.x_axis),
-                              ("", self.log_loss), ("Theme", self.theme)):
+                              ("", self.log_loss), ("Data view shows", self.data_run), ("Theme", self.theme)):
             self.form.addRow(label, widget)
         session.viewChanged.connect(self.sync_view)
 
     def sync(self, experiment: Experiment) -> None:
         pass
 
+    def _list_runs(self, results) -> None:
+        self.data_run.blockSignals(True)
+        self.data_run.clear()
+        for result in results:
+            self.data_run.addItem(swatch(self.colors[result.index % len(self.colors)]), run_label(result.spec))
+        self.data_run.setCurrentIndex(min(self.session.view.data_run, len(results) - 1))
+        self.data_run.blockSignals(False)
+
     def sync_view(self, v) -> None:
+        self.data_run.blockSignals(True)
+        self.data_run.setCurrentIndex(min(v.data_run, self.data_run.count() - 1))
+        self.data_run.blockSignals(False)
         for box, key in ((self.layout_box, v.layout), (self.part, v.part), (self.colormap, v.colormap),
                          (self.isolines, str(v.isolines)), (self.x_axis, v.x_axis), (self.theme, v.theme)):
             set_combo(box, key)

@@ -133,6 +133,10 @@ class JobRunner(QObject):
         for channel in list(self._current):
             self.cancel(channel)
 
+    def is_running(self, channel: str) -> bool:
+        """Whether the channel has a current job that has not delivered yet."""
+        return channel in self._current
+
     @property
     def busy(self) -> bool:
         return bool(self._running)

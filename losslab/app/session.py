@@ -15,7 +15,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from ..engine.experiment import (Experiment, Landscape, Problem, RunResult, RunSpec, build_problem,
                                  landscape_blocks, relandscape_penalty, run_blocks, validate)
 from ..engine.optimizers import OPTIMIZERS
-from ..engine.surfaces import make_surface
+from ..engine.surfaces import SURFACES, make_surface
 from ..io.session_file import SessionError, spec_from_dict
 from .jobs import JobRunner, single
 
@@ -96,6 +96,8 @@ class Session(QObject):
         self.landscape: Landscape | None = None
         self.results: list[RunResult] = []
         self._good = self.experiment  # the last experiment whose problem was built
+        self._complete: Experiment | None = None  # the last experiment whose runs all ran
+        self.run_plane = None  # the plane of the last runs (pca and interpolation planes are made from them)
         self._view_before_open: ViewSettings | None = None
         self.jobs = JobRunner(self)
         self.jobs.progress.connect(self._on_progress)
@@ -109,15 +111,25 @@ class Session(QObject):
         self._rebuild()
 
     def set_problem(self, **changes: Any) -> bool:
-        problem = replace(self.experiment.problem, **changes)
-        experiment = replace(self.experiment, problem=problem)
-        if problem.source == "surface" and (problem.kind != self.experiment.problem.kind
-                                            or self.experiment.problem.source != "surface"):
-            try:  # a new surface starts where it is interesting
+        old = self.experiment
+        problem = replace(old.problem, **changes)
+        experiment = replace(old, problem=problem)
+        was_surface, is_surface = old.problem.source == "surface", problem.source == "surface"
+        if is_surface and (problem.kind != old.problem.kind or not was_surface) and problem.kind in SURFACES:
+            # a new surface starts where it is interesting, with steps its curvature can take
+            try:
                 surface = make_surface(problem.kind, **dict(problem.surface_params))
-                experiment = replace(experiment, start=tuple(surface.start))
+                experiment = replace(experiment, start=tuple(surface.start),
+                                     runs=_with_plain_lr(experiment.runs, SURFACES[problem.kind].extra.get("lr")))
             except ValueError:
                 pass  # validate() below names the problem
+        elif was_surface and not is_surface:
+            experiment = replace(experiment, start=Experiment().start, runs=_with_plain_lr(experiment.runs, None))
+        if not is_surface and problem.source != old.problem.source:
+            # real data has more than two features: a random plane shows all of them (an axes
+            # plane through the digits' blank corner pixel is flat); generated 2-D data gets W's own axes
+            kind = "axes" if problem.source == "generated" else "random"
+            experiment = replace(experiment, plane=replace(experiment.plane, kind=kind))
         return self._apply(experiment, "problem")
 
     def set_objective(self, **changes: Any) -> bool:
@@ -129,8 +141,8 @@ class Session(QObject):
     def set_plane(self, **changes: Any) -> bool:
         old = self.experiment.plane
         new = replace(old, **changes)
-        view_only = {k for k in changes if getattr(old, k) != changes[k]} <= {"span", "resolution"}
-        return self._apply(replace(self.experiment, plane=new), "landscape" if view_only else "problem")
+        window_only = {k for k in changes if getattr(old, k) != changes[k]} <= {"span", "resolution"}
+        return self._apply(replace(self.experiment, plane=new), "landscape" if window_only else "problem")
 
     def set_run(self, index: int, **changes: Any) -> bool:
         runs = list(self.experiment.runs)
@@ -145,6 +157,8 @@ class Session(QObject):
     def add_run(self, method: str) -> bool:
         OPTIMIZERS[method]
         runs = self.experiment.runs + (RunSpec(method),)
+        if self.experiment.problem.source == "surface":
+            runs = runs[:-1] + _with_plain_lr(runs[-1:], SURFACES[self.experiment.problem.kind].extra.get("lr"))
         return self._apply(replace(self.experiment, runs=runs), "runs")
 
     def remove_run(self, index: int) -> bool:
@@ -159,8 +173,7 @@ class Session(QObject):
         return self._apply(replace(self.experiment, steps=steps), "runs")
 
     def set_space(self, space: str) -> bool:
-        return self._apply(replace(self.experiment, space=space), "problem" if self._needs_plane_rebuild(space)
-                           else "runs")
+        return self._apply(replace(self.experiment, space=space), "runs")
 
     def set_experiment(self, experiment: Experiment, view: ViewSettings | None = None) -> bool:
         """Replace everything (opening a session file). If it cannot be built, everything goes back."""
@@ -188,36 +201,77 @@ class Session(QObject):
         return True
 
     # --- what to recompute -----------------------------------------------------------------------
-    def _needs_plane_rebuild(self, space: str) -> bool:
-        return self.experiment.plane.kind in ("pca", "interpolation")
+    def _refuse(self, message: str) -> bool:
+        self.message.emit(message)
+        self.experimentChanged.emit(self.experiment)  # controls that showed the refused value re-sync
+        return False
+
+    def _check_against_problem(self, experiment: Experiment) -> None:
+        """What needs the data: a batch cannot hold more examples than there are."""
+        n = getattr(self.problem.objective, "n_examples", None) if self.problem else None
+        if n is None:
+            return
+        for k, run in enumerate(experiment.runs):
+            batch = run.hyper_dict.get("batch_size")
+            if run.enabled and batch is not None and batch > n:
+                raise ValueError(f"{OPTIMIZERS[run.method].label} (run {k + 1}): batch_size must be at most "
+                                 f"N = {n} (the number of examples), got {batch}")
 
     def _apply(self, experiment: Experiment, scope: str) -> bool:
         try:
             experiment = validate(experiment)
+            if scope == "runs":
+                self._check_against_problem(experiment)
         except (ValueError, TypeError) as err:
-            self.message.emit(str(err))
-            return False
+            return self._refuse(str(err))
         if experiment == self.experiment:
             return True
-        previous, self.experiment = self.experiment, experiment
+        self.experiment = experiment
         self.experimentChanged.emit(experiment)
-        if self.problem is None or scope == "problem" or (scope == "penalty" and experiment.plane.centre == "optimum"):
-            self._rebuild()
+        building = self.jobs.is_running("problem")
+        if self.problem is None or building or scope == "problem":
+            self._rebuild()  # a build in flight was made from older settings: start it again
         elif scope == "penalty":
-            o = experiment.objective
-            objective = self.problem.objective.replace(reg=o.reg, lam=o.lam, beta=o.beta)
-            self.problem = replace(self.problem, objective=objective)
-            self._good = experiment
-            if self.landscape is not None and self.problem.plane is not None:
-                landscape = self.landscape
-                self.jobs.submit("landscape", lambda: single(relandscape_penalty, landscape, objective))
-            self._submit_runs()
+            self._new_penalty()
         elif scope == "landscape":
-            self._rebuild()  # span and resolution reshape the plane's window: rebuild it (cheap)
+            self._new_window()
         else:
             self._submit_runs()
-        del previous
         return True
+
+    def _new_penalty(self) -> None:
+        """λ, β or the regularizer changed: the data surface stays, only the penalty is redone."""
+        if self.problem.is_surface:
+            return  # a test surface has no penalty
+        if self.experiment.plane.centre == "optimum":
+            self._rebuild()  # the optimum, hence the plane, moves with the penalty
+            return
+        o = self.experiment.objective
+        objective = self.problem.objective.replace(reg=o.reg, lam=o.lam, beta=o.beta)
+        self.problem = replace(self.problem, objective=objective)
+        self._good = self.experiment
+        landscape = self.landscape
+        if landscape is not None and not self.jobs.is_running("landscape"):
+            self.jobs.submit("landscape", lambda: single(relandscape_penalty, landscape, objective))
+        elif self.problem.plane is not None:
+            self._submit_landscape(self.problem.plane)  # a landscape in flight had the old penalty
+        self._submit_runs()
+
+    def _new_window(self) -> None:
+        """Span or resolution changed: the same plane over another window or grid."""
+        pl = self.experiment.plane
+        plane = self.problem.plane
+        if plane is not None and not self.problem.is_surface:  # a surface keeps its own window
+            a0, a1, b0, b1 = plane.extent
+            middle = ((a0 + a1) / 2, (b0 + b1) / 2)
+            plane = replace(plane, extent=(middle[0] - pl.span, middle[0] + pl.span,
+                                           middle[1] - pl.span, middle[1] + pl.span))
+            self.problem = replace(self.problem, plane=plane)
+        elif plane is None:
+            plane = self.run_plane  # pca and interpolation planes come from the runs
+        self._good = self.experiment
+        if plane is not None:
+            self._submit_landscape(plane)
 
     def _rebuild(self) -> None:
         experiment = self.experiment
@@ -242,6 +296,13 @@ class Session(QObject):
         if channel == "problem":
             self.problem = result
             self._good, self._view_before_open = self.experiment, None
+            if result.axes is not None and tuple(result.axes) != tuple(self.experiment.plane.axes):
+                # the asked axes do not exist for this data: say which ones are shown instead
+                self.message.emit(f"The slice's axes {', '.join(self.experiment.plane.axes)} do not exist here; "
+                                  f"showing {', '.join(result.axes)}")
+                self.experiment = self._good = replace(self.experiment,
+                                                       plane=replace(self.experiment.plane, axes=result.axes))
+                self.experimentChanged.emit(self.experiment)
             self.landscape = None
             self.problemReady.emit(result)
             if result.plane is not None:
@@ -252,7 +313,8 @@ class Session(QObject):
             self.landscapeReady.emit(result)
         elif channel == "runs":
             plane, results = result
-            self.results = results
+            self.results, self.run_plane = results, plane
+            self._complete = self.experiment
             if plane is not self.problem.plane:  # a plane made from the runs (pca, interpolation)
                 self._submit_landscape(plane)
             self.runsReady.emit(results)
@@ -267,6 +329,25 @@ class Session(QObject):
                 self.viewChanged.emit(self.view)
             self._view_before_open = None
             self.message.emit(f"Not applied: {_strip(message)}")
+            if self.problem is None:
+                self._rebuild()
+            return
+        if channel == "problem" and self.problem is None and self.experiment != Experiment():
+            # nothing was ever built (a remembered session whose data is gone): start from the defaults
+            self.message.emit(f"Could not open the session ({_strip(message)}); showing the default instead")
+            self.experiment = self._good = Experiment()
+            self.experimentChanged.emit(self.experiment)
+            self._rebuild()
+            return
+        if channel == "runs" and self._complete is not None and self._complete != self.experiment:
+            # settings the runs refuse (they are checked only as they start): back to the last that ran
+            self.experiment = self._complete
+            self.experimentChanged.emit(self.experiment)
+            self.message.emit(f"Not applied: {_strip(message)}")
+            if self.problem is not None and (self._complete.problem, self._complete.objective,
+                                             self._complete.plane) != (self._good.problem, self._good.objective,
+                                                                        self._good.plane):
+                self._rebuild()
             return
         self.message.emit(f"{channel.capitalize()} failed: {_strip(message)}")
 
@@ -275,6 +356,21 @@ class Session(QObject):
 
     def shutdown(self) -> None:
         self.jobs.shutdown()
+
+
+def _with_plain_lr(runs: tuple[RunSpec, ...], lr: float | None) -> tuple[RunSpec, ...]:
+    """Runs whose plain gradient methods get ``lr`` (None: back to their default).
+
+    Test surfaces are far more curved than the classifiers' losses; the adaptive methods
+    (AdaGrad, RMSProp, Adam) rescale their steps themselves and keep their own.
+    """
+    out = []
+    for run in runs:
+        if run.method in ("numerical_gd", "gd", "sgd", "momentum", "nesterov"):
+            hyper = {k: v for k, v in run.hyper if k != "lr"} | ({"lr": lr} if lr is not None else {})
+            run = replace(run, hyper=tuple(sorted(hyper.items())))
+        out.append(run)
+    return tuple(out)
 
 
 def _strip(message: str) -> str:

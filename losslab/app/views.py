@@ -16,14 +16,28 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
 
+from ..engine.optimizers import OPTIMIZERS
+
 Array = np.ndarray
 
 # optimizer colours: colour-blind-safe (Okabe–Ito), distinct from the heat map
-RUN_COLORS = ["#E69F00", "#56B4E9", "#F0E442", "#CC79A7", "#009E73", "#D55E00", "#0072B2", "#FFFFFF",
-              "#999999", "#000000"]
+RUN_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#D55E00", "#0072B2", "#F0E442", "#999999",
+              "#FFFFFF", "#000000"]
 # class colours for the data view (light fills for regions, saturated for points)
 CLASS_COLORS = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf"]
+
+
+def run_color(index: int) -> str:
+    return RUN_COLORS[index % len(RUN_COLORS)]
+
+
+def run_label(spec) -> str:
+    """The method's name and the hyperparameters set away from their defaults: "Gradient descent (lr=0.05)"."""
+    entry = OPTIMIZERS[spec.method]
+    changed = [f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+               for name, value in spec.hyper if entry.defaults.get(name) != value]
+    return entry.label + (f" ({', '.join(changed)})" if changed else "")
 
 
 def class_color(k: int) -> QColor:
@@ -209,6 +223,18 @@ class LossCurves(pg.PlotWidget):
             if log_y:
                 y = np.where(y > 0, y, np.nan)
             curve.setData(x, y)
+        self._fit_y(runs, log_y)
+
+    def _fit_y(self, runs, log_y: bool) -> None:
+        """Show every run that did not diverge in full; a diverged one may leave the top of the plot."""
+        steady = [np.asarray(losses)[np.isfinite(losses)] for _, _, _, losses, status in runs if status != "diverged"]
+        if not steady or len(steady) == len(runs) or log_y:
+            self.plot_item.enableAutoRange(axis="y")
+            return
+        values = np.concatenate(steady + [np.asarray(r[3][:1]) for r in runs])  # every start is shown too
+        lo, hi = float(values.min()), float(values.max())
+        pad = 0.08 * (hi - lo or 1.0)
+        self.plot_item.setYRange(lo - pad, hi + pad, padding=0)
 
     def set_frame(self, frame: int) -> None:
         xs = []
@@ -387,11 +413,9 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
             panel = LandscapePanel(title)
             panel.setLabel("bottom", axes_labels[0])
             panel.setLabel("left", axes_labels[1] if k == 0 else "")
-            if k:  # the others follow the first panel's zoom and pan (no aspect lock of their own:
-                panel.setXLink(self.panels[0])  # two locked, linked views feed back into each other)
+            if k:  # every panel follows the first one's zoom and pan
+                panel.setXLink(self.panels[0])
                 panel.setYLink(self.panels[0])
-            else:
-                panel.setAspectLocked(True)  # equal units on a and b: a round bowl looks round
             self.addItem(panel, row=0, col=k)
             self.panels.append(panel)
         self.colorbar = pg.ColorBarItem(values=(0, 1), width=14, interactive=False, colorMap="viridis")

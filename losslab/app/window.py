@@ -25,22 +25,13 @@ from .export import ExportCancelled, export_animation, export_figure
 from .jobs import single
 from .controls import ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
 from .session import Session, ViewSettings, view_from_dict
-from .views import RUN_COLORS, DataView, LandscapeGrid, LossCurves, PathData, TemplateView
+from .controls import swatch
+from .views import RUN_COLORS, run_color, run_label, DataView, LandscapeGrid, LossCurves, PathData, TemplateView
 
 GRADCHECK_COLORS = {"good": "#2ca02c", "acceptable": "#bcbd22", "suspect": "#ff7f0e", "wrong": "#d62728"}
-READOUT_COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "status", "grad check"]
-
-
-def run_color(index: int) -> str:
-    return RUN_COLORS[index % len(RUN_COLORS)]
-
-
-def run_label(spec) -> str:
-    """The method's name and the hyperparameters set away from their defaults: "Gradient descent (lr=0.05)"."""
-    entry = OPTIMIZERS[spec.method]
-    changed = [f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
-               for name, value in spec.hyper if entry.defaults.get(name) != value]
-    return entry.label + (f" ({', '.join(changed)})" if changed else "")
+READOUT_COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "off plane", "status",
+                   "grad check"]
+GRADCHECK_SAMPLE = 40  # above this many parameters, check a seeded sample of coordinates (CS231n's sparse check)
 
 
 class TransportBar(QWidget):
@@ -87,9 +78,23 @@ class TransportBar(QWidget):
         self.loop.setChecked(session.view.loop)
         self.loop.toggled.connect(lambda on: session.set_view(loop=on))
         layout.addWidget(self.loop)
+        session.viewChanged.connect(self.show_view)
         clock.frameChanged.connect(self.show_frame)
         clock.playingChanged.connect(lambda on: self.play.setIcon(self.style().standardIcon(
             pixmaps.SP_MediaPause if on else pixmaps.SP_MediaPlay)))
+
+    def show_view(self, view) -> None:
+        """Follow the session (a file opened with another speed or loop setting)."""
+        self.speed.blockSignals(True)
+        index = self.speed.findData(int(view.speed)) if float(view.speed).is_integer() else -1
+        if index < 0:
+            self.speed.addItem(f"{view.speed:g} steps/s", view.speed)
+            index = self.speed.count() - 1
+        self.speed.setCurrentIndex(index)
+        self.speed.blockSignals(False)
+        self.loop.blockSignals(True)
+        self.loop.setChecked(view.loop)
+        self.loop.blockSignals(False)
 
     def set_frame_count(self, n: int) -> None:
         self.slider.blockSignals(True)
@@ -111,12 +116,13 @@ class Readout(QTableWidget):
         super().__init__(0, len(READOUT_COLUMNS))
         self.setHorizontalHeaderLabels(READOUT_COLUMNS)
         self.verticalHeader().setVisible(False)
-        for column, width in enumerate((190, 50, 90, 90, 90, 75, 80, 90)):  # room for any value, fixed: no jitter
+        for column, width in enumerate((210, 50, 90, 90, 90, 75, 80, 80, 90)):  # fixed: no jitter while playing
             self.setColumnWidth(column, width)
         self.horizontalHeader().setStretchLastSection(True)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setObjectName("readout")
-        self.setToolTip("grad check: relative error |a − n| / max(|a|, |n|) of the analytic vs numerical gradient,\n"
+        self.setToolTip("off plane: distance of a full-space run from the drawn slice (0 inside the slice)\n"
+                        "grad check: relative error |a − n| / max(|a|, |n|) of the analytic vs numerical gradient,\n"
                         "green ≤ 1e-7 good, olive ≤ 1e-4 acceptable near kinks, orange ≤ 1e-2 suspect, red wrong")
 
     def set_rows(self, rows: list[list[str]], colors: list[str]) -> None:
@@ -129,16 +135,17 @@ class Readout(QTableWidget):
                     self.setItem(r, c, item)
                 if item.text() != text:
                     item.setText(text)
-                if c == 0:
-                    item.setForeground(QColor(color))
-                if c == 7:
+                if c == 0 and item.data(Qt.ItemDataRole.UserRole) != color:
+                    item.setIcon(swatch(color))  # a colour dot: readable text whatever the run's colour
+                    item.setData(Qt.ItemDataRole.UserRole, color)
+                if c == 8:
                     item.setForeground(QColor("#d62728") if text == "diverged" else self.palette().text().color())
 
     def set_gradcheck(self, row: int, text: str, verdict: str) -> None:
-        item = self.item(row, 8)
+        item = self.item(row, 9)
         if item is None:
             item = QTableWidgetItem()
-            self.setItem(row, 8, item)
+            self.setItem(row, 9, item)
         if item.text() != text:
             item.setText(text)
         item.setForeground(QColor(GRADCHECK_COLORS.get(verdict, "#888888")))
@@ -189,7 +196,7 @@ class MainWindow(QMainWindow):
         self.objective_panel = ObjectivePanel(self.session)
         self.plane_panel = PlanePanel(self.session)
         self.optimizers_panel = OptimizersPanel(self.session, RUN_COLORS)
-        self.view_panel = ViewPanel(self.session)
+        self.view_panel = ViewPanel(self.session, RUN_COLORS)
         docks = [self._dock(title, scrolled(panel), Qt.DockWidgetArea.LeftDockWidgetArea)
                  for title, panel in (("Data", self.problem_panel), ("Loss", self.objective_panel),
                                       ("Slice", self.plane_panel), ("Optimizers", self.optimizers_panel),
@@ -340,7 +347,7 @@ class MainWindow(QMainWindow):
         return problem.plane if problem is not None else None
 
     def _build_panels(self) -> None:
-        self.grid.set_layout(self._titles(), self._axes_labels())
+        self._layout_panels(self._titles(), self._axes_labels())
         self._draw_paths()
 
     def _path_data(self) -> list[PathData]:
@@ -349,7 +356,9 @@ class MainWindow(QMainWindow):
 
     def _draw_paths(self) -> None:
         paths = self._path_data()
-        start = self.session.experiment.start
+        # where the runs really start, in the drawn plane's coordinates (for planes made from
+        # full-space runs this is not the Slice panel's (a, b))
+        start = tuple(self.results[0].ab[0]) if self.results else self.session.experiment.start
         if self.session.view.layout == "overlay":
             per_panel = [paths]
         else:
@@ -373,7 +382,7 @@ class MainWindow(QMainWindow):
                 self.right.setCurrentWidget(self.data_view)
         self.right.setVisible(problem.dataset is not None)
         if problem.plane is not None:
-            self.grid.set_layout(self._titles(), problem.plane.labels)
+            self._layout_panels(self._titles(), problem.plane.labels)
 
     def _data_title(self) -> str:
         runs = self.shown_runs()
@@ -409,7 +418,7 @@ class MainWindow(QMainWindow):
         self._landscape_buffer = None
         self.progress.setVisible(False)
         if self.grid.panels and self.grid.panels[0].getAxis("bottom").labelText != landscape.plane.labels[0]:
-            self.grid.set_layout(self._titles(), landscape.plane.labels)
+            self._layout_panels(self._titles(), landscape.plane.labels)
             self._draw_paths()
         self._submit_display(landscape)
 
@@ -432,7 +441,7 @@ class MainWindow(QMainWindow):
         self.results = results
         n_frames = max((len(r.ab) for r in results), default=1)
         if self.grid.panels and len(self.grid.panels) != len(self._titles()) or self.session.view.layout == "side":
-            self.grid.set_layout(self._titles(), self._axes_labels())
+            self._layout_panels(self._titles(), self._axes_labels())
         self._draw_paths()
         self._draw_curves()
         self.clock.set_frame_count(n_frames)
@@ -499,7 +508,10 @@ class MainWindow(QMainWindow):
 
     def _update_data_view(self, frame: int) -> None:
         problem = self.session.problem
-        if problem is None or problem.dataset is None or not self.results:
+        if problem is None or problem.dataset is None:
+            return
+        if not self.results:
+            self.data_view.set_parameters(None, None)  # no run: no decision regions to show
             return
         result = self.results[min(self.session.view.data_run, len(self.results) - 1)]
         W, b = problem.objective.unflatten(self._theta_at(result, frame))
@@ -523,8 +535,9 @@ class MainWindow(QMainWindow):
                 grad = objective.loss_grad(theta)[1]
             accuracy = f"{objective.accuracy(theta):.1%}" if problem.dataset is not None else "—"
             status = result.trajectory.status if step == len(result.thetas) - 1 else "running"
+            off_plane = "0 (in slice)" if self.session.experiment.slice_space else f"{result.residual[step]:.3g}"
             rows.append([run_label(spec), str(step), f"{data_loss:.5g}", f"{reg_loss:.5g}",
-                         f"{data_loss + reg_loss:.5g}", accuracy, f"{np.linalg.norm(grad):.3g}", status, ""])
+                         f"{data_loss + reg_loss:.5g}", accuracy, f"{np.linalg.norm(grad):.3g}", off_plane, status, ""])
             colors.append(run_color(k))
         self.readout.set_rows(rows, colors)
         for row in range(len(rows)):  # checked when the animation rests on a frame
@@ -535,15 +548,18 @@ class MainWindow(QMainWindow):
         if problem is None or not self.results:
             return
         objective = problem.objective
-        frame = self.clock.frame
-        thetas = [np.array(self._theta_at(r, frame)) for r in self.results]
+        frame, results = self.clock.frame, self.results
+        thetas = [np.array(self._theta_at(r, frame)) for r in results]
+        P = objective.n_params
+        coordinates = None if P <= GRADCHECK_SAMPLE else np.sort(
+            np.random.default_rng(0).choice(P, GRADCHECK_SAMPLE, replace=False))
 
         def work():
             checks = []
             for theta in thetas:
-                checks.append(grad_check(objective, theta))
+                checks.append(grad_check(objective, theta, coordinates=coordinates))
                 yield len(checks)
-            return frame, checks
+            return frame, results, checks
 
         self.session.jobs.submit("gradcheck", work)
 
@@ -553,12 +569,14 @@ class MainWindow(QMainWindow):
             return
         if channel != "gradcheck":
             return
-        frame, checks = result
-        if frame != self.clock.frame:
-            return
+        frame, results, checks = result
+        if frame != self.clock.frame or results is not self.results:
+            return  # the frame or the runs changed meanwhile: a newer check is on its way
         for row, check in enumerate(checks):
             verdict = check.verdict
             notes = [f"{check.near_kink} examples at a kink"] if check.near_kink else []
+            if check.coordinates is not None:
+                notes.append(f"{len(check.coordinates)} of {self.session.problem.objective.n_params} coordinates")
             if verdict in ("suspect", "wrong") and check.within_fd_error:
                 notes.append("within the finite-difference error")  # the reference is the limit here
                 verdict = "acceptable"
@@ -567,6 +585,9 @@ class MainWindow(QMainWindow):
 
     # --- interaction ----------------------------------------------------------------------------------
     def on_contour_click(self, a: float, b: float) -> None:
+        if not self.session.experiment.slice_space and self.session.experiment.plane.kind in ("pca", "interpolation"):
+            self.show_message("This plane is made from the runs themselves: set the start in the Slice panel")
+            return
         self.session.set_start(float(f"{a:.4g}"), float(f"{b:.4g}"))
         self.clock.seek(0)
 
@@ -712,19 +733,27 @@ class MainWindow(QMainWindow):
     # --- theme and lifecycle ------------------------------------------------------------------------
     def apply_theme(self, theme: str) -> None:
         dark = theme == "dark"
-        background, foreground = ("#1e1e1e", "#dddddd") if dark else ("w", "#222222")
+        background = "#1e1e1e" if dark else "w"
         for view in (self.grid, self.curves, self.data_view, self.templates):
             view.setBackground(background)
+        self._style_plots()
+        app = QApplication.instance()
+        if app is not None:
+            app.setStyle("Fusion")
+            app.setPalette(dark_palette() if dark else app.style().standardPalette())
+
+    def _layout_panels(self, titles: list[str], labels: tuple[str, str]) -> None:
+        self.grid.set_layout(titles, labels)
+        self._style_plots()  # new panels get the theme's axis colours
+
+    def _style_plots(self) -> None:
+        foreground = "#dddddd" if self.session.view.theme == "dark" else "#222222"
         for item in [*self.grid.panels, self.curves.plot_item, self.data_view.plot_item]:
             for side in ("left", "bottom"):
                 axis = item.getAxis(side)
                 axis.setPen(foreground)
                 axis.setTextPen(foreground)
             item.titleLabel.setAttr("color", foreground)
-        app = QApplication.instance()
-        if app is not None:
-            app.setStyle("Fusion")
-            app.setPalette(dark_palette() if dark else app.style().standardPalette())
 
     def closeEvent(self, event) -> None:
         self.clock.pause()

@@ -15,6 +15,7 @@ path is projected onto the plane, each point with its off-plane distance.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,7 +27,7 @@ from .landscape import loss_surface, loss_surface_blocks
 from .losses import LOSSES, MARGIN
 from .objective import Objective
 from .optimizers import OPTIMIZERS, Run, Trajectory
-from .planes import PLANES, Plane, PlaneObjective, project
+from .planes import PLANES, Plane, PlaneObjective, coordinate_labels, project
 from .registry import Param
 from .regularizers import BETA, LAM, REGULARIZERS
 from .surfaces import SURFACES, make_surface
@@ -34,6 +35,7 @@ from .surfaces import SURFACES, make_surface
 Array = np.ndarray
 
 SOURCES = ("generated", "bundled", "csv", "surface")
+COORDINATE = re.compile(r"W\[\d+,\d+\]|b\[\d+\]")
 SPACES = ("slice", "full")
 CENTRES = ("zero", "optimum")
 
@@ -79,8 +81,9 @@ class ObjectiveSpec:
 class PlaneSpec:
     """The slice the contour shows.
 
-    ``kind`` names a ``PLANES`` entry; ``i, j`` are the coordinates of an axes plane,
-    ``seed, bias`` those of a random one. ``centre`` is the point the plane goes through
+    ``kind`` names a ``PLANES`` entry; ``axes`` names the two coordinates of an axes plane
+    (``"W[d,c]"`` or ``"b[c]"``: names, not positions, so they keep their meaning when the
+    number of classes changes), ``seed, bias`` are those of a random one. ``centre`` is the point the plane goes through
     (``"zero"``: W = 0, b = 0, where the regularizer's shape is centred; ``"optimum"``:
     the minimizer found by a long full-batch run). ``span`` is the half-width of the view
     around it and ``resolution`` the grid points per side. The pca and interpolation
@@ -88,8 +91,7 @@ class PlaneSpec:
     """
 
     kind: str = "axes"
-    i: int = 0
-    j: int = 1
+    axes: tuple[str, str] = ("W[0,0]", "W[0,1]")
     seed: int = 0
     bias: str = "zero"
     centre: str = "optimum"
@@ -171,13 +173,13 @@ def validate(experiment: Experiment) -> Experiment:
     PLANES[pl.kind]
     _choice(pl.centre, CENTRES, "plane.centre")
     random_params = PLANES["random"].validate({"seed": pl.seed, "bias": pl.bias})
-    for name in ("i", "j"):
-        value = getattr(pl, name)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"plane.{name} must be a coordinate index ≥ 0, got {value!r}")
-    if pl.i == pl.j:
-        raise ValueError(f"plane.i and plane.j must be different coordinates, got {pl.i} twice")
-    pl = replace(pl, span=SPAN.validate(pl.span), resolution=RESOLUTION.validate(pl.resolution), **random_params)
+    axes = tuple(pl.axes)
+    if len(axes) != 2 or not all(isinstance(a, str) and COORDINATE.fullmatch(a) for a in axes):
+        raise ValueError(f"plane.axes must be two coordinate names such as \"W[0,1]\" or \"b[2]\", got {pl.axes!r}")
+    if axes[0] == axes[1]:
+        raise ValueError(f"plane.axes must be two different coordinates, got {axes[0]} twice")
+    pl = replace(pl, axes=axes, span=SPAN.validate(pl.span), resolution=RESOLUTION.validate(pl.resolution),
+                 **random_params)
 
     runs = []
     for k, run in enumerate(experiment.runs):
@@ -188,6 +190,8 @@ def validate(experiment: Experiment) -> Experiment:
             raise ValueError(f"{entry.label} (run {k + 1}): {err}") from None
         runs.append(replace(run, hyper=tuple(sorted((k_, hyper[k_]) for k_ in run.hyper_dict)),
                             seed=Param("seed", 0, kind=int, low=0).validate(run.seed), enabled=bool(run.enabled)))
+    if pl.kind == "interpolation" and sum(r.enabled for r in runs) < 2:
+        raise ValueError("an interpolation plane goes through the ends of two runs: enable at least two optimizers")
     start = tuple(float(v) for v in experiment.start)
     if len(start) != 2 or not all(math.isfinite(v) for v in start):
         raise ValueError(f"start must be two finite numbers (a, b), got {experiment.start!r}")
@@ -212,6 +216,7 @@ class Problem:
     plane: Plane | None
     centre: Array
     shape: tuple[int, int] | None
+    axes: tuple[str, str] | None = None  # the axes actually drawn (the asked ones may not exist here)
 
     @property
     def is_surface(self) -> bool:
@@ -251,15 +256,20 @@ def build_problem(experiment: Experiment) -> Problem:
     pl = experiment.plane
     centre = find_optimum(objective) if pl.centre == "optimum" else np.zeros(objective.n_params)
     plane = None
+    axes = axes_for(pl.axes, shape)
     if pl.kind == "axes":
-        for name in ("i", "j"):
-            if getattr(pl, name) >= objective.n_params:
-                raise ValueError(f"plane.{name} = {getattr(pl, name)} is not a coordinate: θ has "
-                                 f"{objective.n_params} (0..{objective.n_params - 1})")
-        plane = _with_span(Plane.axes(centre, pl.i, pl.j, shape), (centre[pl.i], centre[pl.j]), pl.span)
+        i, j = (coordinate_labels(*shape).index(a) for a in axes)
+        plane = _with_span(Plane.axes(centre, i, j, shape), (centre[i], centre[j]), pl.span)
     elif pl.kind == "random":
         plane = _with_span(Plane.random(centre, shape, pl.seed, pl.bias), (0.0, 0.0), pl.span)
-    return Problem(data, objective, plane, centre, shape)
+    return Problem(data, objective, plane, centre, shape, axes)
+
+
+def axes_for(asked: tuple[str, str], shape: tuple[int, int]) -> tuple[str, str]:
+    """The asked axes where they exist for W of ``shape`` (D, C); a missing one becomes the first free coordinate."""
+    labels = coordinate_labels(*shape)
+    spare = (label for label in labels if label not in asked)
+    return tuple(a if a in labels else next(spare) for a in asked)
 
 
 def _with_span(plane: Plane, middle: tuple[float, float], span: float) -> Plane:
@@ -287,7 +297,7 @@ class RunResult:
     index: int = 0
 
 
-def run_blocks(experiment: Experiment, problem: Problem, chunk: int = 50) -> Iterator[int]:
+def run_blocks(experiment: Experiment, problem: Problem, work_per_yield: float = 50.0) -> Iterator[int]:
     """Run every enabled optimizer; yields the number of steps done so far (progress).
 
     Returns ``(plane, results)``: the plane (built from the runs for pca and
@@ -305,9 +315,14 @@ def run_blocks(experiment: Experiment, problem: Problem, chunk: int = 50) -> Ite
     done = 0
     for _, spec in runs:
         run = Run(space_objective, spec.method, theta0, spec.seed, **spec.hyper_dict)
+        # yield after about `work_per_yield` loss evaluations, so a superseded run stops soon:
+        # a numerical gradient costs 2P of them per step
+        per_step = 2 * space_objective.n_params if spec.method == "numerical_gd" else 1
+        chunk = max(1, int(work_per_yield // per_step))
         while not run.finished and run.n_steps < experiment.steps:
-            run.advance(min(chunk, experiment.steps - run.n_steps))
-            done += chunk
+            step = min(chunk, experiment.steps - run.n_steps)
+            run.advance(step)
+            done += step
             yield done
         trajectories.append(run.trajectory())
     plane = problem.plane
@@ -327,8 +342,7 @@ def run_blocks(experiment: Experiment, problem: Problem, chunk: int = 50) -> Ite
 
 def _start_plane(experiment: Experiment, problem: Problem) -> Plane:
     """Before a pca/interpolation plane exists, the start is read on the axes plane of the settings."""
-    pl = experiment.plane
-    i, j = (pl.i, pl.j) if max(pl.i, pl.j) < problem.objective.n_params else (0, 1)
+    i, j = (coordinate_labels(*problem.shape).index(a) for a in problem.axes)
     return Plane.axes(problem.centre, i, j, problem.shape)
 
 

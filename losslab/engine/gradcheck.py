@@ -34,25 +34,28 @@ def gradcheck_verdict(rel_error: float) -> str:
     return "wrong"  # NaN
 
 
-def numerical_gradient(f: Callable[[Array], float], theta: Array, h: float = 1e-5) -> Array:
+def numerical_gradient(f: Callable[[Array], float], theta: Array, h: float = 1e-5,
+                       coordinates: Array | None = None) -> Array:
     """Centered-difference gradient of the scalar function ``f`` at ``theta (P,)``, float64.
 
-    ``theta`` is never mutated: each coordinate is perturbed in a private copy.
+    ``theta`` is never mutated: each coordinate is perturbed in a private copy. With
+    ``coordinates`` (indices), only those partial derivatives are taken: ``(len(coordinates),)``.
     """
     if not (np.isfinite(h) and h > 0):
         raise ValueError(f"step h must be a positive finite number, got {h!r}")
     x = np.array(theta, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"theta must be a 1-D vector, got shape {x.shape}")
-    grad = np.empty_like(x)
-    for k in range(x.size):
+    which = np.arange(x.size) if coordinates is None else np.asarray(coordinates, dtype=np.intp)
+    grad = np.empty(which.size)
+    for out, k in enumerate(which):
         old = x[k]
         x[k] = old + h
         f_plus = f(x.copy())
         x[k] = old - h
         f_minus = f(x.copy())
         x[k] = old
-        grad[k] = (f_plus - f_minus) / (2.0 * h)
+        grad[out] = (f_plus - f_minus) / (2.0 * h)
     return grad
 
 
@@ -94,10 +97,14 @@ class GradCheck:
     at_rounding_level: int
     fd_error: Array
     within_fd_error: bool
+    coordinates: Array | None = None
 
 
-def grad_check(objective, theta: Array, h: float = 1e-5) -> GradCheck:
+def grad_check(objective, theta: Array, h: float = 1e-5, coordinates: Array | None = None) -> GradCheck:
     """Compare ``objective.loss_grad``'s analytic gradient with the numerical one at ``theta``.
+
+    ``coordinates`` (indices) checks only those entries, as CS231n's sparse check does for
+    large P: every array of the result then runs over them, in that order.
 
     A step of h in one coordinate of W changes a score by at most ``h * max|x_id|`` (by h
     for a bias), so an example counts as near a kink when its nearest hinge term is closer
@@ -105,8 +112,11 @@ def grad_check(objective, theta: Array, h: float = 1e-5) -> GradCheck:
     """
     theta = np.array(theta, dtype=float)
     value, analytic = objective.loss_grad(theta)
-    numerical = numerical_gradient(objective.loss, theta, h)
-    coarse = numerical_gradient(objective.loss, theta, 2 * h)
+    if coordinates is not None:
+        coordinates = np.asarray(coordinates, dtype=np.intp)
+        analytic = analytic[coordinates]
+    numerical = numerical_gradient(objective.loss, theta, h, coordinates)
+    coarse = numerical_gradient(objective.loss, theta, 2 * h, coordinates)
     rel = relative_error(analytic, numerical)
     floor = 100 * np.finfo(float).eps * max(1.0, abs(value)) / h
     resolved = np.maximum(np.abs(analytic), np.abs(numerical)) > floor
@@ -119,4 +129,4 @@ def grad_check(objective, theta: Array, h: float = 1e-5) -> GradCheck:
     fd_error = np.abs(coarse - numerical) / 3 + floor
     within = bool(np.all(np.abs(analytic - numerical) <= 3 * fd_error))
     return GradCheck(analytic, numerical, rel, worst, gradcheck_verdict(worst), near, float(h),
-                     float(floor), int(np.sum(~resolved)), fd_error, within)
+                     float(floor), int(np.sum(~resolved)), fd_error, within, coordinates)

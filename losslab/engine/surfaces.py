@@ -169,25 +169,27 @@ def _make_rastrigin(A: float = 10.0) -> AnalyticSurface:
                            ((0.0, 0.0),), 0.0, {"A": A})
 
 
+# extra["lr"]: a learning rate at which plain gradient steps are stable on the default surface
+# (curvature varies from ~1 to ~1000 between them); the window gives it to the non-adaptive methods
 SURFACES = Registry("test surface", [
     Entry("bowl", "Quadratic bowl", _make_bowl, "f = ½(u² + κ v²), (u, v) = (x, y) rotated by φ",
           (Param("kappa", 10.0, "condition number κ", low=1.0, high=1e6, log=True,
                  help="ratio of the largest to the smallest curvature"),
            Param("angle", 0.0, "rotation φ (degrees)", low=-180.0, high=180.0,
                  help="angle of the bowl's long axis with the x axis")),
-          "Ill-conditioned when κ ≫ 1: plain gradient descent zig-zags across the valley."),
+          "Ill-conditioned when κ ≫ 1: plain gradient descent zig-zags across the valley.", {"lr": 0.05}),
     Entry("rosenbrock", "Rosenbrock", _make_rosenbrock, "f = (a − x)² + b (y − x²)²",
           (Param("a", 1.0, "a", low=-10.0, high=10.0), Param("b", 100.0, "b", low=0.0, high=1e4, log=True)),
-          "A curved, flat-bottomed valley; the minimum (a, a²) is easy to find and slow to reach."),
+          "A curved, flat-bottomed valley; the minimum (a, a²) is easy to find and slow to reach.", {"lr": 1e-3}),
     Entry("himmelblau", "Himmelblau", _make_himmelblau, "f = (x² + y − 11)² + (x + y² − 7)²", (),
-          "Four minima of value 0: where a run ends depends on where it starts."),
+          "Four minima of value 0: where a run ends depends on where it starts.", {"lr": 5e-3}),
     Entry("beale", "Beale", _make_beale, "f = Σ_k (c_k − x + x yᵏ)², c = (1.5, 2.25, 2.625)", (),
-          "Flat plateaus and sharp ridges around the minimum (3, 0.5)."),
+          "Flat plateaus and sharp ridges around the minimum (3, 0.5).", {"lr": 1e-3}),
     Entry("saddle", "Saddle", _make_saddle, "f = x² − y²", (),
-          "No minimum: a stationary point at the origin that a good optimizer escapes."),
+          "No minimum: a stationary point at the origin that a good optimizer escapes.", {"lr": 0.05}),
     Entry("rastrigin", "Rastrigin", _make_rastrigin, "f = 2A + Σ (x_i² − A cos 2πx_i)",
           (Param("A", 10.0, "A (ripple height)", low=0.0, high=100.0),),
-          "A bowl covered in local minima; the global one is at the origin."),
+          "A bowl covered in local minima; the global one is at the origin.", {"lr": 1e-3}),
 ])
 
 

@@ -145,6 +145,12 @@ def _pair(value: Any, where: str) -> tuple:
     return tuple(_check_type(v, float, f"{where}[{k}]") for k, v in enumerate(value))
 
 
+def _names(value: Any, where: str) -> tuple:
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
+        raise SessionError(f"{where} must be a list of two coordinate names, e.g. [\"W[0,0]\", \"W[1,0]\"]")
+    return tuple(value)
+
+
 def _runs(value: Any, where: str) -> tuple[RunSpec, ...]:
     if not isinstance(value, list):
         raise SessionError(f"{where} must be a list of optimizers")
@@ -175,7 +181,7 @@ def session_from_dict(data: Any, source: str = "session") -> tuple[Experiment, d
         experiment = spec_from_dict(Experiment, exp, "experiment", {
             "problem": lambda v, w: spec_from_dict(ProblemSpec, v, w, {"surface_params": _params}),
             "objective": lambda v, w: spec_from_dict(ObjectiveSpec, v, w),
-            "plane": lambda v, w: spec_from_dict(PlaneSpec, v, w),
+            "plane": lambda v, w: spec_from_dict(PlaneSpec, v, w, {"axes": _names}),
             "runs": _runs,
             "start": _pair,
         })
