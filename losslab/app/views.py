@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont
-from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
+from PyQt6.QtGui import QColor, QFont, QPainterPath
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
 
 from ..engine.optimizers import OPTIMIZERS
 
@@ -94,8 +94,11 @@ class LandscapePanel(pg.PlotItem):
         self.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
-        self.isolines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((255, 255, 255, 110), width=1))
-        self.addItem(self.isolines)
+        self.isolines = QGraphicsPathItem()  # one path, shared by every panel (built once per surface)
+        pen = pg.mkPen((255, 255, 255, 110), width=1)
+        pen.setCosmetic(True)
+        self.isolines.setPen(pen)
+        self.addItem(self.isolines, ignoreBounds=True)
         # the surface is static while paths animate over it: keep it rendered, repaint by blitting
         for item in (self.image, self.isolines, self.getAxis("left"), self.getAxis("bottom")):
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -115,17 +118,14 @@ class LandscapePanel(pg.PlotItem):
         self.addItem(self.diverged_text)
 
     # --- the surface ----------------------------------------------------------------------
-    def set_surface(self, rgba: Array, a_values: Array, b_values: Array, isolines: Array | None) -> None:
-        """``rgba[j, i]`` colours ``(a_i, b_j)``; ``isolines (M, 2, 2)`` segments in plane coordinates."""
+    def set_surface(self, rgba: Array, a_values: Array, b_values: Array, isolines: QPainterPath) -> None:
+        """``rgba[j, i]`` colours ``(a_i, b_j)``; ``isolines`` the iso-lines as one path in plane coordinates."""
         self.image.setImage(rgba, autoLevels=False, levels=None)
         da = (a_values[-1] - a_values[0]) / max(len(a_values) - 1, 1)
         db = (b_values[-1] - b_values[0]) / max(len(b_values) - 1, 1)
         self.image.setRect(QRectF(a_values[0] - da / 2, b_values[0] - db / 2,
                                   a_values[-1] - a_values[0] + da, b_values[-1] - b_values[0] + db))
-        if isolines is not None and len(isolines):
-            self.isolines.setData(isolines[:, :, 0].ravel(), isolines[:, :, 1].ravel())
-        else:
-            self.isolines.setData([], [])
+        self.isolines.setPath(isolines)
 
     # --- paths ------------------------------------------------------------------------------
     def set_paths(self, paths: list[PathData], start: tuple[float, float]) -> None:
@@ -299,6 +299,7 @@ class DataView(pg.PlotWidget):
             self._grid = (gx, gy)
         self.regions.setVisible(self._D == 2)
         self.boundaries.setVisible(self._D == 2)
+        self.title = title
         self.plot_item.setTitle(title)
         self._brushes = [pg.mkBrush(class_color(k)) for k in range(n_classes)]
         self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in y],
@@ -401,10 +402,11 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
         self.scene().sigMouseMoved.connect(self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
 
-    def set_layout(self, titles: list[str], axes_labels: tuple[str, str]) -> None:
-        """One panel per title (overlay: a single title); unchanged panels are kept as they are."""
+    def set_layout(self, titles: list[str], axes_labels: tuple[str, str]) -> bool:
+        """One panel per title (overlay: a single title). Returns whether the panels were rebuilt:
+        unchanged ones are kept as they are (rebuilding costs every axis its cached drawing)."""
         if (titles, tuple(axes_labels)) == getattr(self, "_layout_key", None):
-            return
+            return False
         self._layout_key = (titles, tuple(axes_labels))
         self.clear()
         self.panels = []
@@ -419,11 +421,13 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
             self.addItem(panel, row=0, col=k)
             self.panels.append(panel)
         self.colorbar = pg.ColorBarItem(values=(0, 1), width=14, interactive=False, colorMap="viridis")
+        self.colorbar.axis.setWidth(56)  # fixed: new tick labels must not re-lay out (and redraw) every panel
         self.addItem(self.colorbar, row=0, col=len(titles))
         if self._surface is not None:
             self._draw_surface()
             a, b = self._surface[0].a_values, self._surface[0].b_values
             self.panels[0].setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0)
+        return True
 
     def set_surface(self, display, cmap: str, reset_view: bool) -> None:
         """Show a :class:`~losslab.app.display.SurfaceDisplay` in every panel, with its colour bar."""
@@ -435,8 +439,11 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
 
     def _draw_surface(self) -> None:
         display, cmap = self._surface
+        segments = display.isolines
+        path = QPainterPath() if segments is None or not len(segments) else pg.arrayToQPath(
+            segments[:, :, 0].ravel(), segments[:, :, 1].ravel(), connect="pairs")
         for panel in self.panels:
-            panel.set_surface(display.rgba, display.a_values, display.b_values, display.isolines)
+            panel.set_surface(display.rgba, display.a_values, display.b_values, path)
         if self.colorbar is not None:
             self.colorbar.setColorMap(pg.colormap.get(cmap))
             self.colorbar.setLevels(display.levels)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence, QPalette, QColor
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDockWidget, QFileDialog, QHBoxLayout,
-                             QLabel, QMainWindow, QMessageBox, QProgressBar, QProgressDialog, QSlider, QSplitter, QStackedWidget, QStyle,
+                             QLabel, QMainWindow, QMessageBox, QProgressBar, QProgressDialog, QSizePolicy, QSlider, QSplitter, QStackedWidget, QStyle,
                              QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget, QHeaderView)
 
 from .. import __version__
@@ -211,12 +211,17 @@ class MainWindow(QMainWindow):
         for panel in (self.problem_panel, self.objective_panel, self.plane_panel, self.optimizers_panel, self.view_panel):
             panel.rejected.connect(self.show_message)
 
+        # the status bar never changes shape: showing a message or progress must not re-lay out
+        # (and so repaint) the whole window while plots animate
         self.hover_label = QLabel()
         self.message_label = QLabel()
+        for label in (self.hover_label, self.message_label):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(160)
+        self.progress.setFixedWidth(160)
         self.progress.setTextVisible(False)
-        self.progress.setVisible(False)
+        self.progress.setRange(0, 1)
+        self.progress.setToolTip("background computation")
         self.statusBar().addWidget(self.hover_label, 1)
         self.statusBar().addWidget(self.message_label, 2)
         self.statusBar().addPermanentWidget(self.progress)
@@ -384,6 +389,12 @@ class MainWindow(QMainWindow):
         if problem.plane is not None:
             self._layout_panels(self._titles(), problem.plane.labels)
 
+    def _set_data_title(self) -> None:
+        title = self._data_title()
+        if title != self.data_view.title:  # a new title re-lays out the plot: only when it changes
+            self.data_view.title = title
+            self.data_view.plot_item.setTitle(title)
+
     def _data_title(self) -> str:
         runs = self.shown_runs()
         if not runs:
@@ -402,7 +413,6 @@ class MainWindow(QMainWindow):
         _, a, b, data_buffer, reg_buffer = self._landscape_buffer
         data_buffer[rows] = data
         reg_buffer[rows] = reg
-        self.progress.setVisible(True)
         self.progress.setRange(0, b.size)
         self.progress.setValue(rows.stop)
         if self._progress_timer.hasExpired(150):  # a slow one fills in a few times a second
@@ -416,7 +426,6 @@ class MainWindow(QMainWindow):
 
     def on_landscape(self, landscape: Landscape) -> None:
         self._landscape_buffer = None
-        self.progress.setVisible(False)
         if self.grid.panels and self.grid.panels[0].getAxis("bottom").labelText != landscape.plane.labels[0]:
             self._layout_panels(self._titles(), landscape.plane.labels)
             self._draw_paths()
@@ -446,7 +455,7 @@ class MainWindow(QMainWindow):
         self._draw_curves()
         self.clock.set_frame_count(n_frames)
         self.transport.set_frame_count(n_frames)
-        self.data_view.plot_item.setTitle(self._data_title())
+        self._set_data_title()
 
     def _draw_curves(self) -> None:
         view = self.session.view
@@ -467,15 +476,15 @@ class MainWindow(QMainWindow):
         if landscape is not None:
             self._submit_display(landscape)
         self._draw_curves()
-        self.data_view.plot_item.setTitle(self._data_title())
+        self._set_data_title()
         self.on_frame(self.clock.frame)
 
     def on_busy(self, busy: bool) -> None:
         if busy:
-            self.progress.setVisible(True)
-            self.progress.setRange(0, 0)
+            self.progress.setRange(0, 0)  # busy, of unknown length
         elif self._landscape_buffer is None:
-            self.progress.setVisible(False)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)
@@ -743,16 +752,17 @@ class MainWindow(QMainWindow):
             app.setPalette(dark_palette() if dark else app.style().standardPalette())
 
     def _layout_panels(self, titles: list[str], labels: tuple[str, str]) -> None:
-        self.grid.set_layout(titles, labels)
-        self._style_plots()  # new panels get the theme's axis colours
+        if self.grid.set_layout(titles, labels):
+            self._style_plots()  # new panels get the theme's axis colours
 
     def _style_plots(self) -> None:
         foreground = "#dddddd" if self.session.view.theme == "dark" else "#222222"
         for item in [*self.grid.panels, self.curves.plot_item, self.data_view.plot_item]:
             for side in ("left", "bottom"):
                 axis = item.getAxis(side)
-                axis.setPen(foreground)
-                axis.setTextPen(foreground)
+                if axis.textPen().color() != QColor(foreground):  # a new pen throws the axis drawing away
+                    axis.setPen(foreground)
+                    axis.setTextPen(foreground)
             item.titleLabel.setAttr("color", foreground)
 
     def closeEvent(self, event) -> None:
