@@ -18,7 +18,8 @@ from ..engine.gradcheck import grad_check
 from ..engine.optimizers import OPTIMIZERS
 from .clock import AnimationClock
 from ..io.exports import write_landscape_csv, write_landscape_npz, write_trajectories_csv, write_trajectories_npz
-from ..io.session_file import SessionError, dumps, list_presets, load_session, presets_folder, save_session
+from ..io.session_file import (SessionError, dumps, list_presets, load_session, presets_folder, resolve_session,
+                               save_session)
 from .dialogs import ExportAnimationDialog, ExportFigureDialog
 from .display import PART_LABELS, surface_display
 from .export import ExportCancelled, export_animation, export_figure
@@ -486,9 +487,11 @@ class MainWindow(QMainWindow):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, error: bool = True) -> None:
+        """A line in the status bar: red for a refusal or failure, plain for news."""
         self.message_label.setText(text)
-        self.message_label.setStyleSheet("color: #d62728;")
+        self.message_label.setToolTip(text)
+        self.message_label.setStyleSheet("color: #d62728;" if error else "")
         self._message_timer.start()  # the message fades after a while; a newer one restarts the wait
 
     # --- animation ----------------------------------------------------------------------------------
@@ -582,13 +585,19 @@ class MainWindow(QMainWindow):
         if frame != self.clock.frame or results is not self.results:
             return  # the frame or the runs changed meanwhile: a newer check is on its way
         for row, check in enumerate(checks):
-            verdict = check.verdict
-            notes = [f"{check.near_kink} examples at a kink"] if check.near_kink else []
+            verdict, notes = check.verdict, []
             if check.coordinates is not None:
                 notes.append(f"{len(check.coordinates)} of {self.session.problem.objective.n_params} coordinates")
-            if verdict in ("suspect", "wrong") and check.within_fd_error:
+            if verdict in ("suspect", "wrong") and check.near_kink:
+                # the course's caveat: across a kink the two gradients rightly differ
+                notes.append(f"{check.near_kink} example{'s' if check.near_kink > 1 else ''} at a kink: "
+                             "the difference quotient straddles it")
+                verdict = "acceptable"
+            elif verdict in ("suspect", "wrong") and check.within_fd_error:
                 notes.append("within the finite-difference error")  # the reference is the limit here
                 verdict = "acceptable"
+            elif check.near_kink:
+                notes.append(f"{check.near_kink} example{'s' if check.near_kink > 1 else ''} at a kink")
             note = f" ({'; '.join(notes)})" if notes else ""
             self.readout.set_gradcheck(row, f"{check.max_rel_error:.1e} {check.verdict}{note}", verdict)
 
@@ -628,7 +637,7 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError) as err:
             QMessageBox.warning(self, "losslab", str(err))
             return False
-        self.show_message(done)
+        self.show_message(done, error=False)
         return True
 
     # sessions
@@ -640,6 +649,7 @@ class MainWindow(QMainWindow):
     def open_session(self, path) -> bool:
         """Load a session file (or preset); a bad file is named in a dialog and changes nothing."""
         try:
+            path = resolve_session(str(path))  # a file, or the name of a preset
             experiment, view, info = load_session(path)
             view = view_from_dict(view)
         except SessionError as err:
@@ -653,7 +663,7 @@ class MainWindow(QMainWindow):
             self._remember_recent(str(path))
         self.setWindowTitle(f"losslab — {info.get('title') or os.path.basename(str(path))}")
         if info.get("description"):
-            self.show_message(info["description"])
+            self.show_message(info["description"], error=False)
         return True
 
     def save_session_dialog(self) -> None:
