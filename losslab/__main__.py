@@ -40,10 +40,17 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (and exit 2), like every other error here."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .app.main import RENDER_FORMATS
 
-    parser = argparse.ArgumentParser(prog="losslab", description="Loss landscapes of linear classifiers "
+    parser = Parser(prog="losslab", description="Loss landscapes of linear classifiers "
                                      "and the optimizers that cross them (CS231n lecture 3). "
                                      "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"losslab {__version__}")
@@ -54,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="play the animation for SECONDS, then close the window (for smoke tests)")
     parser.add_argument("--export-png", metavar="PATH",
                         help="with --play-for: export the figure to PATH (as File ▸ Export does) before closing")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     render = commands.add_parser("render", help="render a session or preset to a file, without a window",
                                  description="Render a session file or a bundled preset without opening a "
                                              "window: figures (png, svg, pdf) at one frame, animations "

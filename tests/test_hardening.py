@@ -208,6 +208,8 @@ def test_soak_animation_with_recomputation_keeps_memory_flat(qtbot, tmp_path):
         samples.append(rss_megabytes())
     print(f"\nsoak: {frames} frames, {len(samples)} recomputations; RSS MB per cycle: "
           + " ".join(f"{m:.0f}" for m in samples))
-    warm = samples[len(samples) // 3:]  # after caches and pools have filled
-    assert max(warm) - min(warm) < 40, "memory keeps growing while animating and recomputing"
+    warm = np.array(samples[len(samples) // 3:])  # after caches and pools have filled
+    slope = np.polyfit(np.arange(len(warm)), warm, 1)[0]  # MB per cycle
+    # a leak of even 0.5 MB per recomputation shows as a steady climb; a flat run measures ~0.1
+    assert slope < 0.4, f"resident memory climbs {slope:.2f} MB per cycle while animating and recomputing"
     window.close()

@@ -321,3 +321,27 @@ def test_export_menus_write_the_chosen_files_and_remember_the_folder(window, tmp
     with Image.open(chosen["path"]) as gif:
         assert gif.size[0] == 300 and gif.n_frames == 41  # 40 steps: every frame
     assert "Saved" in window.message_label.text()
+
+
+def test_render_size_is_the_figure_size_and_formats_are_honoured(tmp_path):
+    out = tmp_path / "fig.png"
+    assert losslab("render", "svm-slice", "-o", str(out), "--size", "900x500", env_dir=tmp_path).returncode == 0
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (900, 500)
+    npz_named_csv = tmp_path / "t.npz"
+    assert losslab("render", "svm-slice", "-o", str(npz_named_csv), "--format", "csv", env_dir=tmp_path).returncode == 0
+    assert npz_named_csv.read_text().startswith("run,method,step,")
+
+
+def test_saved_sessions_keep_csv_paths_relative_and_files_readable(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "data.csv").write_text("x,y,label\n" + "\n".join(f"{i},{-i},{i % 2}" for i in range(20)) + "\n")
+    experiment = replace(SMALL, problem=ProblemSpec(source="csv", path=str(folder / "data.csv")))
+    save_session(folder / "s.json", experiment, {})
+    assert json.loads((folder / "s.json").read_text())["experiment"]["problem"]["path"] == "data.csv"
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    loaded, _, _ = load_session(moved / "s.json")
+    assert loaded.problem.path == str((moved / "data.csv").resolve())
+    assert (moved / "s.json").stat().st_mode & 0o044  # readable by others, as any new file under the umask

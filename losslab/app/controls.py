@@ -132,8 +132,14 @@ class ProblemPanel(Panel):
         if kind is not None:
             self.session.set_problem(kind=kind, surface_params=(), noise=None)
 
+    ask_path = None  # the window's file dialog (it remembers the last folder); a plain one otherwise
+
     def open_csv(self) -> bool:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a CSV dataset", "", "CSV files (*.csv *.csv.gz);;All files (*)")
+        filters = "CSV files (*.csv *.csv.gz);;All files (*)"
+        if self.ask_path is not None:
+            path = self.ask_path("Open a CSV dataset", "", filters, save=False)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a CSV dataset", "", filters)
         if not path:
             return False
         return self.session.set_problem(source="csv", path=path, kind="")

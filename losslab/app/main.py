@@ -27,10 +27,10 @@ def display_problem() -> str | None:
         return None  # offscreen, wayland...: Qt will say itself
     if not platform and os.environ.get("WAYLAND_DISPLAY"):
         return None
+    no_window = ("  Run it from a desktop session, or on a virtual display: xvfb-run losslab\n"
+                 "  Without a window: losslab render PRESET -o figure.png (see losslab --help)")
     if not os.environ.get("DISPLAY"):
-        return ("losslab needs a display to open its window, and none is set ($DISPLAY is empty).\n"
-                "  Run it from a desktop session, or on a virtual display: xvfb-run losslab\n"
-                "  Without a window: losslab render PRESET -o figure.png (see losslab --help)")
+        return f"losslab needs a display to open its window, and none is set ($DISPLAY is empty).\n{no_window}"
     import ctypes
     from pathlib import Path
 
@@ -46,6 +46,18 @@ def display_problem() -> str | None:
             missing = str(err).split(":")[0] if "cannot open shared object" in str(err) else str(err)
             return (f"Qt cannot open a window: a system library is missing ({missing}).\n"
                     f"  On Debian or Ubuntu: sudo apt-get install {SYSTEM_LIBRARIES}")
+    try:  # is anyone listening on $DISPLAY? (the X library is there: the plugin loaded)
+        xcb = ctypes.CDLL("libxcb.so.1")
+        xcb.xcb_connect.restype = ctypes.c_void_p
+        xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+        xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+        connection = xcb.xcb_connect(None, None)
+        failed = xcb.xcb_connection_has_error(connection)
+        xcb.xcb_disconnect(connection)
+    except (OSError, AttributeError):
+        return None
+    if failed:
+        return f"losslab cannot reach the display {os.environ['DISPLAY']} (no X server answers there).\n{no_window}"
     return None
 
 
@@ -104,6 +116,7 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
     status = {"code": 0}
     if play_for is not None:
         def finish() -> None:
+            print(f"played to step {window.clock.frame} of {window.clock.n_frames - 1}")
             if export_png:
                 try:
                     window.export_png(export_png)
@@ -153,34 +166,42 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     experiment, view, info = load_session(resolve_session(source))
     session = Session(experiment, view_from_dict(view))
     app = _application(sys.argv)
-    scratch = QSettings(os.path.join(tempfile.mkdtemp(prefix="losslab-render-"), "settings.ini"),
-                        QSettings.Format.IniFormat)
-    window = MainWindow(session, settings=scratch)
-    window.resize(*(size if size and fmt in ("png", "svg", "pdf", "gif", "mp4") else (1600, 1000)))
-    window.show()
-    failure: list[str] = []
-    session.message.connect(failure.append)
-    deadline = time.monotonic() + timeout
-    while not (window.results and session.landscape is not None and window.grid._surface is not None
-               and not session.jobs.busy):
+    with tempfile.TemporaryDirectory(prefix="losslab-render-") as scratch_folder:
+        scratch = QSettings(os.path.join(scratch_folder, "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(session, settings=scratch)
+        window.session_info = info
+        width, height = size or (1600, 900)
+        window.show_figure_only()
+        window.resize(width, height)
+        window.show()
         app.processEvents()
-        if failure and not session.jobs.busy:
-            raise ValueError(failure[-1])
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the session did not finish computing within {timeout:g} s")
-        time.sleep(0.005)
-    last = window.clock.n_frames - 1
-    window.clock.seek(last if frame is None else min(max(frame, 0), last))
-    app.processEvents()
-    try:
-        if fmt in ("png", "svg", "pdf"):
-            export_figure(window, out, fmt, size, overwrite=True)
-        elif fmt in ("gif", "mp4"):
-            export_animation(window, out, fmt, stride=max(1, window.clock.n_frames // 200), size=size, overwrite=True)
-        elif fmt == "json":
-            window.save_session(out)
-        else:  # csv, npz: the trajectories
-            window.export_trajectories(out)
-    finally:
-        window.close()
+        # the figure (the window's plots) must come out exactly width × height, drawn at scale 1
+        extra = window.size() - window.splitter.size()
+        window.resize(width + extra.width(), height + extra.height())
+        failure: list[str] = []
+        session.message.connect(failure.append)
+        deadline = time.monotonic() + timeout
+        while not (window.results and session.landscape is not None and window.grid._surface is not None
+                   and not session.jobs.busy):
+            app.processEvents()
+            if failure and not session.jobs.busy:
+                raise ValueError(failure[-1])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the session did not finish computing within {timeout:g} s")
+            time.sleep(0.005)
+        last = window.clock.n_frames - 1
+        window.clock.seek(last if frame is None else min(max(frame, 0), last))
+        app.processEvents()
+        try:
+            if fmt in ("png", "svg", "pdf"):
+                export_figure(window, out, fmt, (width, height), overwrite=True)
+            elif fmt in ("gif", "mp4"):
+                export_animation(window, out, fmt, stride=max(1, window.clock.n_frames // 200), size=(width, height),
+                                 overwrite=True)
+            elif fmt == "json":
+                window.save_session(out)
+            else:  # csv, npz: the trajectories
+                window.export_trajectories(out, fmt)
+        finally:
+            window.close()
     return f"wrote {out} ({fmt}, {info.get('title') or source})"

@@ -50,6 +50,8 @@ def validate_view(view: ViewSettings) -> ViewSettings:
             raise ValueError(f"view.{name} must be one of {', '.join(choices)}; got {getattr(view, name)!r}")
     if not (isinstance(view.isolines, int) and 0 <= view.isolines <= 60):
         raise ValueError(f"view.isolines must be a whole number in 0..60, got {view.isolines!r}")
+    if isinstance(view.data_run, bool) or not isinstance(view.data_run, int) or not 0 <= view.data_run < 100:
+        raise ValueError(f"view.data_run must be a run's position, 0..99, got {view.data_run!r}")
     if not (isinstance(view.speed, (int, float)) and 0.5 <= view.speed <= 2000):
         raise ValueError(f"view.speed must be between 0.5 and 2000 frames per second, got {view.speed!r}")
     return view
@@ -183,11 +185,12 @@ class Session(QObject):
         except ValueError as err:
             self.message.emit(str(err))
             return False
-        self._view_before_open = self.view  # restored if the opened experiment cannot be built
+        same = experiment == self.experiment
+        self._view_before_open = None if same else self.view  # restored if the opened experiment fails
         if view != self.view:
             self.view = view
             self.viewChanged.emit(view)
-        return self._apply(experiment, "problem")
+        return True if same else self._apply(experiment, "problem")
 
     def set_view(self, **changes: Any) -> bool:
         try:
@@ -295,7 +298,7 @@ class Session(QObject):
     def _on_finished(self, channel: str, result: object) -> None:
         if channel == "problem":
             self.problem = result
-            self._good, self._view_before_open = self.experiment, None
+            self._good = self.experiment
             if result.axes is not None and tuple(result.axes) != tuple(self.experiment.plane.axes):
                 # the asked axes do not exist for this data: say which ones are shown instead
                 self.message.emit(f"The slice's axes {', '.join(self.experiment.plane.axes)} do not exist here; "
@@ -314,7 +317,7 @@ class Session(QObject):
         elif channel == "runs":
             plane, results = result
             self.results, self.run_plane = results, plane
-            self._complete = self.experiment
+            self._complete, self._view_before_open = self.experiment, None
             if plane is not self.problem.plane:  # a plane made from the runs (pca, interpolation)
                 self._submit_landscape(plane)
             self.runsReady.emit(results)
@@ -343,6 +346,10 @@ class Session(QObject):
             # settings the runs refuse (they are checked only as they start): back to the last that ran
             self.experiment = self._complete
             self.experimentChanged.emit(self.experiment)
+            if self._view_before_open is not None and self._view_before_open != self.view:
+                self.view = self._view_before_open
+                self.viewChanged.emit(self.view)
+            self._view_before_open = None
             self.message.emit(f"Not applied: {_strip(message)}")
             if self.problem is not None and (self._complete.problem, self._complete.objective,
                                              self._complete.plane) != (self._good.problem, self._good.objective,
@@ -350,6 +357,11 @@ class Session(QObject):
                 self._rebuild()
             return
         self.message.emit(f"{channel.capitalize()} failed: {_strip(message)}")
+
+    @property
+    def view_before_open(self) -> ViewSettings | None:
+        """While an opened session is still being built and run: the view to go back to if it fails."""
+        return self._view_before_open
 
     def wait(self, msecs: int = 30_000) -> bool:
         return self.jobs.wait(msecs)

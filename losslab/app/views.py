@@ -113,7 +113,7 @@ class LandscapePanel(pg.PlotItem):
         self._lines: list[pg.PlotCurveItem] = []
         self._heads: list[Marker] = []
         self._frame = 0
-        self.diverged_text = pg.TextItem("", color="#ff5555", anchor=(0.5, 0))
+        self.diverged_text = pg.TextItem("", color="#ff5555", anchor=(0.5, 1), fill=(255, 255, 255, 200))
         self.diverged_text.setZValue(30)
         self.addItem(self.diverged_text)
 
@@ -160,9 +160,10 @@ class LandscapePanel(pg.PlotItem):
             if path.status == "diverged" and frame >= len(path.ab) - 1:
                 notes.append(f"{path.label}: diverged")
         self.diverged_text.setText("\n".join(notes))
+        self.diverged_text.setVisible(bool(notes))  # its backdrop would show even without text
         if notes:
             rect = self.vb.viewRect()
-            self.diverged_text.setPos(rect.center().x(), rect.bottom())
+            self.diverged_text.setPos(rect.center().x(), rect.top())  # at the bottom edge (y grows upwards)
 
     # --- mouse --------------------------------------------------------------------------------
     def plane_point(self, scene_pos: QPointF) -> tuple[float, float] | None:
@@ -186,6 +187,8 @@ class LossCurves(pg.PlotWidget):
             self.plot_item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot_item.addItem(self.cursor, ignoreBounds=True)
         self.plot_item.setLabel("left", "loss")
+        for side in ("left", "bottom"):
+            self.plot_item.getAxis(side).enableAutoSIPrefix(False)  # "loss (x0.001)" helps nobody
         self._runs: list[tuple[str, str, Array, Array, str]] = []
         self._legend_key: tuple | None = None
         self._axes_key: tuple | None = None
@@ -414,7 +417,7 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
         for k, title in enumerate(titles):
             panel = LandscapePanel(title)
             panel.setLabel("bottom", axes_labels[0])
-            panel.setLabel("left", axes_labels[1] if k == 0 else "")
+            panel.setLabel("left", axes_labels[1])  # on every panel: equal widths, equal scales
             if k:  # every panel follows the first one's zoom and pan
                 panel.setXLink(self.panels[0])
                 panel.setYLink(self.panels[0])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict
 
 import numpy as np
@@ -165,6 +166,8 @@ class MainWindow(QMainWindow):
         self.clock = clock or AnimationClock(self)
         self.clock.setParent(self)
         self.results: list[RunResult] = []
+        self.session_info: dict[str, str] = {}  # the title and description of the session file opened
+        self._pending_open: tuple[str, dict] | None = None
         self._landscape_buffer: tuple | None = None
         self._reset_view = True
 
@@ -194,6 +197,7 @@ class MainWindow(QMainWindow):
         self.readout = Readout()
         readout_dock = self._dock("Readout", self.readout, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problem_panel = ProblemPanel(self.session)
+        self.problem_panel.ask_path = self._ask_path
         self.objective_panel = ObjectivePanel(self.session)
         self.plane_panel = PlanePanel(self.session)
         self.optimizers_panel = OptimizersPanel(self.session, RUN_COLORS)
@@ -234,7 +238,7 @@ class MainWindow(QMainWindow):
         s.landscapeReady.connect(self.on_landscape)
         s.runsReady.connect(self.on_runs)
         s.viewChanged.connect(self.on_view)
-        s.message.connect(self.show_message)
+        s.message.connect(self.on_session_message)
         s.busyChanged.connect(self.on_busy)
         self.clock.frameChanged.connect(self.on_frame)
         self.clock.playingChanged.connect(self.on_playing)
@@ -449,6 +453,8 @@ class MainWindow(QMainWindow):
 
     def on_runs(self, results: list[RunResult]) -> None:
         self.results = results
+        if self._pending_open is not None and self.session.view_before_open is None:
+            self._opened()
         n_frames = max((len(r.ab) for r in results), default=1)
         if self.grid.panels and len(self.grid.panels) != len(self._titles()) or self.session.view.layout == "side":
             self._layout_panels(self._titles(), self._axes_labels())
@@ -486,6 +492,11 @@ class MainWindow(QMainWindow):
         elif self._landscape_buffer is None:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
+
+    def on_session_message(self, text: str) -> None:
+        if text.startswith("Not applied") or text.startswith("Could not open"):
+            self._pending_open = None  # the opened file did not take
+        self.show_message(text)
 
     def show_message(self, text: str, error: bool = True) -> None:
         """A line in the status bar: red for a refusal or failure, plain for news."""
@@ -622,9 +633,12 @@ class MainWindow(QMainWindow):
         """
         folder = self.settings.value("files/folder", os.path.expanduser("~"))
         ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
-        path, _ = ask(self, title, os.path.join(folder, name), filters)
+        path, chosen = ask(self, title, os.path.join(folder, name), filters)
         if path:
             self.settings.setValue("files/folder", os.path.dirname(path))
+            suffix = re.search(r"\(\*(\.[\w.]+)", chosen or "")
+            if save and suffix and not os.path.splitext(path)[1]:  # the chosen file type names the format
+                path += suffix.group(1)
         return path
 
     def _report(self, action, done: str) -> bool:
@@ -657,14 +671,25 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open the session", text)
             return False
         self._reset_view = True
-        self.session.set_experiment(experiment, view)
+        self._pending_open = (str(path), info)  # named in the title and recent files once it has run
+        if not self.session.set_experiment(experiment, view):
+            self._pending_open = None
+            return False
+        if self.session.view_before_open is None:  # the same experiment: nothing to compute
+            self._opened()
         self.clock.seek(0)
-        if not str(path).startswith(str(presets_folder())):
-            self._remember_recent(str(path))
-        self.setWindowTitle(f"losslab — {info.get('title') or os.path.basename(str(path))}")
+        return True
+
+    def _opened(self) -> None:
+        """The session opened last has been built and run: now it is the window's."""
+        path, info = self._pending_open
+        self._pending_open = None
+        self.session_info = info
+        if not path.startswith(str(presets_folder())):
+            self._remember_recent(path)
+        self.setWindowTitle(f"losslab — {info.get('title') or os.path.basename(path)}")
         if info.get("description"):
             self.show_message(info["description"], error=False)
-        return True
 
     def save_session_dialog(self) -> None:
         path = self._ask_path("Save the session", "session.json", "losslab sessions (*.json)")
@@ -672,7 +697,9 @@ class MainWindow(QMainWindow):
             self._remember_recent(path)
 
     def save_session(self, path) -> None:
-        save_session(path, self.session.experiment, asdict(self.session.view))
+        info = self.session_info
+        save_session(path, self.session.experiment, asdict(self.session.view), info.get("title", ""),
+                     info.get("description", ""))
 
     def _remember_recent(self, path: str) -> None:
         recent = [p for p in self.settings.value("files/recent", [], type=list) if p != path]
@@ -728,9 +755,11 @@ class MainWindow(QMainWindow):
         if path:
             self._report(lambda: self.export_trajectories(path), f"Saved {path}")
 
-    def export_trajectories(self, path: str) -> None:
+    def export_trajectories(self, path: str, fmt: str | None = None) -> None:
+        """The runs as CSV or NPZ (``fmt``, default: from the file's extension, CSV otherwise)."""
         shape = self.session.problem.shape if self.session.problem else None
-        write = write_trajectories_npz if path.lower().endswith(".npz") else write_trajectories_csv
+        fmt = fmt or ("npz" if path.lower().endswith(".npz") else "csv")
+        write = write_trajectories_npz if fmt == "npz" else write_trajectories_csv
         write(path, self.results, shape)
 
     def export_landscape_dialog(self) -> None:
@@ -744,6 +773,13 @@ class MainWindow(QMainWindow):
             raise ValueError("the landscape is still being computed; try again in a moment")
         write = write_landscape_csv if path.lower().endswith(".csv") else write_landscape_npz
         write(path, landscape)
+
+    def show_figure_only(self) -> None:
+        """Just the plots: no controls, readout, transport or bars (headless rendering)."""
+        for dock in self.findChildren(QDockWidget):
+            dock.hide()
+        for widget in (self.transport, self.menuBar(), self.statusBar()):
+            widget.hide()
 
     def export_png(self, path: str) -> None:
         """The whole figure as a PNG (what File ▸ Export ▸ Figure writes by default)."""

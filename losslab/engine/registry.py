@@ -47,7 +47,7 @@ class Param:
         if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_numpy_number(value):
             raise ValueError(f"{self.name} must be a number, got {value!r}")
         if self.kind is int:
-            if float(value) != int(value):
+            if not math.isfinite(float(value)) or float(value) != int(value):
                 raise ValueError(f"{self.name} must be a whole number, got {value!r}")
             value = int(value)
         else:

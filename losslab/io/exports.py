@@ -83,13 +83,14 @@ def write_trajectories_csv(path: str | os.PathLike, results: Sequence[RunResult]
 
 def write_trajectories_npz(path: str | os.PathLike, results: Sequence[RunResult], shape=None,
                            overwrite: bool = True) -> Path:
-    """Per run ``k`` (1-based): ``run{k}_thetas (T, P)``, ``_ab (T, 2)``, ``_residual``, ``_losses``, ``_cost``,
-    ``_method``; plus ``theta_labels``."""
+    """Per run ``k`` (1-based): ``run{k}_step``, ``_thetas (T, P)``, ``_ab (T, 2)``, ``_residual``, ``_losses``,
+    ``_cost``, ``_method``, ``_status``; plus ``theta_labels``."""
     if not results:
         raise ValueError("there is no trajectory to export (no optimizer is enabled)")
     arrays = {"theta_labels": np.array(theta_labels(results[0].thetas.shape[1], shape))}
     for k, r in enumerate(results, start=1):
-        arrays.update({f"run{k}_method": np.array(r.spec.method), f"run{k}_thetas": np.asarray(r.thetas),
+        arrays.update({f"run{k}_method": np.array(r.spec.method), f"run{k}_step": np.arange(len(r.thetas)),
+                       f"run{k}_thetas": np.asarray(r.thetas),
                        f"run{k}_ab": np.asarray(r.ab), f"run{k}_residual": np.asarray(r.residual),
                        f"run{k}_losses": np.asarray(r.trajectory.losses), f"run{k}_cost": np.asarray(r.trajectory.cost),
                        f"run{k}_status": np.array(r.trajectory.status)})

@@ -23,11 +23,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes it private; give it the mode a new file would have
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _mode_for(path: Path) -> int:
+    """An existing file's permissions, or those of a new file under the current umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = True) -> Path:

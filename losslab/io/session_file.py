@@ -68,7 +68,18 @@ def dumps(experiment: Experiment, view: dict[str, Any] | None = None, title: str
 
 def save_session(path: str | os.PathLike, experiment: Experiment, view: dict[str, Any] | None = None,
                  title: str = "", description: str = "", overwrite: bool = True) -> Path:
-    """Write the session atomically (a temporary file renamed into place)."""
+    """Write the session atomically (a temporary file renamed into place).
+
+    A CSV dataset is recorded relative to the session's folder, so the two can move together.
+    """
+    problem = experiment.problem
+    if problem.source == "csv" and problem.path and os.path.isabs(problem.path):
+        folder = Path(path).resolve().parent
+        try:
+            relative = os.path.relpath(problem.path, folder)
+        except ValueError:  # another drive (Windows): keep it absolute
+            relative = problem.path
+        experiment = replace(experiment, problem=replace(problem, path=relative))
     return atomic_write_text(path, dumps(experiment, view, title, description), overwrite)
 
 
@@ -86,16 +97,22 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
         return value
     if annotation is int or text == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
                 return int(value)
-            raise SessionError(f"{where} must be a whole number, not {json.dumps(value)}")
+            raise SessionError(f"{where} must be a whole number, not {_show(value)}")
         return value
     if annotation is float or text in ("float", "float | None"):
         if value is None and "None" in text:
             return None
         if isinstance(value, bool) or not isinstance(value, _NUMBER):
-            raise SessionError(f"{where} must be a number, not {json.dumps(value)}")
-        return float(value)
+            raise SessionError(f"{where} must be a number, not {_show(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise SessionError(f"{where} must be a finite number, not {_show(value)}")
+        return number
     if annotation is str or text == "str":
         if not isinstance(value, str):
             raise SessionError(f"{where} must be text, not {json.dumps(value)}")
@@ -103,9 +120,18 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
+def _show(value: Any) -> str:
+    """A value as JSON, shortened: error messages stay one readable line."""
+    try:
+        text = json.dumps(value)
+    except (ValueError, OverflowError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _object(data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise SessionError(f"{where} must be an object {{...}}, not {json.dumps(data)[:40]}")
+        raise SessionError(f"{where} must be an object {{...}}, not {_show(data)}")
     return data
 
 
@@ -136,6 +162,13 @@ def _params(value: Any, where: str) -> tuple[tuple[str, Any], ...]:
     for name, v in value.items():
         if isinstance(v, (dict, list)) or v is None:
             raise SessionError(f"{where}.{name} must be a number, true/false or text")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            try:
+                finite = math.isfinite(v)
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise SessionError(f"{where}.{name} must be a finite number, not {_show(v)}")
     return tuple(sorted(value.items()))
 
 
@@ -187,7 +220,7 @@ def session_from_dict(data: Any, source: str = "session") -> tuple[Experiment, d
         })
         try:
             experiment = validate(experiment)
-        except ValueError as err:
+        except (ValueError, ArithmeticError) as err:
             raise SessionError(f"experiment: {err}") from None
         view = _object(data.get("view", {}), "view")
         info = {key: data.get(key, "") for key in ("title", "description")}
@@ -205,6 +238,8 @@ def loads(text: str, source: str = "session") -> tuple[Experiment, dict[str, Any
     except json.JSONDecodeError as err:
         raise SessionError(f"{source}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
                            "the file may be truncated or corrupt") from None
+    except (RecursionError, ValueError) as err:  # absurd nesting, numbers of thousands of digits
+        raise SessionError(f"{source}: not a session file ({type(err).__name__}: {str(err)[:60]})") from None
     return session_from_dict(data, source)
 
 
