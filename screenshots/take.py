@@ -1,6 +1,7 @@
-"""Regenerate the README's screenshots: real windows, grabbed offscreen (or on $DISPLAY).
+"""Regenerate the README's screenshots: real windows, grabbed from the screen.
 
-Run: .venv/bin/python screenshots/take.py   (writes screenshots/*.png)
+Run on a (virtual) display, e.g.:  xvfb-run -s "-screen 0 1700x1100x24" .venv/bin/python screenshots/take.py
+Without a display it falls back to offscreen widget grabs. Writes screenshots/*.png.
 """
 from __future__ import annotations
 
@@ -60,9 +61,17 @@ def save(image, name: str) -> None:
     print(f"wrote {path}")
 
 
+def picture(app: QApplication, window: MainWindow):
+    """What the user sees: the screen under the window on a real display, else the widget's own drawing."""
+    if app.platformName() == "xcb":
+        geometry = window.frameGeometry()
+        return app.primaryScreen().grabWindow(0, geometry.x(), geometry.y(), geometry.width(), geometry.height())
+    return window.grab()
+
+
 def shoot(app: QApplication, name: str, experiment: Experiment, view: ViewSettings, frame: int) -> None:
     window = open_window(app, experiment, view, frame)
-    save(window.grab(), name)
+    save(picture(app, window), name)
     window.close()
 
 
@@ -76,16 +85,19 @@ def shoot_export_dialog(app: QApplication) -> None:
     window = open_window(app, Experiment(), ViewSettings(), frame=120)
     dialog = ExportAnimationDialog(window)
     dialog.show()
-    for _ in range(20):
+    for _ in range(40):
         app.processEvents()
         time.sleep(0.01)
-    picture = window.grab().toImage()
-    painter = QPainter(picture)
-    box = dialog.grab()
-    painter.fillRect(picture.rect(), QColor(0, 0, 0, 60))  # the modal shade
-    painter.drawPixmap((picture.width() - box.width()) // 2, (picture.height() - box.height()) // 3, box)
-    painter.end()
-    save(picture, "export-dialog")
+    if app.platformName() == "xcb":
+        shot = picture(app, window)  # the dialog is on the screen, over the window
+    else:
+        shot = window.grab().toImage()
+        painter = QPainter(shot)
+        box = dialog.grab()
+        painter.fillRect(shot.rect(), QColor(0, 0, 0, 60))  # the modal shade
+        painter.drawPixmap((shot.width() - box.width()) // 2, (shot.height() - box.height()) // 3, box)
+        painter.end()
+    save(shot, "export-dialog")
     dialog.close()
     window.close()
 

@@ -206,12 +206,11 @@ class MainWindow(QMainWindow):
                  for title, panel in (("Data", self.problem_panel), ("Loss", self.objective_panel),
                                       ("Slice", self.plane_panel), ("Optimizers", self.optimizers_panel),
                                       ("View", self.view_panel))]
-        self.splitDockWidget(docks[0], docks[3], Qt.Orientation.Vertical)  # two tab groups, one above the other
-        self.tabifyDockWidget(docks[0], docks[1])
-        self.tabifyDockWidget(docks[1], docks[2])
-        self.tabifyDockWidget(docks[3], docks[4])
+        # one tab group on the left, each panel with the full height (two stacked groups leave
+        # a stray tab bar behind in Qt's dock layout)
+        for dock in docks[1:]:
+            self.tabifyDockWidget(docks[0], dock)
         docks[0].raise_()
-        docks[3].raise_()
         self.resizeDocks([readout_dock], [150], Qt.Orientation.Vertical)
         for panel in (self.problem_panel, self.objective_panel, self.plane_panel, self.optimizers_panel, self.view_panel):
             panel.rejected.connect(self.show_message)
