@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -91,15 +92,37 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:  # one line, never a traceback
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             print(f"losslab render: error: {message}", file=sys.stderr)
-            return 2
-        return 0
+            return _leave_qt(2)
+        return _leave_qt(0)
     if args.summary:
         print(default_summary())
         return 0
     if args.export_png and args.play_for is None:
         parser.error("--export-png needs --play-for")
     from .app.main import run_window
-    return run_window(sys.argv[:1], play_for=args.play_for, export_png=args.export_png, open_path=args.open)
+    return _leave_qt(run_window(sys.argv[:1], play_for=args.play_for, export_png=args.export_png,
+                                open_path=args.open))
+
+
+_AS_PROGRAM = __name__ == "__main__"  # python -m losslab; the installed command sets it too
+
+
+def _leave_qt(code: int) -> int:
+    """As a program, exit at once once Qt has run: every file is written and closed by now,
+    and tearing Qt's and pyqtgraph's objects down in whatever order the interpreter picks
+    can crash at exit (pyqtgraph's pg.exit does the same). Called from Python, just return."""
+    if _AS_PROGRAM and "PyQt6.QtWidgets" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def entry_point() -> None:
+    """The installed ``losslab`` command."""
+    global _AS_PROGRAM
+    _AS_PROGRAM = True
+    sys.exit(main())
 
 
 if __name__ == "__main__":
