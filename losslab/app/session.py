@@ -325,13 +325,7 @@ class Session(QObject):
     def _on_failed(self, channel: str, message: str) -> None:
         if channel == "problem" and self._good != self.experiment:
             # the new settings cannot be built: say why and go back to the last good ones
-            self.experiment = self._good
-            self.experimentChanged.emit(self._good)
-            if self._view_before_open is not None and self._view_before_open != self.view:
-                self.view = self._view_before_open
-                self.viewChanged.emit(self.view)
-            self._view_before_open = None
-            self.message.emit(f"Not applied: {_strip(message)}")
+            self._go_back(self._good, message)
             if self.problem is None:
                 self._rebuild()
             return
@@ -344,19 +338,23 @@ class Session(QObject):
             return
         if channel == "runs" and self._complete is not None and self._complete != self.experiment:
             # settings the runs refuse (they are checked only as they start): back to the last that ran
-            self.experiment = self._complete
-            self.experimentChanged.emit(self.experiment)
-            if self._view_before_open is not None and self._view_before_open != self.view:
-                self.view = self._view_before_open
-                self.viewChanged.emit(self.view)
-            self._view_before_open = None
-            self.message.emit(f"Not applied: {_strip(message)}")
+            self._go_back(self._complete, message)
             if self.problem is not None and (self._complete.problem, self._complete.objective,
                                              self._complete.plane) != (self._good.problem, self._good.objective,
                                                                         self._good.plane):
                 self._rebuild()
             return
         self.message.emit(f"{channel.capitalize()} failed: {_strip(message)}")
+
+    def _go_back(self, experiment: Experiment, message: str) -> None:
+        """Undo a change that failed in the background: the experiment, and the view of a file being opened."""
+        self.experiment = experiment
+        self.experimentChanged.emit(experiment)
+        if self._view_before_open is not None and self._view_before_open != self.view:
+            self.view = self._view_before_open
+            self.viewChanged.emit(self.view)
+        self._view_before_open = None
+        self.message.emit(f"Not applied: {_strip(message)}")
 
     @property
     def view_before_open(self) -> ViewSettings | None:
