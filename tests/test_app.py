@@ -219,3 +219,22 @@ def test_the_last_session_comes_back(qtbot, tmp_path):
     assert restored.experiment.objective.lam == 0.7 and restored.view.layout == "overlay"
     settings.setValue("session/last", "{ corrupt")
     assert _last_session(settings) is None  # a bad memory is dropped, not fatal
+
+
+def test_each_optimizer_has_its_own_colour_and_steps(qtbot, window, monkeypatch):
+    from PyQt6.QtGui import QColor
+    from PyQt6.QtWidgets import QColorDialog, QToolButton
+
+    monkeypatch.setattr(QColorDialog, "getColor", lambda *args, **kwargs: QColor("#123456"))
+    editor = window.optimizers_panel.editors[2]
+    qtbot.mouseClick(editor.findChild(QToolButton, "color_2"), Qt.MouseButton.LeftButton)
+    assert window.session.experiment.runs[2].color == "#123456"
+    steps = window.optimizers_panel.editors[2].form.editors["steps"]
+    steps.setFocus()
+    steps.selectAll()
+    qtbot.keyClicks(steps, "15")
+    qtbot.keyClick(steps, Qt.Key.Key_Return)
+    idle(qtbot, window)
+    gd = [r for r in window.results if r.index == 2][0]
+    assert gd.trajectory.n_steps == 15 and window.results[0].trajectory.n_steps == 60
+    assert window.grid.panels[2]._paths[0].color == "#123456"

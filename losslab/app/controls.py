@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPixmap, QIcon
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                             QLabel, QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from ..engine.datasets import BUNDLED, DATASETS
 from ..engine.experiment import CENTRES, RESOLUTION, SPAN, STEPS, Experiment
@@ -22,12 +22,14 @@ from ..engine.registry import Param
 from ..engine.regularizers import BETA, LAM, REGULARIZERS
 from ..engine.surfaces import SURFACES
 from .session import COLORMAPS, Session
-from .views import run_label
+from .views import run_color, run_label
 from .widgets import LogSlider, NumberField, ParamForm
 
 SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
                  "surface": "Test surface (no data)"}
 SEED = Param("seed", 0, "seed", kind=int, low=0, high=2**31 - 1, help="seed of the random generator")
+RUN_STEPS = Param("steps", 0, "steps (0: shared)", kind=int, low=0, high=100_000,
+                  help="this optimizer's number of steps; 0 uses the number set above for every optimizer")
 
 
 def combo(items: list[tuple[str, str]], current: str, tooltip: str = "", name: str = "") -> QComboBox:
@@ -343,8 +345,11 @@ class RunEditor(QGroupBox):
         self.toggled.connect(lambda on: session.set_run(index, enabled=on))
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
-        dot = QLabel()
-        dot.setPixmap(swatch(color).pixmap(14, 14))
+        dot = QToolButton()
+        dot.setObjectName(f"color_{index}")
+        dot.setIcon(swatch(color))
+        dot.setToolTip("the colour of this optimizer's path and curve: click to choose")
+        dot.clicked.connect(lambda: self._choose_color(session, index, color))
         formula = QLabel(entry.formula)
         formula.setWordWrap(True)
         formula.setStyleSheet("color: gray;")
@@ -356,19 +361,35 @@ class RunEditor(QGroupBox):
         top.addWidget(formula, 1)
         top.addWidget(remove)
         layout.addLayout(top)
-        shown = [p for p in entry.params if p.name not in ("tol", "decay_rate", "decay_every", "noise", "replace")
-                 or p.name in spec.hyper_dict]
-        self.form = ParamForm(shown + [SEED], entry.defaults | spec.hyper_dict | {"seed": spec.seed})
-        self.form.changed.connect(lambda name, value: session.set_run(index, seed=value) if name == "seed"
-                                  else session.set_hyper(index, name, value))
+        shown = [p for p in entry.params if p.name != "tol" or p.name in spec.hyper_dict]
+        self.form = ParamForm(shown + [RUN_STEPS, SEED], self._values(spec))
+        self.form.changed.connect(lambda name, value: self._changed(session, index, name, value))
         layout.addWidget(self.form)
         self.rejected = self.form.rejected
+
+    @staticmethod
+    def _values(spec) -> dict:
+        return OPTIMIZERS[spec.method].defaults | spec.hyper_dict | {"seed": spec.seed, "steps": spec.steps or 0}
+
+    @staticmethod
+    def _changed(session: Session, index: int, name: str, value) -> None:
+        if name == "seed":
+            session.set_run(index, seed=value)
+        elif name == "steps":
+            session.set_run(index, steps=value or None)  # 0: the number shared by every run
+        else:
+            session.set_hyper(index, name, value)
+
+    def _choose_color(self, session: Session, index: int, current: str) -> None:
+        chosen = QColorDialog.getColor(QColor(current), self, "Colour of this optimizer")
+        if chosen.isValid():
+            session.set_run(index, color=chosen.name())
 
     def show_spec(self, spec) -> None:
         self.blockSignals(True)
         self.setChecked(spec.enabled)
         self.blockSignals(False)
-        self.form.set_values(OPTIMIZERS[spec.method].defaults | spec.hyper_dict | {"seed": spec.seed})
+        self.form.set_values(self._values(spec))
 
 
 class OptimizersPanel(QWidget):
@@ -376,9 +397,9 @@ class OptimizersPanel(QWidget):
 
     rejected = pyqtSignal(str)
 
-    def __init__(self, session: Session, colors: list[str]):
+    def __init__(self, session: Session):
         super().__init__()
-        self.session, self.colors = session, colors
+        self.session = session
         outer = QVBoxLayout(self)
         top = QFormLayout()
         self.steps = NumberField(STEPS, session.experiment.steps)
@@ -404,7 +425,7 @@ class OptimizersPanel(QWidget):
 
     def sync(self, experiment: Experiment) -> None:
         self.steps.set_value(experiment.steps)
-        shape = tuple(r.method for r in experiment.runs)
+        shape = tuple((r.method, r.color) for r in experiment.runs)
         if shape == self._shape:
             for editor, spec in zip(self.editors, experiment.runs):
                 editor.show_spec(spec)
@@ -414,7 +435,7 @@ class OptimizersPanel(QWidget):
             editor.deleteLater()
         self.editors = []
         for k, spec in enumerate(experiment.runs):
-            editor = RunEditor(self.session, k, self.colors[k % len(self.colors)])
+            editor = RunEditor(self.session, k, run_color(k, spec))
             editor.rejected.connect(self.rejected)
             self.list.addWidget(editor)
             self.editors.append(editor)
@@ -423,9 +444,8 @@ class OptimizersPanel(QWidget):
 class ViewPanel(Panel):
     """How things are drawn: layout, part, scales, colours, curves, the data view's run, theme."""
 
-    def __init__(self, session: Session, colors: list[str]):
+    def __init__(self, session: Session):
         super().__init__(session)
-        self.colors = colors
         v = session.view
         self.layout_box = combo([("side", "side by side"), ("overlay", "overlay on one")], v.layout,
                                 "one panel per optimizer, or every path on one landscape", "combo_layout")
@@ -469,7 +489,7 @@ class ViewPanel(Panel):
         self.data_run.blockSignals(True)
         self.data_run.clear()
         for result in results:
-            self.data_run.addItem(swatch(self.colors[result.index % len(self.colors)]), run_label(result.spec))
+            self.data_run.addItem(swatch(run_color(result.index, result.spec)), run_label(result.spec))
         self.data_run.setCurrentIndex(min(self.session.view.data_run, len(results) - 1))
         self.data_run.blockSignals(False)
 

@@ -28,7 +28,10 @@ CLASS_COLORS = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b"
                 "#bcbd22", "#17becf"]
 
 
-def run_color(index: int) -> str:
+def run_color(index: int, spec=None) -> str:
+    """The run's own colour if it has one, else the palette's colour for its position."""
+    if spec is not None and spec.color:
+        return spec.color
     return RUN_COLORS[index % len(RUN_COLORS)]
 
 

@@ -28,7 +28,7 @@ from .jobs import single
 from .controls import ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
 from .session import Session, ViewSettings, view_from_dict
 from .controls import swatch
-from .views import RUN_COLORS, run_color, run_label, DataView, LandscapeGrid, LossCurves, PathData, TemplateView
+from .views import run_color, run_label, DataView, LandscapeGrid, LossCurves, PathData, TemplateView
 
 GRADCHECK_COLORS = {"good": "#2ca02c", "acceptable": "#bcbd22", "suspect": "#ff7f0e", "wrong": "#d62728"}
 READOUT_COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "off plane", "status",
@@ -200,8 +200,8 @@ class MainWindow(QMainWindow):
         self.problem_panel.ask_path = self._ask_path
         self.objective_panel = ObjectivePanel(self.session)
         self.plane_panel = PlanePanel(self.session)
-        self.optimizers_panel = OptimizersPanel(self.session, RUN_COLORS)
-        self.view_panel = ViewPanel(self.session, RUN_COLORS)
+        self.optimizers_panel = OptimizersPanel(self.session)
+        self.view_panel = ViewPanel(self.session)
         docks = [self._dock(title, scrolled(panel), Qt.DockWidgetArea.LeftDockWidgetArea)
                  for title, panel in (("Data", self.problem_panel), ("Loss", self.objective_panel),
                                       ("Slice", self.plane_panel), ("Optimizers", self.optimizers_panel),
@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
             return ["all optimizers"]
         titles = []
         for k, spec in self.shown_runs():
-            titles.append(f"<span style='color:{run_color(k)}'>●</span> {run_label(spec)}")
+            titles.append(f"<span style='color:{run_color(k, spec)}'>●</span> {run_label(spec)}")
         return titles or ["no optimizer enabled"]
 
     def _axes_labels(self) -> tuple[str, str]:
@@ -360,7 +360,7 @@ class MainWindow(QMainWindow):
         self._draw_paths()
 
     def _path_data(self) -> list[PathData]:
-        return [PathData(r.spec.method, run_label(r.spec), run_color(r.index), np.asarray(r.ab), r.trajectory.status)
+        return [PathData(r.spec.method, run_label(r.spec), run_color(r.index, r.spec), np.asarray(r.ab), r.trajectory.status)
                 for r in self.results]
 
     def _draw_paths(self) -> None:
@@ -404,7 +404,7 @@ class MainWindow(QMainWindow):
         if not runs:
             return "data"
         k, spec = runs[min(self.session.view.data_run, len(runs) - 1)]
-        return f"decision regions of <span style='color:{run_color(k)}'>●</span> {run_label(spec)}"
+        return f"decision regions of <span style='color:{run_color(k, spec)}'>●</span> {run_label(spec)}"
 
     def on_landscape_rows(self, rows, data, reg) -> None:
         plane = self.session.problem.plane if self.session.problem else None
@@ -469,7 +469,7 @@ class MainWindow(QMainWindow):
         for result in self.results:
             k, spec, traj = result.index, result.spec, result.trajectory
             x = np.arange(len(traj.losses)) if view.x_axis == "step" else np.asarray(traj.cost)
-            runs.append((run_label(spec), run_color(k), x, np.asarray(traj.losses), traj.status))
+            runs.append((run_label(spec), run_color(k, spec), x, np.asarray(traj.losses), traj.status))
         self.curves.set_runs(runs, "step" if view.x_axis == "step" else "cost (full-data passes)", view.log_loss)
         self.curves.set_frame(self.clock.frame)
 
@@ -560,7 +560,7 @@ class MainWindow(QMainWindow):
             off_plane = "0 (in slice)" if self.session.experiment.slice_space else f"{result.residual[step]:.3g}"
             rows.append([run_label(spec), str(step), f"{data_loss:.5g}", f"{reg_loss:.5g}",
                          f"{data_loss + reg_loss:.5g}", accuracy, f"{np.linalg.norm(grad):.3g}", off_plane, status, ""])
-            colors.append(run_color(k))
+            colors.append(run_color(k, spec))
         self.readout.set_rows(rows, colors)
         for row in range(len(rows)):  # checked when the animation rests on a frame
             self.readout.set_gradcheck(row, "(when paused)" if self.clock.playing else "…", "")

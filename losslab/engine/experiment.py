@@ -36,6 +36,7 @@ Array = np.ndarray
 
 SOURCES = ("generated", "bundled", "csv", "surface")
 COORDINATE = re.compile(r"W\[\d+,\d+\]|b\[\d+\]")
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 SPACES = ("slice", "full")
 CENTRES = ("zero", "optimum")
 
@@ -101,12 +102,18 @@ class PlaneSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One optimizer: its ``OPTIMIZERS`` name, hyperparameters as sorted ``(name, value)`` pairs, seed."""
+    """One optimizer: its ``OPTIMIZERS`` name, hyperparameters as sorted ``(name, value)`` pairs, seed.
+
+    ``steps`` overrides the experiment's number of steps for this run (None: the shared one);
+    ``color`` is how the window draws it (``"#rrggbb"``; empty: the palette's colour for its position).
+    """
 
     method: str
     hyper: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
     enabled: bool = True
+    steps: int | None = None
+    color: str = ""
 
     @property
     def hyper_dict(self) -> dict[str, Any]:
@@ -188,8 +195,11 @@ def validate(experiment: Experiment) -> Experiment:
             hyper = entry.validate(run.hyper_dict)
         except ValueError as err:
             raise ValueError(f"{entry.label} (run {k + 1}): {err}") from None
+        if run.color and not COLOR.fullmatch(str(run.color)):
+            raise ValueError(f"{entry.label} (run {k + 1}): color must look like #1f77b4, got {run.color!r}")
         runs.append(replace(run, hyper=tuple(sorted((k_, hyper[k_]) for k_ in run.hyper_dict)),
-                            seed=Param("seed", 0, kind=int, low=0).validate(run.seed), enabled=bool(run.enabled)))
+                            seed=Param("seed", 0, kind=int, low=0).validate(run.seed), enabled=bool(run.enabled),
+                            steps=None if run.steps is None else STEPS.validate(run.steps)))
     if pl.kind == "interpolation" and sum(r.enabled for r in runs) < 2:
         raise ValueError("an interpolation plane goes through the ends of two runs: enable at least two optimizers")
     start = tuple(float(v) for v in experiment.start)
@@ -319,8 +329,9 @@ def run_blocks(experiment: Experiment, problem: Problem, work_per_yield: float =
         # a numerical gradient costs 2P of them per step
         per_step = 2 * space_objective.n_params if spec.method == "numerical_gd" else 1
         chunk = max(1, int(work_per_yield // per_step))
-        while not run.finished and run.n_steps < experiment.steps:
-            step = min(chunk, experiment.steps - run.n_steps)
+        steps = experiment.steps if spec.steps is None else spec.steps
+        while not run.finished and run.n_steps < steps:
+            step = min(chunk, steps - run.n_steps)
             run.advance(step)
             done += step
             yield done

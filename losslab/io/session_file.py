@@ -51,6 +51,7 @@ def session_to_dict(experiment: Experiment, view: dict[str, Any] | None = None, 
     exp = _plain(experiment)
     exp["problem"]["surface_params"] = dict(experiment.problem.surface_params)
     exp["runs"] = [{"method": r.method, "hyper": dict(r.hyper), "seed": r.seed, "enabled": r.enabled}
+                   | ({"steps": r.steps} if r.steps is not None else {}) | ({"color": r.color} if r.color else {})
                    for r in experiment.runs]
     out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
     if title:
@@ -95,7 +96,9 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise SessionError(f"{where} must be true or false, not {json.dumps(value)}")
         return value
-    if annotation is int or text == "int":
+    if text == "int | None" and value is None:
+        return None
+    if annotation is int or text in ("int", "int | None"):
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and math.isfinite(value) and value.is_integer():
                 return int(value)
