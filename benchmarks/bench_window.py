@@ -22,7 +22,6 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 
-import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PyQt6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402

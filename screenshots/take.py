@@ -24,7 +24,7 @@ from losslab.app.dialogs import ExportAnimationDialog  # noqa: E402
 from losslab.app.session import Session, ViewSettings, view_from_dict  # noqa: E402
 from losslab.io.session_file import load_session, resolve_session  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
-from losslab.engine.experiment import Experiment, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec  # noqa: E402
+from losslab.engine.experiment import Experiment, ObjectiveSpec, RunSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

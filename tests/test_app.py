@@ -11,7 +11,7 @@ from PyQt6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
 from PyQt6.QtWidgets import QPushButton  # noqa: E402
 
 from losslab.app.window import MainWindow  # noqa: E402
-from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
+from losslab.engine.experiment import Experiment, PlaneSpec  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from PyQt6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QF
                              QLabel, QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from ..engine.datasets import BUNDLED, DATASETS
-from ..engine.experiment import CENTRES, RESOLUTION, SPAN, STEPS, Experiment
+from ..engine.experiment import CENTRES, SPAN, STEPS, Experiment
 from ..engine.losses import LOSSES, MARGIN
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.planes import PLANES, coordinate_labels

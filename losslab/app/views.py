@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPainterPath
+from PyQt6.QtGui import QColor, QPainterPath
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
 
+from ..engine.contours import contour_segments
 from ..engine.optimizers import OPTIMIZERS
 
 Array = np.ndarray
@@ -283,7 +284,7 @@ class DataView(pg.PlotWidget):
         self._grid: tuple[Array, Array] | None = None
 
     def set_data(self, X: Array, y: Array, n_classes: int, title: str) -> None:
-        self._y, self._n_classes = y, n_classes
+        self._X_full, self._y, self._n_classes = X, y, n_classes
         self._D = X.shape[1]
         if self._D == 2:
             self._X2 = X
@@ -321,7 +322,6 @@ class DataView(pg.PlotWidget):
             self.boundaries.setData([], [])
             return
         if self._D == 2:
-            from ..engine.contours import contour_segments
             gx, gy = self._grid
             GX, GY = np.meshgrid(gx, gy)
             with np.errstate(all="ignore"):
@@ -340,9 +340,6 @@ class DataView(pg.PlotWidget):
             predicted = np.argmax(self._scores_full(W, b), axis=1)
             self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in predicted],
                                 pen=[pg.mkPen(class_color(k), width=1.5) for k in self._y])
-
-    def set_full_data(self, X: Array) -> None:
-        self._X_full = X
 
     def _scores_full(self, W: Array, b: Array) -> Array:
         with np.errstate(all="ignore"):
@@ -378,14 +375,6 @@ class TemplateView(pg.GraphicsLayoutWidget):
             template = W[:, k].reshape(self._shape)
             scale = np.abs(template).max() or 1.0
             item.setImage(template, levels=(-scale, scale), lut=pg.colormap.get("CET-D1").getLookupTable(nPts=256))
-
-
-def heat_lut(name: str = "viridis") -> Array:
-    return pg.colormap.get(name).getLookupTable(nPts=256)
-
-
-TITLE_FONT = QFont()
-TITLE_FONT.setPointSize(10)
 
 
 class LandscapeGrid(pg.GraphicsLayoutWidget):

@@ -10,8 +10,7 @@ import math
 from typing import Any
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSlider,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSlider, QWidget
 
 from ..engine.registry import Param
 
@@ -197,12 +196,3 @@ class ParamForm(QWidget):
             else:
                 editor.set_value(value)
             editor.blockSignals(False)
-
-
-def vbox(*widgets: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return box

@@ -10,13 +10,13 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence, QPalette, QColor
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDockWidget, QFileDialog, QHBoxLayout,
-                             QLabel, QMainWindow, QMessageBox, QProgressBar, QProgressDialog, QSizePolicy, QSlider, QSplitter, QStackedWidget, QStyle,
-                             QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget, QHeaderView)
+                             QLabel, QMainWindow, QMessageBox, QProgressBar, QProgressDialog, QSizePolicy, QSlider,
+                             QSplitter, QStackedWidget, QStyle, QTableWidget, QTableWidgetItem, QToolButton,
+                             QVBoxLayout, QWidget)
 
 from .. import __version__
 from ..engine.experiment import Landscape, RunResult
 from ..engine.gradcheck import grad_check
-from ..engine.optimizers import OPTIMIZERS
 from .clock import AnimationClock
 from ..io.exports import write_landscape_csv, write_landscape_npz, write_trajectories_csv, write_trajectories_npz
 from ..io.session_file import (SessionError, dumps, list_presets, load_session, presets_folder, resolve_session,
@@ -382,7 +382,6 @@ class MainWindow(QMainWindow):
         self._landscape_buffer = None
         if problem.dataset is not None:
             data = problem.dataset
-            self.data_view.set_full_data(data.X)
             self.data_view.set_data(data.X, data.y, data.n_classes, self._data_title())
             if data.image_shape is not None:
                 self.templates.set_classes(data.class_names, data.image_shape)

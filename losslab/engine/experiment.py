@@ -408,22 +408,21 @@ def relandscape_penalty(landscape: Landscape, objective: Any) -> Landscape:
     return replace(landscape, reg=reg)
 
 
-def run_all(experiment: Experiment, problem: Problem) -> tuple[Plane, list[RunResult]]:
-    """:func:`run_blocks` to the end, without progress."""
-    gen = run_blocks(experiment, problem)
+def drain(generator: Iterator) -> Any:
+    """Run one of the generator forms here to the end and return its result (no progress wanted)."""
     while True:
         try:
-            next(gen)
+            next(generator)
         except StopIteration as stop:
             return stop.value
+
+
+def run_all(experiment: Experiment, problem: Problem) -> tuple[Plane, list[RunResult]]:
+    """:func:`run_blocks` to the end, without progress."""
+    return drain(run_blocks(experiment, problem))
 
 
 def compute_landscape(objective: Any, plane: Plane, resolution: int) -> Landscape:
     """:func:`landscape_blocks` to the end, without progress."""
-    gen = landscape_blocks(objective, plane, resolution)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drain(landscape_blocks(objective, plane, resolution))
 

@@ -191,7 +191,6 @@ def _is_linear_classifier(objective) -> bool:
 def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str]) -> dict[str, list]:
     """The fast evaluators of an Objective's data and penalty surfaces on ``plane``."""
     X, y = objective.X, objective.y
-    N = objective.n_examples
     Ws, bs = zip(*(objective.unflatten(v) for v in (plane.origin, plane.d1, plane.d2)))
     C = Ws[0].shape[1]
     S = X @ np.hstack(Ws) + np.concatenate(bs)  # (N, 3C): the only N x D x C products
