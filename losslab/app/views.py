@@ -44,6 +44,56 @@ def run_label(spec) -> str:
     return entry.label + (f" ({', '.join(changed)})" if changed else "")
 
 
+# Lines are drawn inside a band around the view, BAND view sizes wide on every side (paths cut
+# to it, loss values clamped into it); the data keep their values, only the drawn coordinates
+# change. Qt's rasterizer and item caches
+# misbehave with coordinates like 1e30 (a diverged run's): a DeviceCoordinateCache pixmap is
+# as large as the item's bounding rect in device pixels and never finishes allocating, strokes
+# lose their precision or vanish. Inside the band everything is drawn as it is, and a line
+# that leaves the view is still seen leaving it.
+BAND = 4.0
+
+
+def band(lo, hi):
+    """The band around a view showing [lo, hi]: [lo − BAND·h, hi + BAND·h], h = hi − lo.
+
+    ``lo`` and ``hi`` are floats, or arrays with one entry per axis.
+    """
+    h = hi - lo
+    return lo - BAND * h, hi + BAND * h
+
+
+def clip_polyline(points: Array, lo: Array, hi: Array) -> Array:
+    """The polyline through ``points`` (T, 2) cut to the box [lo, hi]: (M, 2), its pieces separated by NaN rows.
+
+    Each segment keeps its part inside the box (Liang–Barsky, ``origin + t·step`` for
+    0 ≤ t ≤ 1). A cut segment keeps its direction, so a diverged path leaves the view the way
+    it went, and a jump between two far points crosses the view only if it really does.
+    NaN points are gaps.
+    """
+    a, b = points[:-1], points[1:]
+    centre = (lo + hi) / 2
+    # measured from its end nearer the box, a segment to 1e30 still knows where it starts
+    flip = (np.abs(b - centre).max(axis=1) < np.abs(a - centre).max(axis=1))[:, None]
+    origin, step = np.where(flip, b, a), np.where(flip, a - b, b - a)
+    with np.errstate(all="ignore"):  # far points give ±inf crossing times, NaN points NaN: both compare right
+        t_lo, t_hi = (lo - origin) / step, (hi - origin) / step
+        inside = (lo <= origin) & (origin <= hi)
+        parallel = step == 0  # no crossing on that axis: inside for the whole step, or never
+        t_in = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t_lo, t_hi))
+        t_out = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t_lo, t_hi))
+        t0 = np.maximum(t_in.max(axis=1, keepdims=True), 0.0)
+        t1 = np.minimum(t_out.min(axis=1, keepdims=True), 1.0)
+        visible = (t0 < t1)[:, 0]
+        entry, exit_ = origin + t0 * step, origin + t1 * step
+    first, last = np.where(flip, exit_, entry)[visible], np.where(flip, entry, exit_)[visible]
+    # a segment starting inside the box goes on from where the previous one ended: no gap, no repeated point
+    goes_on = ((lo <= a) & (a <= hi)).all(axis=1) & np.r_[False, visible[:-1]]
+    new_piece = ~goes_on[visible]
+    rows = np.stack([np.full_like(first, np.nan), first, last], axis=1)  # (n, 3, 2): gap, first, last
+    return rows[np.stack([new_piece, new_piece, np.ones_like(new_piece)], axis=1)]
+
+
 def class_color(k: int) -> QColor:
     if k < len(CLASS_COLORS):
         return QColor(CLASS_COLORS[k])
@@ -69,6 +119,17 @@ class Marker(QGraphicsEllipseItem):
             self.setVisible(True)
         else:
             self.setVisible(False)
+
+
+class IsoLines(QGraphicsPathItem):
+    """The iso-lines as one path, drawn with a cosmetic (1 px) pen.
+
+    QGraphicsPathItem pads its bounding rect by the pen's width in plane units, 1 however
+    small the plane: on a plane 0.01 wide its cache would be 100 views a side.
+    """
+
+    def boundingRect(self) -> QRectF:
+        return self.path().controlPointRect()
 
 
 @dataclass
@@ -98,14 +159,15 @@ class LandscapePanel(pg.PlotItem):
         self.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
-        self.isolines = QGraphicsPathItem()  # one path, shared by every panel (built once per surface)
+        self.isolines = IsoLines()  # one path, shared by every panel (built once per surface)
         pen = pg.mkPen((255, 255, 255, 110), width=1)
         pen.setCosmetic(True)
         self.isolines.setPen(pen)
         self.addItem(self.isolines, ignoreBounds=True)
         # the surface is static while paths animate over it: keep it rendered, repaint by blitting
-        for item in (self.image, self.isolines, self.getAxis("left"), self.getAxis("bottom")):
-            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # (the axes are as large as the panel at most; the surface's cache follows the zoom: _fit_caches)
+        for axis in (self.getAxis("left"), self.getAxis("bottom")):
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.start = Marker("w", size=11)
         self.start.setZValue(20)
         self.addItem(self.start, ignoreBounds=True)
@@ -120,6 +182,7 @@ class LandscapePanel(pg.PlotItem):
         self.diverged_text = pg.TextItem("", color="#ff5555", anchor=(0.5, 1), fill=(255, 255, 255, 200))
         self.diverged_text.setZValue(30)
         self.addItem(self.diverged_text)
+        self.vb.sigRangeChanged.connect(self._view_changed)
 
     # --- the surface ----------------------------------------------------------------------
     def set_surface(self, rgba: Array, a_values: Array, b_values: Array, isolines: QPainterPath) -> None:
@@ -130,6 +193,26 @@ class LandscapePanel(pg.PlotItem):
         self.image.setRect(QRectF(a_values[0] - da / 2, b_values[0] - db / 2,
                                   a_values[-1] - a_values[0] + da, b_values[-1] - b_values[0] + db))
         self.isolines.setPath(isolines)
+        self._fit_caches()
+
+    def _fit_caches(self) -> None:
+        """Cache the image and the iso-lines only while they are not much larger than the view.
+
+        A DeviceCoordinateCache pixmap covers the item's whole bounding rect in device pixels:
+        zoomed in 100× and exported at 4000×3000 that would be 400000×300000 pixels. Larger
+        than 1.25 views a side, the surface is drawn directly, clipped to the view.
+        """
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        for item in (self.image, self.isolines):
+            rect = item.mapRectToParent(item.boundingRect())  # the view's coordinates
+            small = rect.width() <= 1.25 * (x1 - x0) and rect.height() <= 1.25 * (y1 - y0)
+            mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if small else QGraphicsItem.CacheMode.NoCache
+            if item.cacheMode() != mode:
+                item.setCacheMode(mode)
+
+    def _view_changed(self, *_) -> None:
+        self._fit_caches()
+        self.set_frame(self._frame)  # the paths' band moved with the view
 
     # --- paths ------------------------------------------------------------------------------
     def set_paths(self, paths: list[PathData], start: tuple[float, float]) -> None:
@@ -137,7 +220,7 @@ class LandscapePanel(pg.PlotItem):
             self.removeItem(self._lines.pop())
             self.removeItem(self._heads.pop())
         while len(self._lines) < len(paths):
-            line = pg.PlotCurveItem()
+            line = pg.PlotCurveItem(connect="finite")  # a non-finite point is a gap
             line.setZValue(10)
             head = Marker("w")
             head.setZValue(25)
@@ -155,12 +238,16 @@ class LandscapePanel(pg.PlotItem):
 
     def set_frame(self, frame: int) -> None:
         self._frame = frame
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        lo, hi = band(np.array([x0, y0]), np.array([x1, y1]))
         notes = []
         for path, line, head in zip(self._paths, self._lines, self._heads):
             k = min(frame, len(path.ab) - 1)
             shown = path.ab[: k + 1]
-            line.setData(shown[:, 0], shown[:, 1])
-            head.move_to(shown[-1, 0], shown[-1, 1])
+            shown = np.where(np.isfinite(shown).all(axis=1, keepdims=True), shown, np.nan)
+            drawn = clip_polyline(shown, lo, hi)  # a path gone to 1e30 is drawn leaving the view
+            line.setData(drawn[:, 0], drawn[:, 1])
+            head.move_to(*np.clip(shown[-1], lo, hi))  # out of the band is out of sight: no need to go further
             if path.status == "diverged" and frame >= len(path.ab) - 1:
                 notes.append(f"{path.label}: diverged")
         self.diverged_text.setText("\n".join(notes))
@@ -199,6 +286,8 @@ class LossCurves(pg.PlotWidget):
         self._curves: list[pg.PlotDataItem] = []
         self._dots: list[Marker] = []
         self._log = False
+        self._frame = 0
+        self.plot_item.vb.sigYRangeChanged.connect(self._y_range_changed)
 
     def set_runs(self, runs: list[tuple[str, str, Array, Array, str]], x_label: str, log_y: bool) -> None:
         """``runs``: (label, colour, x, losses, status) per optimizer."""
@@ -210,8 +299,12 @@ class LossCurves(pg.PlotWidget):
             self.legend.clear()
             self._curves, self._dots = [], []
             for name, color in zip(names, colors):
-                curve = self.plot_item.plot(pen=pg.mkPen(color, width=2), name=name, connect="finite")
-                curve.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static while the dots move
+                # No item cache: its pixmap is as large as the curve, which a diverged run makes unbounded.
+                # _draw_curves keeps the drawn values in a band around the view; pyqtgraph's own
+                # limit (dynamicRangeLimit, 3e6 view heights) would only make auto-range creep up a
+                # diverged run over several repaints.
+                curve = self.plot_item.plot(pen=pg.mkPen(color, width=2), name=name, connect="finite",
+                                            dynamicRangeLimit=None)
                 dot = Marker(color, size=8)
                 dot.setZValue(10)
                 self.plot_item.addItem(dot, ignoreBounds=True)  # moving dots must not rescale the axes
@@ -225,12 +318,36 @@ class LossCurves(pg.PlotWidget):
             self.plot_item.setLogMode(False, log_y)
             self.plot_item.setLabel("bottom", x_label)
             self.plot_item.setLabel("left", "loss" + (" (log scale)" if log_y else ""))
-        for (_, _, x, losses, _), curve in zip(runs, self._curves):
-            y = np.where(np.isfinite(losses), losses, np.nan)
-            if log_y:
-                y = np.where(y > 0, y, np.nan)
-            curve.setData(x, y)
         self._fit_y(runs, log_y)
+        self._draw_curves()
+
+    def _drawn_band(self) -> tuple[float, float] | None:
+        """Limits of the drawn y values (see BAND) in axis units, log₁₀ on a log axis.
+
+        None while the view fits itself to the data: an auto-ranged view already takes in every
+        finite value, and limits computed from it would feed back into the fit, which would then
+        grow by a band at every repaint.
+        """
+        view = self.plot_item.vb
+        if view.autoRangeEnabled()[1]:
+            return None
+        return band(*view.viewRange()[1])
+
+    def _draw_curves(self) -> None:
+        limits = self._drawn_band()
+        if limits is not None and self._log:  # the curves are handed raw losses: the axis takes their log
+            limits = tuple(np.power(10.0, np.clip(limits, -300.0, 300.0)))  # floats reach 1e±308
+        for (_, _, x, losses, _), curve in zip(self._runs, self._curves):
+            y = np.where(np.isfinite(losses), losses, np.nan)  # a gap, not a line to infinity
+            if self._log:
+                y = np.where(y > 0, y, np.nan)
+            if limits is not None:
+                y = np.clip(y, *limits)  # a diverged run is drawn leaving the top, however far it went
+            curve.setData(x, y)
+
+    def _y_range_changed(self, *_) -> None:
+        self._draw_curves()
+        self.set_frame(self._frame)
 
     def _fit_y(self, runs, log_y: bool) -> None:
         """Show every run that did not diverge in full; a diverged one may leave the top of the plot."""
@@ -244,12 +361,15 @@ class LossCurves(pg.PlotWidget):
         self.plot_item.setYRange(lo - pad, hi + pad, padding=0)
 
     def set_frame(self, frame: int) -> None:
+        self._frame = frame
+        limits = self._drawn_band()
         xs = []
         for (label, color, x, losses, status), dot in zip(self._runs, self._dots):
             k = min(frame, len(x) - 1)
             value = losses[k]
             if np.isfinite(value) and (value > 0 or not self._log):
-                dot.move_to(x[k], np.log10(value) if self._log else value)
+                y = np.log10(value) if self._log else value
+                dot.move_to(x[k], y if limits is None else np.clip(y, *limits))
             else:
                 dot.setVisible(False)
             xs.append(x[k])
