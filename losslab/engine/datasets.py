@@ -5,16 +5,22 @@ A :class:`Dataset` holds ``X: (N, D)`` float features, ``y: (N,)`` int labels in
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import math
+import os
+import stat
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from .generators import drain
 from .registry import Entry, Param, Registry
 
 Array = np.ndarray
@@ -121,6 +127,17 @@ DATASETS = Registry("dataset", [
 ])
 
 
+def _check_huge_integer(param: Param, value: object) -> None:
+    """Refuse an int far outside ``param``'s range before it meets float(): 10**400 would overflow there."""
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) < 10**15:
+        return  # the registry's own check handles everything of a sensible size
+    low = -math.inf if param.low is None else param.low
+    high = math.inf if param.high is None else param.high
+    if not low <= value <= high:
+        raise ValueError(f"{param.name} must be between {low:g} and {high:g}, "
+                         f"got about {'-' if value < 0 else ''}1e{math.log10(abs(value)):.0f}")
+
+
 def make_dataset(kind: str = "blobs", n: int = 300, classes: int = 3, noise: float | None = None,
                  seed: int = 0) -> Dataset:
     """A seeded 2-D toy dataset from ``DATASETS``: ``X (n, 2)``, ``y (n,)`` in ``0..classes-1``.
@@ -129,7 +146,10 @@ def make_dataset(kind: str = "blobs", n: int = 300, classes: int = 3, noise: flo
     always give the same data.
     """
     entry = DATASETS[kind]
-    values = entry.validate({"n": n, "classes": classes} | ({} if noise is None else {"noise": noise}))
+    given = {"n": n, "classes": classes} | ({} if noise is None else {"noise": noise})
+    for param in entry.params:
+        _check_huge_integer(param, given.get(param.name))
+    values = entry.validate(given)
     n, classes = values["n"], values["classes"]
     if n < classes:
         raise ValueError(f"n must be at least the number of classes ({classes}), got {n}")
@@ -143,7 +163,106 @@ def make_dataset(kind: str = "blobs", n: int = 300, classes: int = 3, noise: flo
                    source=f"make_dataset({kind!r}, n={n}, classes={classes}, noise={values['noise']:g}, seed={seed})")
 
 
+# --- reading files ------------------------------------------------------------------------
+
+# of CSV text, after decompression: parsing holds every cell as a Python string, ~20 bytes per
+# byte of text (budget.csv_cost), so this keeps a CSV within the 2 GB memory budget
+MAX_CSV_BYTES = 64 * 2**20
+CSV_ROWS_PER_YIELD = 20_000  # parse_csv_blocks yields this often: a cancellation point every ~50 ms
+
+_CHUNK = 2**20
+
+_NOT_A_FILE = (  # what a path can be instead of a regular file
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:g} MB" if n_bytes >= 2**20 else f"{n_bytes} bytes"
+
+
+def _refuse_unless_regular(path: Path, mode: int, what: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _NOT_A_FILE if test(mode)), "not a regular file")
+    raise ValueError(f"{path} is {kind}, not a file; choose {what}")
+
+
+def read_file_bytes(path: str | os.PathLike, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them; a ``.gz`` file comes decompressed.
+
+    Only regular files are read: a FIFO, directory, device or socket is refused at once
+    (the file is opened non-blocking, so a FIFO without a writer cannot hang the caller).
+    A file larger than ``limit`` bytes, or a ``.gz`` one that inflates past it, is refused
+    without reading or inflating more than ``limit + 1`` bytes. ``what`` names the kind of
+    file wanted, for the messages ("a CSV file"). Every problem is a ``ValueError``
+    naming the path.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as err:
+        with contextlib.suppress(OSError):  # a socket cannot be opened at all: say what it is
+            _refuse_unless_regular(path, os.stat(path).st_mode, what)
+        raise ValueError(f"{path}: cannot read the file ({err.strerror or err})") from None
+    too_large = f"{path} is larger than {_size(limit)}; {what} may be at most that size"
+    try:
+        info = os.fstat(fd)
+        _refuse_unless_regular(path, info.st_mode, what)
+        if info.st_size > limit:
+            raise ValueError(too_large)
+        chunks, total = [], 0
+        while total <= limit:  # the size may have changed since fstat: count what is read
+            chunk = os.read(fd, min(16 * _CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read the file ({err.strerror or err})") from None
+    finally:
+        os.close(fd)
+    if total > limit:
+        raise ValueError(too_large)
+    raw = b"".join(chunks)
+    return _gunzip(raw, limit, path, what) if path.suffix == ".gz" else raw
+
+
+def _gunzip(packed: bytes, limit: int, path: Path, what: str) -> bytes:
+    """Inflate gzip data member by member, a chunk at a time, refusing more than ``limit`` bytes of output."""
+    pieces, total = [], 0
+    rest = packed
+    try:
+        while rest:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16 +: expect a gzip header and trailer
+            while not inflater.eof:
+                # max_length bounds every piece, so a bomb is stopped after limit + 1 bytes
+                piece = inflater.decompress(rest, min(_CHUNK, limit + 1 - total))
+                pieces.append(piece)
+                total += len(piece)
+                if total > limit:
+                    raise ValueError(f"{path} decompresses to more than {_size(limit)}; "
+                                     f"{what} may be at most that size")
+                rest = inflater.unconsumed_tail
+                if not rest and not piece and not inflater.eof:
+                    raise zlib.error("the compressed data ends early")
+            rest = inflater.unused_data.lstrip(b"\0")  # another member follows, or zero padding (as gzip allows)
+    except zlib.error as err:
+        raise ValueError(f"{path}: not a readable gzip file ({err})") from None
+    return b"".join(pieces)
+
+
 # --- CSV ----------------------------------------------------------------------------------
+
+def _shown(cell: str) -> str:
+    """A cell for an error message, shortened: messages stay one readable line."""
+    text = cell.strip()
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
 
 def _as_float(cell: str) -> float | None:
     try:
@@ -152,16 +271,34 @@ def _as_float(cell: str) -> float | None:
         return None
 
 
+def _csv_rows(text: str, source: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of CSV text, each with the line it ends on (quoted fields may span lines)."""
+    # newline="": the csv module splits the lines itself, at LF, CRLF and a lone CR alike
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((reader.line_num, row))
+    except csv.Error as err:  # a field past csv.field_size_limit(), a NUL character
+        raise ValueError(f"{source}, line {reader.line_num}: not valid CSV ({err})") from None
+    return rows
+
+
 def parse_csv(text: str, source: str = "<csv>") -> Dataset:
     """A dataset from CSV text: numeric feature columns, then one label column (last).
 
     The header row is optional (detected when a feature cell of the first row is not a
     number). Labels are integers or strings; classes are numbered in sorted order for
-    integers and in order of first appearance for strings. Problems raise ``ValueError``
-    naming the line.
+    integers and in order of first appearance for strings. Lines may end in LF, CRLF or a
+    lone CR. Problems raise ``ValueError`` naming the line.
     """
-    rows = [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)
-            if any(cell.strip() for cell in row)]
+    return drain(parse_csv_blocks(text, source))
+
+
+def parse_csv_blocks(text: str, source: str = "<csv>") -> Iterator[int]:
+    """:func:`parse_csv` as a generator: yields the rows parsed so far, returns the :class:`Dataset`."""
+    rows = _csv_rows(text, source)
     if not rows:
         raise ValueError(f"{source}: the file is empty")
     header: list[str] | None = None
@@ -178,14 +315,16 @@ def parse_csv(text: str, source: str = "<csv>") -> Dataset:
     features = np.empty((len(rows), width - 1))
     labels: list[str] = []
     for r, (line, row) in enumerate(rows):
+        if r % CSV_ROWS_PER_YIELD == 0:
+            yield r
         if len(row) != width:
             raise ValueError(f"{source}, line {line}: expected {width} columns, found {len(row)}")
         for c, cell in enumerate(row[:-1]):
             value = _as_float(cell)
             if value is None:
-                raise ValueError(f"{source}, line {line}, column {c + 1}: {cell.strip()!r} is not a number")
+                raise ValueError(f"{source}, line {line}, column {c + 1}: {_shown(cell)} is not a number")
             if not math.isfinite(value):
-                raise ValueError(f"{source}, line {line}, column {c + 1}: {cell.strip()!r} is not a finite number")
+                raise ValueError(f"{source}, line {line}, column {c + 1}: {_shown(cell)} is not a finite number")
             features[r, c] = value
         label = row[-1].strip()
         if not label:
@@ -209,19 +348,23 @@ def parse_csv(text: str, source: str = "<csv>") -> Dataset:
 
 
 def load_csv(path: str | Path) -> Dataset:
-    """Read a dataset from a CSV file (``.csv`` or gzipped ``.csv.gz``); see :func:`parse_csv`."""
+    """Read a dataset from a CSV file (``.csv`` or gzipped ``.csv.gz``); see :func:`parse_csv`.
+
+    At most ``MAX_CSV_BYTES`` of text are read (see :func:`read_file_bytes`).
+    """
+    return drain(load_csv_blocks(path))
+
+
+def load_csv_blocks(path: str | Path) -> Iterator[int]:
+    """:func:`load_csv` as a generator (yields the rows parsed so far: cancellation points)."""
     path = Path(path)
+    raw = read_file_bytes(path, MAX_CSV_BYTES, "a CSV file")
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read the file ({err.strerror or err})") from None
-    try:
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
         text = raw.decode("utf-8-sig")
-    except (OSError, EOFError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not a readable UTF-8 text file ({err})") from None
-    return parse_csv(text, str(path))
+    return (yield from parse_csv_blocks(text, str(path)))
+
 
 
 # --- bundled real data --------------------------------------------------------------------

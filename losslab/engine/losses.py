@@ -4,6 +4,10 @@ Shapes: ``scores: (N, C)``, ``y: (N,)`` ints in ``0..C-1``. Every loss is the **
 the per-example losses ``L_i``, and ``dscores`` is the gradient of that mean, so
 ``dscores`` sums per-example gradients divided by N. At a hinge's kink (a term exactly
 at 0) the subgradient used is 0: a documented choice, the same one the CS231n notes make.
+
+Scores that overflowed (±inf, NaN) never give a finite loss: the hinges are summed as
+``max(0, term)``, which keeps a NaN term, rather than over the terms ``> 0``, which would
+drop it. A blown-up run then shows a NaN loss and is caught as diverged.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ def svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array
     margins = scores - _true_scores(scores, y)[:, None] + margin
     margins[rows, y] = 0.0
     active = margins > 0  # strict: subgradient 0 at the kink
-    loss = np.sum(margins, where=active) / n
+    loss = np.sum(np.maximum(margins, 0.0)) / n
     dscores = active.astype(float)
     dscores[rows, y] = -active.sum(axis=1)
     return float(loss), dscores / n
@@ -72,7 +76,7 @@ def ova_svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, A
     sign[rows, y] = 1.0
     terms = margin - sign * scores
     active = terms > 0
-    loss = np.sum(terms, where=active) / n
+    loss = np.sum(np.maximum(terms, 0.0)) / n
     dscores = -sign * active
     return float(loss), dscores / n
 
@@ -90,7 +94,7 @@ def structured_svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[f
     rival = np.argmax(others, axis=1)
     terms = others[rows, rival] - _true_scores(scores, y) + margin
     active = terms > 0
-    loss = np.sum(terms, where=active) / n
+    loss = np.sum(np.maximum(terms, 0.0)) / n
     dscores = np.zeros_like(scores, dtype=float)
     dscores[rows, rival] += active
     dscores[rows, y] -= active
@@ -145,6 +149,8 @@ LOSSES = Registry("loss", [
 
 def check_scores_labels(scores: Array, y: Array) -> tuple[Array, Array]:
     """Validate and convert ``scores (N, C)`` and ``y (N,)``; raise ``ValueError`` naming the problem."""
+    if np.iscomplexobj(scores):
+        raise ValueError("scores must be real numbers, not complex ones")
     scores = np.asarray(scores, dtype=float)
     y_arr = np.asarray(y)
     if scores.ndim != 2:

@@ -36,6 +36,13 @@ class ObjectiveConfig:
     keep_prob: float = 1.0
 
 
+def _real(values, name: str) -> Array:
+    """``values`` as a float array; complex input is refused, since float() would drop its imaginary part."""
+    if np.iscomplexobj(values):
+        raise ValueError(f"{name} must be real numbers, not complex ones")
+    return np.asarray(values, dtype=float)
+
+
 class Objective:
     """``L(theta) = mean_i L_i(X_i @ W + b, y_i) + lam * R(W)`` for a linear classifier.
 
@@ -49,7 +56,7 @@ class Objective:
     def __init__(self, X: Array, y: Array, loss: str = "svm", margin: float = 1.0, reg: str = "l2",
                  lam: float = 0.0, beta: float = 0.5, keep_prob: float = 1.0, seed: int = 0,
                  n_classes: int | None = None):
-        X = np.array(X, dtype=float)  # a private copy: the objective never changes under us
+        X = np.array(_real(X, "X"))  # a private copy: the objective never changes under us
         if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X must be a non-empty 2-D array (N, D), got shape {X.shape}")
         if not np.all(np.isfinite(X)):
@@ -116,15 +123,14 @@ class Objective:
 
     def flatten(self, W: Array, b: Array) -> Array:
         """``(W (D, C), b (C,)) -> theta (P,)``, row-major W then b."""
-        W = np.asarray(W, dtype=float)
-        b = np.asarray(b, dtype=float)
+        W, b = _real(W, "W"), _real(b, "b")
         if W.shape != (self.n_features, self.n_classes) or b.shape != (self.n_classes,):
             raise ValueError(f"W must be {(self.n_features, self.n_classes)} and b ({self.n_classes},), "
                              f"got {W.shape} and {b.shape}")
         return np.concatenate([W.ravel(), b])
 
     def _check_theta(self, theta: Array) -> Array:
-        theta = np.asarray(theta, dtype=float)
+        theta = _real(theta, "theta")
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},) = D*C + C for D={self.n_features}, "
                              f"C={self.n_classes}; got {theta.shape}")
@@ -135,7 +141,7 @@ class Objective:
         """``X @ W + b``: (N, C), for the objective's X unless another is given."""
         W, b = self.unflatten(theta)
         with np.errstate(over="ignore", invalid="ignore"):
-            return (self.X if X is None else np.asarray(X, dtype=float)) @ W + b
+            return (self.X if X is None else _real(X, "X")) @ W + b
 
     def predict(self, theta: Array, X: Array | None = None) -> Array:
         """Predicted class per row: ``argmax`` of the scores, (N,)."""

@@ -46,8 +46,10 @@ from .schedules import DECAY_EVERY, DECAY_RATE, SCHEDULE, learning_rate
 Array = np.ndarray
 
 # A run has diverged when its loss is non-finite or |loss| exceeds this factor times
-# max(1, |loss at the start|): far past anything a converging run visits.
-DIVERGENCE_FACTOR = 1e6
+# max(1, |loss at the start|). A thousandfold rise is far past the transient spikes of a
+# run that recovers (Nesterov on Rosenbrock climbs about 35× and comes back), and low
+# enough that a run blowing up shows as diverged after a step or two, not as "completed".
+DIVERGENCE_FACTOR = 1000
 
 STATUSES = ("completed", "converged", "diverged", "stopped")
 
@@ -307,8 +309,9 @@ class Trajectory:
     thetas: (T+1, P), the start first; losses: (T+1,) the full objective at each iterate
     (for the search methods, the best kept so far); cost: (T+1,) cumulative work in
     full-data passes, ``cost[0] = 0``. T = ``n_steps`` equals the steps asked for when
-    ``status`` is "completed"; "converged" and "diverged" end early (a diverged run keeps
-    its last finite iterate), "stopped" means the caller stopped it. ``hyper`` holds every
+    ``status`` is "completed"; "converged" and "diverged" end early (a diverged run ends
+    at the iterate whose loss passed ``DIVERGENCE_FACTOR · max(1, |L(θ0)|)``, or at the
+    last finite one), "stopped" means the caller stopped it. ``hyper`` holds every
     hyperparameter actually used, defaults included; ``message`` says why it ended.
     """
 
@@ -362,7 +365,8 @@ class Run:
     far. Extending a run in pieces gives exactly the trajectory of one long run.
 
     Stopping rules: "diverged" when an iterate or its loss is non-finite (that iterate is
-    dropped) or ``|loss| > DIVERGENCE_FACTOR · max(1, |L(θ0)|)`` (kept, to show the blow-up);
+    dropped) or ``|loss| > DIVERGENCE_FACTOR · max(1, |L(θ0)|)``, i.e. 1000 times the
+    start's loss or 1000, whichever is larger (that iterate is kept, to show the blow-up);
     "converged" when the method uses exact full gradients (numerical_gd, gd, and the
     momentum/adaptive family with ``batch_size = 0`` and no dropout) and ``‖g‖ ≤ tol`` at
     the current iterate, tested before each update. Stochastic gradients never declare
@@ -397,6 +401,8 @@ class Run:
             objective = self._with_dropout(objective, values["keep_prob"], N)
         self.objective = objective
 
+        if np.iscomplexobj(theta0):
+            raise ValueError("theta0 must be real numbers, not complex ones")
         try:
             theta = np.array(theta0, dtype=float)
         except (TypeError, ValueError):

@@ -1,34 +1,118 @@
-"""Writing files safely: every file losslab writes appears whole or not at all."""
+"""Writing files safely: every file losslab writes appears whole or not at all.
+
+A file is written to a temporary ``.NAME.<pid>.<random>.part`` beside it and then moved
+into place. The pid in the name lets a later write remove the leftovers of a writer that
+died half-way, without touching the file of one still at work.
+"""
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+# errors that mean "this file system has no hard links": fall back to an exclusive placeholder
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
+_DISK_FULL = {errno.ENOSPC: "the disk is full"}
+if hasattr(errno, "EDQUOT"):
+    _DISK_FULL[errno.EDQUOT] = "the disk quota is full"
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrite: bool = True) -> Path:
-    """Call ``write(tmp_path)`` to fill a temporary file beside ``path``, then rename it into place.
+    """Call ``write(tmp_path)`` to fill a temporary file beside ``path``, then move it into place.
 
     A crash or an error half-way leaves any existing file untouched and no partial file
-    behind. ``overwrite=False`` refuses an existing ``path`` with ``FileExistsError``.
+    behind. ``overwrite=False`` refuses an existing ``path`` with ``FileExistsError``, and
+    checks again at the moment the file is put in place (a hard link, which fails if a
+    file of that name appeared meanwhile), so a file created during the write is never
+    clobbered. A directory as ``path`` raises ``IsADirectoryError`` before any work; a
+    full disk raises an ``OSError`` (errno ENOSPC) that says so and names the file.
     """
     path = Path(path)
-    if not overwrite and path.exists():
-        raise FileExistsError(f"{path} already exists (use --force to overwrite)")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory")
+    if not overwrite and path.exists():  # early, to spare the work; _link_new checks again
+        raise _exists(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    os.close(fd)
+    _remove_stale_parts(folder, path.name)
+    tmp = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.part"
     try:
-        write(tmp)
-        os.chmod(tmp, _mode_for(path))  # mkstemp makes it private; give it the mode a new file would have
-        os.replace(tmp, path)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private until it is whole
+        write(str(tmp))
+        os.chmod(tmp, _mode_for(path))  # the mode a new file would have, or the replaced file's
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
+    except OSError as err:
+        if err.errno in _DISK_FULL:
+            raise OSError(err.errno, f"{_DISK_FULL[err.errno]}: {path} could not be written") from err
+        raise
     finally:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.remove(tmp)
     return path
+
+
+def _exists(path: Path) -> FileExistsError:
+    return FileExistsError(f"{path} already exists (use --force to overwrite)")
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    """Give ``tmp``'s contents the name ``path`` only if no file has it yet, atomically."""
+    try:
+        os.link(tmp, path)  # fails with FileExistsError if path exists, at this very moment
+        return
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError as err:
+        if err.errno not in _NO_HARD_LINKS:
+            raise
+    # no hard links here (FAT, some network shares): claim the name with an exclusive
+    # empty placeholder, then rename over it; only the placeholder can be replaced
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise _exists(path) from None
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        os.remove(path)
+        raise
+
+
+def _remove_stale_parts(folder: Path, name: str) -> None:
+    """Remove ``.NAME.<pid>.*.part`` files in ``folder`` whose writer process no longer exists."""
+    if os.name != "posix":  # os.kill(pid, 0) is a liveness test only on POSIX
+        return
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[0-9a-f]+\.part")
+    try:
+        candidates = [entry.name for entry in os.scandir(folder) if entry.name.endswith(".part")]
+    except OSError:
+        return
+    for candidate in candidates:
+        match = pattern.fullmatch(candidate)
+        if match and not _alive(int(match.group(1))):
+            try:
+                os.remove(folder / candidate)
+            except OSError:
+                pass  # another writer cleaned it first, or it is not ours to remove
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: no signal is sent, only the existence check
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # another user's process, or a pid we cannot ask about: leave its file
+    return True
 
 
 def _mode_for(path: Path) -> int:
@@ -42,7 +126,16 @@ def _mode_for(path: Path) -> int:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = True) -> Path:
+    """Write ``text`` as UTF-8 with ``\\n`` line ends, atomically (see :func:`atomic_write`)."""
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+    return atomic_write(path, write, overwrite)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> Path:
+    """Write ``data`` atomically (see :func:`atomic_write`): an encoded PNG, say, so a full disk says so."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
     return atomic_write(path, write, overwrite)

@@ -21,11 +21,13 @@ from dataclasses import MISSING, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from ..engine.datasets import read_file_bytes
 from ..engine.experiment import Experiment, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec, validate
 from .files import atomic_write_text
 
 FORMAT = "losslab-session"
 VERSION = 1
+MAX_SESSION_BYTES = 16 * 2**20  # a session is a few kB of JSON; anything this big is not one
 
 
 class SessionError(ValueError):
@@ -247,12 +249,16 @@ def loads(text: str, source: str = "session") -> tuple[Experiment, dict[str, Any
 
 
 def load_session(path: str | os.PathLike) -> tuple[Experiment, dict[str, Any], dict[str, str]]:
-    """Read a session file. A CSV path inside it is taken relative to the file's folder."""
+    """Read a session file. A CSV path inside it is taken relative to the file's folder.
+
+    Only a regular file of at most ``MAX_SESSION_BYTES`` is read (see ``read_file_bytes``):
+    a FIFO, a directory or a device is refused at once.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise SessionError(f"{path}: cannot read the file ({err.strerror or err})") from None
+        raw = read_file_bytes(path, MAX_SESSION_BYTES, "a session file")
+    except ValueError as err:
+        raise SessionError(str(err)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
