@@ -8,7 +8,10 @@
   gaps; target < 50 ms): when λ moves (the penalty part and the runs) and when the loss
   changes (a whole new 256² landscape and four runs);
 - the time from launching ``losslab`` to a drawn window with its first landscape and
-  paths (target < 2 s).
+  paths (target < 2 s);
+- the time from a superseding change to the old job's stop, while a build of N = 10⁶
+  runs (target < 0.2 s), and the time a session takes to close with jobs running
+  (target < 1 s).
 
 Runs offscreen unless a display is set: .venv/bin/python benchmarks/bench_window.py
 """
@@ -40,14 +43,11 @@ pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
 app = QApplication(sys.argv[:1])
 w = MainWindow()
 w.show()
-state = {"runs": False, "land": False}
-def check():
-    if state["runs"] and state["land"]:
-        w.grid.repaint()
-        print("drawn", flush=True)
-        app.quit()
-w.session.runsReady.connect(lambda _: (state.__setitem__("runs", True), check()))
-w.session.landscapeReady.connect(lambda _: (state.__setitem__("land", True), check()))
+def drawn(_snapshot):
+    w.grid.repaint()
+    print("drawn", flush=True)
+    app.quit()
+w.session.committed.connect(drawn)
 app.exec()
 """
 
@@ -56,7 +56,7 @@ def wait_idle(app: QApplication, window: MainWindow, timeout: float = 60.0) -> N
     end = time.perf_counter() + timeout
     while time.perf_counter() < end:
         app.processEvents()
-        if not window.session.jobs.busy and window.results and window.session.landscape is not None:
+        if window.session.pending is None and window.session.snapshot is not None:
             return
         time.sleep(0.002)
     raise RuntimeError("the window did not settle")
@@ -118,6 +118,39 @@ def launch_time() -> float:
     return elapsed if line.strip() == "drawn" else float("nan")
 
 
+def supersede_and_teardown(app: QApplication) -> tuple[float, float, float]:
+    """(seconds from a superseding change to the old build's stop at N = 10⁶,
+    seconds for that session to close with a job running, worst of 5 closes mid-build)."""
+    session = Session(Experiment(plane=PlaneSpec(resolution=128), steps=100), confirm_seconds=None)
+    session.start()
+    end = time.perf_counter() + 60
+    while session.snapshot is None and time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
+    session.set_problem(n=1_000_000)
+    time.sleep(1.0)  # well inside the long build (data, optimum, runs)
+    old = list(session.jobs._running.values())
+    start = time.perf_counter()
+    session.set_problem(n=300)
+    for job in old:
+        job.thread.join(30)
+    superseded = time.perf_counter() - start
+    session.set_problem(n=500_000)
+    time.sleep(0.5)
+    start = time.perf_counter()
+    session.shutdown()
+    closed = time.perf_counter() - start
+    worst = 0.0
+    for k in range(5):
+        s = Session(Experiment(plane=PlaneSpec(resolution=256), steps=400), confirm_seconds=None)
+        s.start()
+        time.sleep(0.05 * k)
+        start = time.perf_counter()
+        s.shutdown()
+        worst = max(worst, time.perf_counter() - start)
+    return superseded, closed, worst
+
+
 def main() -> None:
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
     app = QApplication(sys.argv[:1])
@@ -139,6 +172,11 @@ def main() -> None:
     window.close()
     seconds = launch_time()
     print(f"launch to drawn    {seconds:8.2f} s          (target < 2)")
+    superseded, closed, worst = supersede_and_teardown(app)
+    print(f"superseded build   {superseded:8.3f} s          (target < 0.2) from a newer change to the N = 10⁶ "
+          "build's stop")
+    print(f"close while busy   {closed:8.3f} s          (target < 1) with the N = 5·10⁵ build running; "
+          f"worst of 5 closes mid-build {worst:.3f} s")
 
 
 if __name__ == "__main__":

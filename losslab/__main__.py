@@ -41,6 +41,16 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"minutes must be a number, got {text!r}") from None
+    if not 0 < minutes <= 10_000:
+        raise argparse.ArgumentTypeError(f"minutes must be between 0 and 10000, got {text!r}")
+    return minutes
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (and exit 2), like every other error here."""
 
@@ -73,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--size", type=_size, metavar="WxH", help="image size in pixels, e.g. 1600x1000")
     render.add_argument("--frame", type=int, metavar="N", help="the step shown in a figure (default: the last)")
     render.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    render.add_argument("--max-minutes", type=_minutes, default=None, metavar="M",
+                        help="refuse a session estimated to compute for longer than M minutes (default: 5)")
     commands.add_parser("presets", help="list the bundled presets")
     return parser
 
@@ -88,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "render":
         from .app.main import render
         try:
-            print(render(args.source, args.output, args.format, args.size, args.frame, args.force))
+            limit = {} if args.max_minutes is None else {"max_minutes": args.max_minutes}
+            print(render(args.source, args.output, args.format, args.size, args.frame, args.force, **limit))
         except Exception as err:  # one line, never a traceback
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             print(f"losslab render: error: {message}", file=sys.stderr)

@@ -33,8 +33,7 @@ def settle(app: QApplication, window: MainWindow, seconds: float = 60.0) -> None
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         app.processEvents()
-        if (not window.session.jobs.busy and window.results and window.session.landscape is not None
-                and window.grid._surface is not None):
+        if window.session.pending is None and window.session.snapshot is not None and not window.session.jobs.busy:
             break
         time.sleep(0.01)
     for _ in range(30):  # let the last paints and the gradient check land
@@ -83,7 +82,7 @@ def shoot_preset(app: QApplication, name: str, preset: str, frame: int) -> None:
 def shoot_export_dialog(app: QApplication) -> None:
     """The window with File ▸ Export ▸ Animation open over it."""
     window = open_window(app, Experiment(), ViewSettings(), frame=120)
-    dialog = ExportAnimationDialog(window)
+    dialog = ExportAnimationDialog(window.figure)
     dialog.show()
     for _ in range(40):
         app.processEvents()

@@ -79,7 +79,7 @@ def test_lambda_field_reshapes_only_the_penalty(qtbot, window):
     field.selectAll()
     qtbot.keyClicks(field, "1")
     qtbot.keyClick(field, Qt.Key.Key_Return)
-    assert window.session.experiment.objective.lam == 1.0
+    assert window.session.target.objective.lam == 1.0
     qtbot.waitUntil(lambda: not np.allclose(window.session.landscape.reg, reg_before))
     np.testing.assert_array_equal(window.session.landscape.data, data_before)  # the data part was kept
     np.testing.assert_allclose(window.session.landscape.reg, 10 * reg_before)  # λ R(W): 0.1 -> 1
@@ -120,7 +120,7 @@ def test_hyperparameter_add_and_remove_runs(qtbot, window):
     lr.selectAll()
     qtbot.keyClicks(lr, "0.01")
     qtbot.keyClick(lr, Qt.Key.Key_Return)
-    assert window.session.experiment.runs[2].hyper_dict["lr"] == 0.01
+    assert window.session.target.runs[2].hyper_dict["lr"] == 0.01
     idle(qtbot, window)
     assert window.results[2].trajectory.hyper["lr"] == 0.01
     window.optimizers_panel.method.setCurrentIndex(window.optimizers_panel.method.findData("adam"))
@@ -228,7 +228,7 @@ def test_each_optimizer_has_its_own_colour_and_steps(qtbot, window, monkeypatch)
     monkeypatch.setattr(QColorDialog, "getColor", lambda *args, **kwargs: QColor("#123456"))
     editor = window.optimizers_panel.editors[2]
     qtbot.mouseClick(editor.findChild(QToolButton, "color_2"), Qt.MouseButton.LeftButton)
-    assert window.session.experiment.runs[2].color == "#123456"
+    assert window.session.target.runs[2].color == "#123456"
     steps = window.optimizers_panel.editors[2].form.editors["steps"]
     steps.setFocus()
     steps.selectAll()

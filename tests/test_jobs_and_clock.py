@@ -47,7 +47,8 @@ def test_failures_are_reported_with_their_message(qtbot):
             raise ValueError("plane.i = 40 is not a coordinate")
             yield
         runner.submit("problem", broken)
-    assert blocker.args == ["problem", "ValueError: plane.i = 40 is not a coordinate"]
+    channel, error = blocker.args
+    assert channel == "problem" and isinstance(error, ValueError) and str(error) == "plane.i = 40 is not a coordinate"
 
 
 def test_channels_are_independent(qtbot):
@@ -69,7 +70,7 @@ def test_session_drops_stale_landscapes(qtbot):
     session.start()
     qtbot.waitUntil(lambda: session.landscape is not None and not session.jobs.busy, timeout=20_000)
     seen = []
-    session.landscapeReady.connect(lambda landscape: seen.append(landscape))
+    session.committed.connect(lambda snapshot: seen.append(snapshot.computed.landscape))
     for lam in (0.2, 0.3, 0.4, 0.5):  # each supersedes the last
         session.set_objective(lam=lam)
     qtbot.waitUntil(lambda: not session.jobs.busy, timeout=20_000)
@@ -86,7 +87,7 @@ def test_session_drops_stale_landscapes(qtbot):
 def test_bad_settings_are_refused_and_nothing_changes(qtbot):
     session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
     messages = []
-    session.message.connect(messages.append)
+    session.failed.connect(messages.append)
     before = session.experiment
     assert not session.set_objective(lam=float("nan"))
     assert not session.set_hyper(0, "scale", -1.0)
@@ -101,7 +102,7 @@ def test_settings_that_cannot_be_built_go_back(qtbot, tmp_path):
     session.start()
     qtbot.waitUntil(lambda: session.problem is not None and not session.jobs.busy, timeout=20_000)
     good = session.experiment
-    with qtbot.waitSignal(session.message) as blocker:
+    with qtbot.waitSignal(session.failed) as blocker:
         session.set_problem(source="csv", path=str(tmp_path / "gone.csv"))
     assert "gone.csv" in blocker.args[0] and session.experiment == good
 
@@ -169,7 +170,7 @@ def test_a_batch_larger_than_the_data_is_refused_at_once(qtbot):
     wait_idle(qtbot, session)
     before = session.experiment
     messages = []
-    session.message.connect(messages.append)
+    session.failed.connect(messages.append)
     assert not session.set_hyper(3, "batch_size", 1000)
     assert session.experiment == before and "batch_size must be at most N = 300" in messages[0]
     session.shutdown()
@@ -178,9 +179,9 @@ def test_a_batch_larger_than_the_data_is_refused_at_once(qtbot):
 def test_surfaces_get_steps_they_can_take_and_real_data_a_random_plane(qtbot):
     session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
     session.set_problem(source="surface", kind="rosenbrock", surface_params=())
-    assert session.experiment.runs[2].hyper_dict["lr"] == 1e-3 and session.experiment.start == tuple(make_surface("rosenbrock").start)
+    assert session.target.runs[2].hyper_dict["lr"] == 1e-3 and session.target.start == tuple(make_surface("rosenbrock").start)
     session.set_problem(source="bundled", kind="digits", surface_params=())
-    assert "lr" not in session.experiment.runs[2].hyper_dict and session.experiment.plane.kind == "random"
+    assert "lr" not in session.target.runs[2].hyper_dict and session.target.plane.kind == "random"
     session.shutdown()
 
 

@@ -146,7 +146,7 @@ def test_a_session_that_cannot_be_built_goes_back(qtbot, window, warnings, tmp_p
     path = tmp_path / "missing-data.json"
     save_session(path, replace(SMALL, problem=ProblemSpec(source="csv", path=str(tmp_path / "gone.csv"))), {"layout": "overlay"})
     before = window.session.experiment, window.session.view
-    with qtbot.waitSignal(window.session.message, timeout=20_000) as blocker:
+    with qtbot.waitSignal(window.session.failed, timeout=20_000) as blocker:
         window.open_session(path)
     assert "gone.csv" in blocker.args[0] and "cannot read the file" in blocker.args[0]
     assert (window.session.experiment, window.session.view) == before
@@ -171,7 +171,7 @@ def test_window_opens_a_preset_and_remembers_recent_files(qtbot, window, tmp_pat
     assert window.session.problem.is_surface and len(window.grid.panels) == 5
     saved = tmp_path / "mine.json"
     window.save_session(saved)
-    window._remember_recent(str(saved))
+    window.files.remember_recent(str(saved))
     assert window.settings.value("files/recent", [], type=list)[0] == str(saved)
     assert load_session(saved)[0] == window.session.experiment
 
@@ -179,31 +179,31 @@ def test_window_opens_a_preset_and_remembers_recent_files(qtbot, window, tmp_pat
 # --- exports --------------------------------------------------------------------------------
 
 def test_png_export_has_the_asked_size(window, tmp_path):
-    export_figure(window, tmp_path / "f.png", size=(900, 500))
+    export_figure(window.figure, tmp_path / "f.png", size=(900, 500))
     image = QImage(str(tmp_path / "f.png"))
     assert (image.width(), image.height()) == (900, 500)
-    export_figure(window, tmp_path / "p.png", part="panel:2", size=(400, 300))
+    export_figure(window.figure, tmp_path / "p.png", part="panel:2", size=(400, 300))
     assert QImage(str(tmp_path / "p.png")).size().width() == 400
 
 
 def test_svg_and_pdf_exports(window, tmp_path):
-    export_figure(window, tmp_path / "f.svg")
+    export_figure(window.figure, tmp_path / "f.svg")
     root = ET.parse(tmp_path / "f.svg").getroot()
     assert root.tag.endswith("svg")
-    export_figure(window, tmp_path / "f.pdf", part="curves")
+    export_figure(window.figure, tmp_path / "f.pdf", part="curves")
     assert (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_gif_export_frames_and_size(window, tmp_path):
     Image = pytest.importorskip("PIL.Image")
-    export_animation(window, tmp_path / "a.gif", stride=10, size=(320, 200))
+    export_animation(window.figure, tmp_path / "a.gif", stride=10, size=(320, 200))
     with Image.open(tmp_path / "a.gif") as gif:
         assert gif.size == (320, 200) and gif.n_frames == 5  # steps 0, 10, 20, 30, 40
 
 
 def test_mp4_export_decodes(window, tmp_path):
     av = pytest.importorskip("av")
-    export_animation(window, tmp_path / "a.mp4", stride=8, size=(321, 201))
+    export_animation(window.figure, tmp_path / "a.mp4", stride=8, size=(321, 201))
     with av.open(str(tmp_path / "a.mp4")) as video:
         frames = list(video.decode(video=0))
     assert len(frames) == 6 and (frames[0].width, frames[0].height) == (320, 200)
@@ -213,7 +213,7 @@ def test_a_cancelled_animation_writes_nothing_and_keeps_the_old_file(window, tmp
     target = tmp_path / "a.gif"
     target.write_bytes(b"old")
     with pytest.raises(ExportCancelled):
-        export_animation(window, target, stride=5, size=(160, 100), progress=lambda done, total: done < 3)
+        export_animation(window.figure, target, stride=5, size=(160, 100), progress=lambda done, total: done < 3)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.gif"]  # no temporary file left
     assert window.clock.frame == 0
@@ -251,7 +251,7 @@ def test_trajectory_and_landscape_npz(window, tmp_path):
 
 def test_export_to_a_missing_folder_is_named(window, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        export_figure(window, tmp_path / "nowhere" / "f.png")
+        export_figure(window.figure, tmp_path / "nowhere" / "f.png")
 
 
 # --- the command line -------------------------------------------------------------------------

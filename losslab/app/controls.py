@@ -87,7 +87,7 @@ class ProblemPanel(Panel):
 
     def __init__(self, session: Session):
         super().__init__(session)
-        p = session.experiment.problem
+        p = session.target.problem
         self.source = combo(list(SOURCE_LABELS.items()), p.source, "what to fit", "combo_source")
         self.source.currentIndexChanged.connect(self._source_changed)
         self.form.addRow("Problem", self.source)
@@ -125,7 +125,7 @@ class ProblemPanel(Panel):
         default_kind = {"generated": "blobs", "bundled": "iris", "surface": "rosenbrock", "csv": ""}[source]
         if source == "csv":
             if not self.open_csv():
-                set_combo(self.source, self.session.experiment.problem.source)
+                set_combo(self.source, self.session.target.problem.source)
             return
         self.session.set_problem(source=source, kind=default_kind, surface_params=())
 
@@ -188,7 +188,7 @@ class ProblemPanel(Panel):
         self.description.setText(f"{entry.description}\n{entry.formula}".strip() if entry else "")
 
     def _surface_param(self, name: str, value) -> None:
-        params = dict(self.session.experiment.problem.surface_params) | {name: value}
+        params = dict(self.session.target.problem.surface_params) | {name: value}
         self.session.set_problem(surface_params=tuple(sorted(params.items())))
 
 
@@ -197,7 +197,7 @@ class ObjectivePanel(Panel):
 
     def __init__(self, session: Session):
         super().__init__(session)
-        o = session.experiment.objective
+        o = session.target.objective
         self.loss = combo(registry_items(LOSSES), o.loss, "the data loss L_i", "combo_loss")
         self.loss.currentIndexChanged.connect(lambda: session.set_objective(loss=self.loss.currentData()))
         self.loss_formula = QLabel()
@@ -244,7 +244,7 @@ class PlanePanel(Panel):
 
     def __init__(self, session: Session):
         super().__init__(session)
-        pl = session.experiment.plane
+        pl = session.target.plane
         self.kind = combo(registry_items(PLANES), pl.kind, "which 2-D slice of parameter space to draw", "combo_plane")
         self.kind.currentIndexChanged.connect(lambda: session.set_plane(kind=self.kind.currentData()))
         self.axis_a = QComboBox()
@@ -252,9 +252,9 @@ class PlanePanel(Panel):
         self.axis_b = QComboBox()
         self.axis_b.setObjectName("combo_axis_b")
         self.axis_a.currentTextChanged.connect(
-            lambda text: text and session.set_plane(axes=(text, session.experiment.plane.axes[1])))
+            lambda text: text and session.set_plane(axes=(text, session.target.plane.axes[1])))
         self.axis_b.currentTextChanged.connect(
-            lambda text: text and session.set_plane(axes=(session.experiment.plane.axes[0], text)))
+            lambda text: text and session.set_plane(axes=(session.target.plane.axes[0], text)))
         self.seed = self.field(SEED, pl.seed, lambda v: session.set_plane(seed=v))
         self.centre = combo([(c, {"zero": "θ = 0", "optimum": "the optimum"}[c]) for c in CENTRES], pl.centre,
                             "the point the plane goes through", "combo_centre")
@@ -264,13 +264,13 @@ class PlanePanel(Panel):
                                 "grid points per side", "combo_resolution")
         self.resolution.currentIndexChanged.connect(lambda: session.set_plane(resolution=int(self.resolution.currentData())))
         self.space = combo([("slice", "inside the slice"), ("full", "in full space (projected)")],
-                           session.experiment.space, "where the optimizers run", "combo_space")
+                           session.target.space, "where the optimizers run", "combo_space")
         self.space.currentIndexChanged.connect(lambda: session.set_space(self.space.currentData()))
         start_param = Param("start", 0.0, "start", low=-1e6, high=1e6)
-        self.start_a = self.field(replace_name(start_param, "a"), session.experiment.start[0],
-                                  lambda v: session.set_start(v, session.experiment.start[1]))
-        self.start_b = self.field(replace_name(start_param, "b"), session.experiment.start[1],
-                                  lambda v: session.set_start(session.experiment.start[0], v))
+        self.start_a = self.field(replace_name(start_param, "a"), session.target.start[0],
+                                  lambda v: session.set_start(v, session.target.start[1]))
+        self.start_b = self.field(replace_name(start_param, "b"), session.target.start[1],
+                                  lambda v: session.set_start(session.target.start[0], v))
         start = QWidget()
         row = QHBoxLayout(start)
         row.setContentsMargins(0, 0, 0, 0)
@@ -285,7 +285,7 @@ class PlanePanel(Panel):
         hint.setStyleSheet("color: gray;")
         self.form.addRow(hint)
         self._labels: list[str] = []
-        session.problemReady.connect(self._problem_ready)
+        session.committed.connect(lambda snapshot: self._problem_ready(snapshot.computed.problem))
         self.sync(session.experiment)
 
     def _problem_ready(self, problem) -> None:
@@ -298,7 +298,7 @@ class PlanePanel(Panel):
                 box.clear()
                 box.addItems(labels)
                 box.blockSignals(False)
-        self.sync(self.session.experiment)
+        self.sync(self.session.target)
 
     def sync(self, experiment: Experiment) -> None:
         pl = experiment.plane
@@ -335,7 +335,7 @@ class RunEditor(QGroupBox):
     """One optimizer: on/off, colour, hyperparameters, seed, remove."""
 
     def __init__(self, session: Session, index: int, color: str):
-        spec = session.experiment.runs[index]
+        spec = session.target.runs[index]
         entry = OPTIMIZERS[spec.method]
         super().__init__(entry.label)
         self.setObjectName(f"run_{index}")
@@ -402,7 +402,7 @@ class OptimizersPanel(QWidget):
         self.session = session
         outer = QVBoxLayout(self)
         top = QFormLayout()
-        self.steps = NumberField(STEPS, session.experiment.steps)
+        self.steps = NumberField(STEPS, session.target.steps)
         self.steps.committed.connect(session.set_steps)
         self.steps.rejected.connect(self.rejected)
         top.addRow("Steps", self.steps)
@@ -473,7 +473,7 @@ class ViewPanel(Panel):
         self.data_run.setToolTip("whose parameters the data view (decision regions or templates) shows")
         self.data_run.currentIndexChanged.connect(
             lambda i: i >= 0 and session.set_view(data_run=i))
-        session.runsReady.connect(self._list_runs)
+        session.committed.connect(lambda snapshot: self._list_runs(snapshot.computed.runs))
         self.theme = combo([("light", "light"), ("dark", "dark")], v.theme, "colour theme", "combo_theme")
         self.theme.currentIndexChanged.connect(lambda: session.set_view(theme=self.theme.currentData()))
         for label, widget in (("Layout", self.layout_box), ("Landscape", self.part), ("", self.log_scale),

@@ -10,25 +10,25 @@ FIGURE_FORMAT_LABELS = {"png": "PNG image", "svg": "SVG (vector)", "pdf": "PDF (
 ANIMATION_FORMAT_LABELS = {"gif": "GIF", "mp4": "MP4 (H.264)"}
 
 
-def _parts(window) -> list[tuple[str, str]]:
+def _parts(figure) -> list[tuple[str, str]]:
     parts = [("figure", "Whole figure"), ("landscapes", "Landscapes"), ("curves", "Loss curves")]
-    if window.right.isVisible():
+    if figure.right.isVisible():
         parts.append(("data", "Data view"))
-    for k, panel in enumerate(window.grid.panels, start=1):
+    for k, panel in enumerate(figure.grid.panels, start=1):
         title = panel.titleLabel.text.split("</span>")[-1].strip() or f"{k}"
         parts.append((f"panel:{k}", f"Panel {k}: {title}"))
     return parts
 
 
 class _ExportDialog(QDialog):
-    def __init__(self, window, title: str, formats: dict[str, str]):
-        super().__init__(window)
-        self.window_ = window
+    def __init__(self, figure, title: str, formats: dict[str, str]):
+        super().__init__(figure.window())
+        self.figure = figure
         self.setWindowTitle(title)
         self.setObjectName("export_dialog")
         self.form = QFormLayout(self)
         self.part = QComboBox()
-        for key, label in _parts(window):
+        for key, label in _parts(figure):
             self.part.addItem(label, key)
         self.part.currentIndexChanged.connect(self._natural_size)
         self.format = QComboBox()
@@ -58,7 +58,7 @@ class _ExportDialog(QDialog):
         self.form.addRow(buttons)
 
     def _natural_size(self) -> None:
-        size, _ = figure_parts(self.window_, self.part.currentData())
+        size, _ = figure_parts(self.figure, self.part.currentData())
         self._aspect = size.height() / max(size.width(), 1)
         self.width.blockSignals(True)
         self.width.setValue(size.width())
@@ -77,8 +77,8 @@ class _ExportDialog(QDialog):
 class ExportFigureDialog(_ExportDialog):
     """The figure, one panel, the curves or the data view as PNG, SVG or PDF, at a chosen size."""
 
-    def __init__(self, window):
-        super().__init__(window, "Export figure", FIGURE_FORMAT_LABELS)
+    def __init__(self, figure):
+        super().__init__(figure, "Export figure", FIGURE_FORMAT_LABELS)
         hint = QLabel("PNG sizes are pixels; SVG and PDF are vector drawings of that size in points.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: gray;")
@@ -89,15 +89,15 @@ class ExportFigureDialog(_ExportDialog):
 class ExportAnimationDialog(_ExportDialog):
     """The animation as GIF or MP4: frame rate, which frames, size."""
 
-    def __init__(self, window):
-        super().__init__(window, "Export animation", ANIMATION_FORMAT_LABELS)
+    def __init__(self, figure):
+        super().__init__(figure, "Export animation", ANIMATION_FORMAT_LABELS)
         self.fps = QDoubleSpinBox()
         self.fps.setRange(1, 120)
         self.fps.setValue(20)
         self.fps.setSuffix(" frames/s")
         self.stride = QSpinBox()
         self.stride.setRange(1, 1000)
-        n = window.clock.n_frames
+        n = figure.n_frames
         self.stride.setValue(max(1, n // 200))
         self.stride.setPrefix("every ")
         self.stride.setSuffix(" step(s)")
@@ -111,7 +111,7 @@ class ExportAnimationDialog(_ExportDialog):
         self._finish()
 
     def _count(self) -> None:
-        n = self.window_.clock.n_frames
+        n = self.figure.n_frames
         frames = len(range(0, n, self.stride.value())) + (1 if (n - 1) % self.stride.value() else 0)
         self.frames_label.setText(f"{frames} frames of {n}")
 

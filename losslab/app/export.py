@@ -1,7 +1,7 @@
-"""Figure and animation exports, drawn from the live views.
+"""Figure and animation exports, drawn by the :class:`~losslab.app.figure.Figure`.
 
 Figures are painted by the same views the window shows, into a PNG image, an SVG file or
-a PDF page (vector for SVG and PDF). Animations step the clock through the trajectories
+a PDF page (vector for SVG and PDF). Animations step the figure through the trajectories
 and encode each frame: GIF with Pillow, MP4 with PyAV (the optional ``video`` extra).
 Every file is written atomically: a cancelled or failed export leaves nothing behind.
 """
@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QMarginsF, QPoint, QRect, QRectF, QSize, QSizeF, Qt
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPoint, QRect, QRectF, QSize, QSizeF, Qt
 from PyQt6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter
 from PyQt6.QtSvg import QSvgGenerator
 from PyQt6.QtWidgets import QApplication, QGraphicsView, QWidget
 
-from ..io.files import atomic_write
+from ..io.files import atomic_write, atomic_write_bytes
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 ANIMATION_FORMATS = ("gif", "mp4")
@@ -40,7 +40,7 @@ def format_of(path: str | os.PathLike, fmt: str | None, allowed: tuple[str, ...]
 Placed = list[tuple[QWidget, QRect, QRectF | None]]
 
 
-def figure_parts(window, part: str = "figure") -> tuple[QSize, Placed]:
+def figure_parts(figure, part: str = "figure") -> tuple[QSize, Placed]:
     """The views to paint and where, in on-screen pixels: ``(size, [(view, rect, scene_rect), ...])``.
 
     ``scene_rect`` is set when only a piece of a view's scene is wanted (one panel).
@@ -49,11 +49,11 @@ def figure_parts(window, part: str = "figure") -> tuple[QSize, Placed]:
     ``"curves"``, ``"data"`` or ``"panel:K"`` (one landscape panel, K from 1).
     """
     if part == "figure":
-        root = window.splitter
-        views = [window.grid, window.curves, window.right.currentWidget()]
+        root = figure.splitter
+        views = [figure.grid, figure.curves, figure.right.currentWidget()]
         placed = [(v, QRect(v.mapTo(root, QPoint(0, 0)), v.size()), None) for v in views if v.isVisibleTo(root)]
         return root.size(), placed
-    single = {"landscapes": window.grid, "curves": window.curves, "data": window.right.currentWidget()}
+    single = {"landscapes": figure.grid, "curves": figure.curves, "data": figure.right.currentWidget()}
     if part in single:
         view = single[part]
         return view.size(), [(view, QRect(QPoint(0, 0), view.size()), None)]
@@ -62,11 +62,11 @@ def figure_parts(window, part: str = "figure") -> tuple[QSize, Placed]:
             k = int(part.split(":", 1)[1])
         except ValueError:
             raise ValueError(f"a panel is named panel:K with K a number, got {part!r}") from None
-        if not 1 <= k <= len(window.grid.panels):
-            raise ValueError(f"there is no panel {k}: the figure has {len(window.grid.panels)}")
-        scene_rect = window.grid.panels[k - 1].sceneBoundingRect()
+        if not 1 <= k <= len(figure.grid.panels):
+            raise ValueError(f"there is no panel {k}: the figure has {len(figure.grid.panels)}")
+        scene_rect = figure.grid.panels[k - 1].sceneBoundingRect()
         size = scene_rect.toAlignedRect().size()
-        return size, [(window.grid, QRect(QPoint(0, 0), size), scene_rect)]
+        return size, [(figure.grid, QRect(QPoint(0, 0), size), scene_rect)]
     raise ValueError(f"unknown part {part!r}: figure, landscapes, curves, data or panel:K")
 
 
@@ -88,36 +88,42 @@ def paint_parts(painter: QPainter, target: QRectF, size: QSize, placed: Placed, 
             painter.restore()
 
 
-def _background(window) -> QColor:
-    return QColor("#1e1e1e") if window.session.view.theme == "dark" else QColor("white")
-
-
-def render_image(window, size: tuple[int, int] | None = None, part: str = "figure") -> QImage:
+def render_image(figure, size: tuple[int, int] | None = None, part: str = "figure") -> QImage:
     """The figure as an RGB image of ``size = (width, height)`` (default: as on screen)."""
-    source, placed = figure_parts(window, part)
+    source, placed = figure_parts(figure, part)
     width, height = size or (source.width(), source.height())
     image = QImage(int(width), int(height), QImage.Format.Format_RGB32)
     painter = QPainter(image)
     painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
-    paint_parts(painter, QRectF(0, 0, width, height), source, placed, _background(window))
+    paint_parts(painter, QRectF(0, 0, width, height), source, placed, figure.background)
     painter.end()
     return image
 
 
-def export_figure(window, path: str | os.PathLike, fmt: str | None = None, size: tuple[int, int] | None = None,
+def png_bytes(image: QImage) -> bytes:
+    """The image encoded as PNG, in memory (the file is then written by Python, whose errors name the cause)."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise ValueError(f"the {image.width()}×{image.height()} image could not be encoded as PNG")
+    buffer.close()
+    return bytes(data)
+
+
+def export_figure(figure, path: str | os.PathLike, fmt: str | None = None, size: tuple[int, int] | None = None,
                   part: str = "figure", overwrite: bool = True) -> Path:
     """Write the figure (or one part of it) as PNG, SVG or PDF; ``size`` in pixels (PNG) or points."""
     fmt = format_of(path, fmt, FIGURE_FORMATS)
-    source, placed = figure_parts(window, part)
+    source, placed = figure_parts(figure, part)
     width, height = size or (source.width(), source.height())
     if width < 16 or height < 16 or width > 20000 or height > 20000:
         raise ValueError(f"size must be between 16 and 20000 pixels a side, got {width}×{height}")
 
+    if fmt == "png":  # encoded in memory, written by Python: a full disk says so
+        return atomic_write_bytes(path, png_bytes(render_image(figure, (width, height), part)), overwrite)
+
     def write(tmp: str) -> None:
-        if fmt == "png":
-            if not render_image(window, (width, height), part).save(tmp, "PNG"):
-                raise OSError("the PNG could not be encoded")
-            return
         if fmt == "svg":
             device = QSvgGenerator()
             device.setFileName(tmp)
@@ -131,7 +137,7 @@ def export_figure(window, path: str | os.PathLike, fmt: str | None = None, size:
             device.setPageMargins(QMarginsF(0, 0, 0, 0))
         painter = QPainter(device)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        paint_parts(painter, QRectF(0, 0, width, height), source, placed, _background(window))
+        paint_parts(painter, QRectF(0, 0, width, height), source, placed, figure.background)
         painter.end()
 
     return atomic_write(path, write, overwrite)
@@ -154,34 +160,32 @@ def _rgb(image: QImage) -> np.ndarray:
     return data.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3).copy()
 
 
-def export_animation(window, path: str | os.PathLike, fmt: str | None = None, fps: float = 20.0, stride: int = 1,
+def export_animation(figure, path: str | os.PathLike, fmt: str | None = None, fps: float = 20.0, stride: int = 1,
                      size: tuple[int, int] | None = None, part: str = "figure", overwrite: bool = True,
                      progress: Callable[[int, int], bool] | None = None) -> Path:
     """Play the trajectories into a GIF or MP4 file.
 
     ``stride`` keeps every stride-th frame; ``progress(done, total)`` is called after each
-    frame and may return False to cancel (``ExportCancelled``, nothing written). The frame
-    on screen is restored afterwards.
+    frame and may return False to cancel (``ExportCancelled``, nothing written). The
+    figure goes back to its frame afterwards.
     """
     fmt = format_of(path, fmt, ANIMATION_FORMATS)
     if not (isinstance(fps, (int, float)) and 1 <= fps <= 120):
         raise ValueError(f"fps must be between 1 and 120, got {fps!r}")
-    frames = animation_frames(window.clock.n_frames, stride)
+    frames = animation_frames(figure.n_frames, stride)
     if len(frames) > MAX_ANIMATION_FRAMES:
         raise ValueError(f"{len(frames)} frames is too many (at most {MAX_ANIMATION_FRAMES}): raise the stride")
-    source, _ = figure_parts(window, part)
+    source, _ = figure_parts(figure, part)
     width, height = size or (source.width(), source.height())
     if fmt == "mp4":  # H.264 in yuv420p needs even sides
         width, height = width - width % 2, height - height % 2
-    clock = window.clock
-    was, playing = clock.frame, clock.playing
-    clock.pause()
+    was = figure.frame
 
     def images():
         for done, k in enumerate(frames, start=1):
-            clock.seek(k)
+            figure.set_frame(k)
             QApplication.processEvents()
-            yield _rgb(render_image(window, (width, height), part))
+            yield _rgb(render_image(figure, (width, height), part))
             if progress is not None and progress(done, len(frames)) is False:
                 raise ExportCancelled("export cancelled: nothing was written")
 
@@ -189,9 +193,7 @@ def export_animation(window, path: str | os.PathLike, fmt: str | None = None, fp
         writer = _write_gif if fmt == "gif" else _write_mp4
         return atomic_write(path, lambda tmp: writer(tmp, images(), fps), overwrite)
     finally:
-        clock.seek(was)
-        if playing:
-            clock.play()
+        figure.set_frame(was)
 
 
 def _write_gif(tmp: str, frames, fps: float) -> None:

@@ -1,133 +1,159 @@
 """Background jobs: heavy engine work off the GUI thread, cancellable, stale results dropped.
 
-A job is a plain generator function from the engine side: it yields partial results
-(rows of a landscape, say) and returns its final value. Each *channel* (``"landscape"``,
-``"runs"``...) runs at most one current job: submitting a new one cancels the previous
-one, whose later output is dropped, never delivered. Cancellation is checked between
-yields, so generators should yield often.
+A job is a plain generator function from the engine side: it yields progress (often:
+cancellation is checked between yields) and returns its final value. Each *channel*
+(``"compute"``, ``"gradcheck"``...) runs at most one current job: submitting a new one
+cancels the previous one, whose later output is dropped, never delivered.
+
+Jobs run on daemon Python threads, not a ``QThreadPool``: a pool's destructor waits for
+its running jobs, with the GIL held, so closing a window while a job runs could hang.
+Here closing cancels every job, waits a moment for them to see it, and returns; a job
+still inside one long NumPy call finishes on its own and its result goes nowhere.
 """
 from __future__ import annotations
 
 import itertools
 import sys
 import threading
-import traceback
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+from PyQt6 import sip
+from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
+
+from ..engine.generators import Cancelled, cancellable
 
 
 def single(fn: Callable[..., Any], *args: Any) -> Generator[None, None, Any]:
-    """A job that computes ``fn(*args)`` in one go, with nothing to report on the way."""
+    """A job that computes ``fn(*args)`` in one go (only for short work: it cannot be cancelled midway)."""
     return fn(*args)
     yield  # unreachable: makes this a generator function
 
 
-class _Cancelled(Exception):
-    pass
+class _Relay(QObject):
+    """Carries a worker thread's news to the GUI thread (Qt queues signals across threads).
+
+    It has no parent and is never deleted (``_RELAYS`` keeps it), so it outlives the
+    runner: a job that ends after the window has gone emits into the void instead of into
+    a deleted object, and no worker thread ever drops its last reference (a QObject must
+    not be destroyed outside its own thread).
+    """
+
+    progress = pyqtSignal(str, int, object)
+    finished = pyqtSignal(str, int, object)
+    failed = pyqtSignal(str, int, object)
+    done = pyqtSignal(str, int)
 
 
-class _Job(QRunnable):
-    def __init__(self, runner: "JobRunner", channel: str, generation: int, work: Callable[[], Generator]):
-        super().__init__()
-        self.runner, self.channel, self.generation, self.work = runner, channel, generation, work
+_RELAYS: list[_Relay] = []  # one small object per runner ever made
+
+
+class _Job:
+    """One generator run on its own daemon thread; the callbacks are dropped once it is delivered or
+    cancelled, so a finished job keeps nothing of its owner alive."""
+
+    def __init__(self, relay: _Relay, channel: str, generation: int, work: Callable[[], Generator],
+                 callbacks: tuple):
+        self.relay, self.channel, self.generation, self.work = relay, channel, generation, work
+        self.on_progress, self.on_result, self.on_error = callbacks
         self.cancelled = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"losslab-{channel}-{generation}", daemon=True)
+
+    def forget_callbacks(self) -> None:
+        self.on_progress = self.on_result = self.on_error = None
 
     def run(self) -> None:
         try:
-            self._run()
+            with cancellable(self.cancelled):  # the engine's inner loops stop too, not only its yields
+                self._run()
         except RuntimeError:
-            pass  # the window (and the relay with it) was destroyed while we worked: nobody to tell
+            pass  # the relay's receiver is gone (the app is closing): nobody to tell
 
     def _run(self) -> None:
-        emit = self.runner._relay
+        relay, channel, generation = self.relay, self.channel, self.generation
         try:
             gen = self.work()
             while True:
                 if self.cancelled.is_set():
                     gen.close()
-                    raise _Cancelled
+                    return
                 try:
                     item = next(gen)
                 except StopIteration as stop:
                     result = stop.value
                     break
                 if not self.cancelled.is_set():
-                    emit.progress.emit(self.channel, self.generation, item)
+                    relay.progress.emit(channel, generation, item)
             if not self.cancelled.is_set():
-                emit.finished.emit(self.channel, self.generation, result)
-        except _Cancelled:
+                relay.finished.emit(channel, generation, result)
+        except Cancelled:
             pass
-        except Exception as err:  # reported to the user; the app keeps going
+        except Exception as err:  # handed to whoever asked; the app keeps going
             if not self.cancelled.is_set():
-                detail = "".join(traceback.format_exception_only(type(err), err)).strip()
-                emit.failed.emit(self.channel, self.generation, detail)
+                relay.failed.emit(channel, generation, err)
         finally:
-            emit.done.emit(self.channel, self.generation)
-
-
-class _Relay(QObject):
-    # emitted from pool threads; Qt queues them to the GUI thread
-    progress = pyqtSignal(str, int, object)
-    finished = pyqtSignal(str, int, object)
-    failed = pyqtSignal(str, int, str)
-    done = pyqtSignal(str, int)
+            relay.done.emit(channel, generation)
 
 
 class JobRunner(QObject):
-    """Runs one current job per channel on a thread pool and delivers only current results.
+    """Runs one current job per channel on a background thread and delivers only current results.
 
-    Signals (all on the GUI thread, all for the current job of the channel only):
+    Results go to the callbacks given to :meth:`submit` and to these signals (all on the
+    GUI thread, all for the current job of a channel only):
         progress(channel, item): a partial result yielded by the job.
         finished(channel, result): the job's return value.
-        failed(channel, message): the job raised; ``message`` names the error.
-        busyChanged(bool): whether any channel has a job running.
+        failed(channel, error): the exception the job raised.
+        busyChanged(bool): whether any job is running.
     """
 
     progress = pyqtSignal(str, object)
     finished = pyqtSignal(str, object)
-    failed = pyqtSignal(str, str)
+    failed = pyqtSignal(str, object)
     busyChanged = pyqtSignal(bool)
 
-    def __init__(self, parent: QObject | None = None, threads: int = 2):
+    def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         # Jobs run Python loops that hold the GIL; hand it back to the GUI thread every
         # millisecond (default: 5 ms) so that the event loop never waits long for it.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
         self._relay = _Relay()
+        _RELAYS.append(self._relay)
         self._relay.progress.connect(self._on_progress)
         self._relay.finished.connect(self._on_finished)
         self._relay.failed.connect(self._on_failed)
         self._relay.done.connect(self._on_done)
         self._counter = itertools.count(1)
         self._current: dict[str, _Job] = {}
-        self._running: set[tuple[str, int]] = set()
+        self._running: dict[tuple[str, int], _Job] = {}
         self._closed = False
 
-    def submit(self, channel: str, work: Callable[[], Generator[Any, None, Any]]) -> int:
+    def submit(self, channel: str, work: Callable[[], Generator[Any, None, Any]],
+               on_result: Callable[[Any], None] | None = None, on_error: Callable[[Exception], None] | None = None,
+               on_progress: Callable[[Any], None] | None = None) -> int:
         """Start ``work()`` (a generator function) in the background; cancel the channel's previous job.
 
-        After :meth:`shutdown` nothing starts any more (returns 0).
+        The callbacks are called on the GUI thread, for this job only, unless it is
+        superseded or cancelled first. After :meth:`shutdown` nothing starts (returns 0).
         """
         self.cancel(channel)
         if self._closed:
             return 0
-        job = _Job(self, channel, next(self._counter), work)
+        job = _Job(self._relay, channel, next(self._counter), work, (on_progress, on_result, on_error))
         self._current[channel] = job
         was_busy = self.busy
-        self._running.add((channel, job.generation))
-        self._pool.start(job)
+        self._running[(channel, job.generation)] = job
+        job.thread.start()
         if not was_busy:
             self.busyChanged.emit(True)
         return job.generation
 
     def cancel(self, channel: str) -> None:
+        """Stop the channel's job at its next yield; nothing more of it is delivered."""
         job = self._current.pop(channel, None)
         if job is not None:
             job.cancelled.set()
+            job.forget_callbacks()
 
     def cancel_all(self) -> None:
         for channel in list(self._current):
@@ -139,37 +165,62 @@ class JobRunner(QObject):
 
     @property
     def busy(self) -> bool:
+        """Whether any job thread, current or cancelled, is still running."""
         return bool(self._running)
 
     def is_current(self, channel: str, generation: int) -> bool:
         job = self._current.get(channel)
         return job is not None and job.generation == generation and not job.cancelled.is_set()
 
-    def shutdown(self, msecs: int = 5_000) -> None:
-        """Cancel everything, refuse new jobs, and wait for running ones to return."""
+    def shutdown(self, msecs: int = 500) -> None:
+        """Cancel everything and refuse new jobs; give running jobs ``msecs`` to stop, never more."""
         self._closed = True
         self.cancel_all()
-        self._pool.waitForDone(msecs)
+        self.join(msecs)
+
+    def join(self, msecs: int) -> bool:
+        """Wait up to ``msecs`` for every job thread to end (without running the event loop)."""
+        deadline = time.monotonic() + msecs / 1000
+        for job in list(self._running.values()):
+            job.thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(job.thread.is_alive() for job in self._running.values())
 
     def wait(self, msecs: int = 30_000) -> bool:
-        """Block until every job has returned (for tests and shutdown)."""
-        return self._pool.waitForDone(msecs)
+        """Block until every job thread has ended (for tests and scripts)."""
+        return self.join(msecs)
 
+    # news from a job that outlives the runner (the relay does) must not reach a deleted object
+    @pyqtSlot(str, int, object)
     def _on_progress(self, channel: str, generation: int, item: object) -> None:
-        if self.is_current(channel, generation):
+        if not sip.isdeleted(self) and self.is_current(channel, generation):
+            job = self._current[channel]
+            if job.on_progress is not None:
+                job.on_progress(item)
             self.progress.emit(channel, item)
 
+    @pyqtSlot(str, int, object)
     def _on_finished(self, channel: str, generation: int, result: object) -> None:
-        if self.is_current(channel, generation):
-            del self._current[channel]
+        if not sip.isdeleted(self) and self.is_current(channel, generation):
+            job = self._current.pop(channel)
+            on_result = job.on_result
+            job.forget_callbacks()
+            if on_result is not None:
+                on_result(result)
             self.finished.emit(channel, result)
 
-    def _on_failed(self, channel: str, generation: int, message: str) -> None:
-        if self.is_current(channel, generation):
-            del self._current[channel]
-            self.failed.emit(channel, message)
+    @pyqtSlot(str, int, object)
+    def _on_failed(self, channel: str, generation: int, error: object) -> None:
+        if not sip.isdeleted(self) and self.is_current(channel, generation):
+            job = self._current.pop(channel)
+            on_error = job.on_error
+            job.forget_callbacks()
+            if on_error is not None:
+                on_error(error)
+            self.failed.emit(channel, error)
 
+    @pyqtSlot(str, int)
     def _on_done(self, channel: str, generation: int) -> None:
-        self._running.discard((channel, generation))
-        if not self._running:
+        if sip.isdeleted(self):
+            return
+        if self._running.pop((channel, generation), None) is not None and not self._running:
             self.busyChanged.emit(False)

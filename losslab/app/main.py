@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import time
 from importlib import resources
 
 
@@ -79,24 +77,37 @@ def _last_session(settings):
     """The session open when the window last closed, or None if there is none or it no longer reads."""
     from ..io.session_file import SessionError, loads
     from .session import Session, view_from_dict
+    from .settings import stored_text
 
-    text = settings.value("session/last")
+    text = stored_text(settings, "session/last")
     if not text:
         return None
     try:
-        experiment, view, _ = loads(str(text), "the last session")
+        experiment, view, _ = loads(text, "the last session")
         return Session(experiment, view_from_dict(view))
     except (SessionError, ValueError):
+        settings.remove("session/last")
         return None
+
+
+def _opened_session(path: str):
+    """The session of a file or preset named on the command line (``SessionError`` if it does not read)."""
+    from ..io.session_file import load_session, resolve_session
+    from .session import Session, view_from_dict
+
+    experiment, view, info = load_session(resolve_session(path))
+    return Session(experiment, view_from_dict(view), fall_back=False), info
 
 
 def run_window(argv: list[str], play_for: float | None = None, export_png: str | None = None,
                open_path: str | None = None) -> int:
     """Open the main window and run the event loop until it closes.
 
-    The last session comes back unless ``open_path`` names a session file or preset.
-    ``play_for`` (seconds): wait for the first results, play the animation that long,
-    export the figure to ``export_png`` if given, then close — a smoke test of the real app.
+    The last session comes back unless ``open_path`` names a session file or preset; a
+    named session that cannot be read or computed is an error (one line, exit 2), never
+    replaced by another. ``play_for`` (seconds): wait for the first results, play the
+    animation that long, export the figure to ``export_png`` if given, then close — a
+    smoke test of the real app.
     """
     problem = display_problem()
     if problem:
@@ -104,16 +115,34 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
         return 1
     from PyQt6.QtCore import QSettings, QTimer
 
+    from ..io.session_file import SessionError
     from .window import MainWindow
 
     app = _application(argv)
     settings = QSettings("losslab", "losslab")
-    window = MainWindow(None if open_path else _last_session(settings), settings=settings,
-                        autoplay=play_for is None)
-    window.show()
-    if open_path and not window.open_session(open_path):
-        return 2
     status = {"code": 0}
+    info = None
+    if open_path:
+        try:
+            session, info = _opened_session(open_path)
+        except SessionError as err:
+            print(f"losslab: error: {err}", file=sys.stderr)
+            return 2
+
+        def refuse(message: str) -> None:  # the named session could not be computed: say why and stop
+            if session.snapshot is None:
+                print(f"losslab: error: {open_path}: {message}", file=sys.stderr)
+                status["code"] = 2
+                app.exit(2)
+
+        session.failed.connect(refuse)
+    else:
+        session = _last_session(settings)
+    window = MainWindow(session, settings=settings, autoplay=play_for is None)
+    if info is not None:
+        window.files.session_info = info
+        window.setWindowTitle(f"losslab — {info.get('title') or open_path}")
+    window.show()
     if play_for is not None:
         def finish() -> None:
             print(f"played to step {window.clock.frame} of {window.clock.n_frames - 1}")
@@ -126,82 +155,96 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
                     status["code"] = 1
             window.close()
 
-        def start_playing(_results) -> None:
-            window.session.runsReady.disconnect(start_playing)
+        def start_playing(_snapshot) -> None:
+            window.session.committed.disconnect(start_playing)
             window.clock.play()
             QTimer.singleShot(int(play_for * 1000), finish)
 
-        window.session.runsReady.connect(start_playing)
+        window.session.committed.connect(start_playing)
     code = app.exec()
+    if status["code"] == 2:
+        window.close()
     return code or status["code"]
 
 
+def _check_output(out: str, overwrite: bool) -> None:
+    """Refuse at once an output that cannot be written, before any computation."""
+    from pathlib import Path
+
+    path = Path(out)
+    if path.is_dir():
+        raise IsADirectoryError(f"{out} is a directory: name a file to write")
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise FileExistsError(f"{out} already exists (use --force to overwrite)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"the folder {folder} does not exist")
+
+
 RENDER_FORMATS = ("png", "svg", "pdf", "gif", "mp4", "csv", "npz", "json")
+FIGURE_FORMATS = ("png", "svg", "pdf", "gif", "mp4")
 
 
 def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] | None = None,
-           frame: int | None = None, force: bool = False, timeout: float = 300.0) -> str:
-    """Render a session file or preset to ``out`` without showing a window (offscreen Qt).
+           frame: int | None = None, force: bool = False, max_minutes: float | None = None) -> str:
+    """Render a session file or preset to ``out`` without a window.
 
-    Figures (png/svg/pdf) show ``frame`` (default: the last); gif/mp4 play every frame;
-    csv/npz write the trajectories, json the configuration. Returns a one-line summary;
-    raises ``ValueError``/``OSError`` with a one-line message.
+    A session estimated to compute for longer than ``max_minutes`` (default:
+    ``budget.TIME_LIMIT``) is refused with the estimate and what to lower. The session is
+    computed by the same pure pipeline as the window's
+    (:func:`~losslab.engine.experiment.compute`); a session that cannot be computed
+    raises, and nothing is written. Figures (png/svg/pdf) show ``frame`` (default: the
+    last) drawn by the window's own :class:`~losslab.app.figure.Figure`, offscreen;
+    gif/mp4 play every frame; csv/npz write the trajectories and json the configuration,
+    both without Qt. Returns a one-line summary; raises ``ValueError``/``OSError`` with a
+    one-line message.
     """
     from pathlib import Path
 
+    from ..engine.budget import TIME_LIMIT
+    from ..engine.experiment import compute_all
+    from ..io.exports import write_trajectories
+    from ..io.session_file import load_session, resolve_session, save_session
+
+    _check_output(out, overwrite=force)  # before any work; checked again at the moment of writing
     fmt = (fmt or Path(out).suffix.lstrip(".")).lower()
     if fmt not in RENDER_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(RENDER_FORMATS)}")
-    if Path(out).exists() and not force:
-        raise FileExistsError(f"{out} already exists (use --force to overwrite)")
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # never show anything, display or not
-
-    from PyQt6.QtCore import QSettings
-
-    from ..io.session_file import load_session, resolve_session
-    from .export import export_animation, export_figure
-    from .session import Session, view_from_dict
-    from .window import MainWindow
-
     experiment, view, info = load_session(resolve_session(source))
-    session = Session(experiment, view_from_dict(view))
+    summary = f"wrote {out} ({fmt}, {info.get('title') or source})"
+    max_seconds = TIME_LIMIT if max_minutes is None else max_minutes * 60
+    if fmt not in FIGURE_FORMATS:
+        computed = compute_all(experiment, max_seconds=max_seconds)  # refuses what cannot be computed
+        if fmt == "json":
+            save_session(out, computed.experiment, view, info.get("title", ""), info.get("description", ""),
+                         overwrite=force)
+        else:
+            write_trajectories(out, computed, fmt, overwrite=force)
+        return summary
+
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # never show anything, display or not
+    from .export import export_animation, export_figure
+    from .figure import Figure
+    from .session import render_snapshot, view_from_dict
+
+    snapshot = render_snapshot(experiment, view_from_dict(view), max_seconds)
     app = _application(sys.argv)
-    with tempfile.TemporaryDirectory(prefix="losslab-render-") as scratch_folder:
-        scratch = QSettings(os.path.join(scratch_folder, "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(session, settings=scratch)
-        window.session_info = info
-        width, height = size or (1600, 900)
-        window.show_figure_only()
-        window.resize(width, height)
-        window.show()
-        app.processEvents()
-        # the figure (the window's plots) must come out exactly width × height, drawn at scale 1
-        extra = window.size() - window.splitter.size()
-        window.resize(width + extra.width(), height + extra.height())
-        failure: list[str] = []
-        session.message.connect(failure.append)
-        deadline = time.monotonic() + timeout
-        while not (window.results and session.landscape is not None and window.grid._surface is not None
-                   and not session.jobs.busy):
-            app.processEvents()
-            if failure and not session.jobs.busy:
-                raise ValueError(failure[-1])
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the session did not finish computing within {timeout:g} s")
-            time.sleep(0.005)
-        last = window.clock.n_frames - 1
-        window.clock.seek(last if frame is None else min(max(frame, 0), last))
-        app.processEvents()
-        try:
-            if fmt in ("png", "svg", "pdf"):
-                export_figure(window, out, fmt, (width, height), overwrite=True)
-            elif fmt in ("gif", "mp4"):
-                export_animation(window, out, fmt, stride=max(1, window.clock.n_frames // 200), size=(width, height),
-                                 overwrite=True)
-            elif fmt == "json":
-                window.save_session(out)
-            else:  # csv, npz: the trajectories
-                window.export_trajectories(out, fmt)
-        finally:
-            window.close()
-    return f"wrote {out} ({fmt}, {info.get('title') or source})"
+    figure = Figure()
+    width, height = size or (1600, 900)
+    figure.resize(width, height)
+    figure.show()
+    figure.show_snapshot(snapshot)
+    app.processEvents()
+    last = figure.n_frames - 1
+    figure.set_frame(last if frame is None else min(max(frame, 0), last))
+    app.processEvents()
+    try:
+        if fmt in ("png", "svg", "pdf"):
+            export_figure(figure, out, fmt, (width, height), overwrite=force)
+        else:
+            export_animation(figure, out, fmt, stride=max(1, figure.n_frames // 200), size=(width, height),
+                             overwrite=force)
+    finally:
+        figure.close()
+        figure.deleteLater()
+    return summary

@@ -1,23 +1,32 @@
-"""The one observable model of the window: the experiment, the view settings and their results.
+"""The one source of truth of the window: the experiment on screen, the change being computed, the view.
 
-Controls call the setters; a setter validates the change (a bad value is refused with a
-message that names it, and nothing changes), stores the new frozen value, emits one
-signal, and schedules only the recomputation the change calls for on a background
-worker. Views subscribe to the signals and draw what they are handed.
+A change goes through one path. A setter builds the new experiment from the *target*
+(the change in flight if there is one, so quick edits add up), validates it (a bad value
+is refused at once with a message naming it: nothing changes), and starts computing it in
+the background (:func:`~losslab.engine.experiment.compute`, a generator that yields
+often, so a newer change supersedes it at once). Only when everything it needs is
+computed is it *committed*: the experiment, its results and the picture of its landscape
+replace the old ones together, in one signal. Until then the old state stays on screen;
+if the computation fails or is cancelled the controls go back to the committed
+experiment and nothing else moves, because nothing was replaced.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+import pyqtgraph as pg
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from ..engine.experiment import (Experiment, Landscape, Problem, RunResult, RunSpec, build_problem,
-                                 landscape_blocks, relandscape_penalty, run_blocks, validate)
+from ..engine.budget import CONFIRM_SECONDS
+from ..engine.experiment import (Computed, Experiment, Progress, RunSpec, TooLong, check_batches, compute, drain,
+                                 validate)
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.surfaces import SURFACES, make_surface
 from ..io.session_file import SessionError, spec_from_dict
-from .jobs import JobRunner, single
+from .display import SurfaceDisplay, surface_display
+from .jobs import JobRunner
 
 LAYOUTS = ("side", "overlay")
 PARTS = ("total", "data", "reg")
@@ -66,306 +75,357 @@ def view_from_dict(data: dict[str, Any]) -> ViewSettings:
         raise SessionError(str(err)) from None
 
 
+def colormap_lut(name: str) -> np.ndarray:
+    """The colour map as a ``(256, 3|4)`` uint8 lookup table (made on the GUI thread, used anywhere)."""
+    return pg.colormap.get(name).getLookupTable(nPts=256)
+
+
+def display_for(computed: Computed, view: ViewSettings) -> SurfaceDisplay | None:
+    """The picture of the landscape the view asks for (pure: runs in a worker or headless)."""
+    return surface_display(computed.landscape, view.part, view.log_scale, view.isolines, colormap_lut(view.colormap))
+
+
+def display_key(view: ViewSettings) -> tuple:
+    """The view settings the landscape's picture depends on."""
+    return view.part, view.log_scale, view.isolines, view.colormap
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """What is on screen: the computed experiment, how it is shown, and the landscape's picture."""
+
+    computed: Computed
+    view: ViewSettings
+    display: SurfaceDisplay | None
+
+
+def snapshot_blocks(experiment: Experiment, view: ViewSettings, previous: Computed | None,
+                    max_seconds: float | None):
+    """Compute an experiment and the picture of its landscape (a generator of Progress; returns a Snapshot)."""
+    computed = yield from compute(experiment, previous, max_seconds=max_seconds)
+    yield Progress("picture", 0, 1)
+    return Snapshot(computed, view, display_for(computed, view))
+
+
+def render_snapshot(experiment: Experiment, view: ViewSettings, max_seconds: float | None = None) -> Snapshot:
+    """Everything to draw an experiment, computed here and now (headless rendering)."""
+    return drain(snapshot_blocks(validate(experiment), validate_view(view), None, max_seconds))
+
+
 class Session(QObject):
-    """The experiment and its results, with one signal per kind of change.
+    """The experiment on screen, the change being computed, and how things are shown.
 
     Signals:
-        experimentChanged(Experiment): the experiment was replaced (controls re-sync).
+        committed(Snapshot): a change was computed and is now what is shown (experiment,
+            results and the landscape's picture together).
+        displayChanged(Snapshot): the same results with a new picture of the landscape (new view settings).
+        experimentChanged(Experiment): the experiment the controls should show: the
+            target after a change, the committed one again after a refusal or failure.
         viewChanged(ViewSettings): how things are shown changed.
-        problemReady(Problem): new data / objective / plane are built.
-        landscapeProgress(slice, ndarray, ndarray): rows of the data and penalty parts are done.
-        landscapeReady(Landscape): the whole landscape (data and penalty parts).
-        runsReady(list[RunResult]): every enabled optimizer's run.
-        message(str): a refusal or failure, for the status bar (state unchanged).
-        busyChanged(bool): background work started or ended.
+        pendingChanged(bool): a change started or stopped being computed.
+        progress(Progress): how far the change being computed is.
+        failed(str): a change was refused or could not be computed (nothing changed).
+        notice(str): news about a committed change (not an error).
+        confirmNeeded(str): a change would compute for long; :meth:`confirm` starts it anyway.
     """
 
+    committed = pyqtSignal(object)
+    displayChanged = pyqtSignal(object)
     experimentChanged = pyqtSignal(object)
     viewChanged = pyqtSignal(object)
-    problemReady = pyqtSignal(object)
-    landscapeProgress = pyqtSignal(object, object, object)
-    landscapeReady = pyqtSignal(object)
-    runsReady = pyqtSignal(object)
-    message = pyqtSignal(str)
+    pendingChanged = pyqtSignal(bool)
+    progress = pyqtSignal(object)
+    failed = pyqtSignal(str)
+    notice = pyqtSignal(str)
+    confirmNeeded = pyqtSignal(str)
     busyChanged = pyqtSignal(bool)
 
     def __init__(self, experiment: Experiment | None = None, view: ViewSettings | None = None,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, confirm_seconds: float | None = CONFIRM_SECONDS,
+                 fall_back: bool = True):
         super().__init__(parent)
-        self.experiment = validate(experiment or Experiment())
+        self.fall_back = fall_back  # if the first experiment cannot be computed, show the default instead
+        self._initial = validate(experiment or Experiment())
         self.view = validate_view(view or ViewSettings())
-        self.problem: Problem | None = None
-        self.landscape: Landscape | None = None
-        self.results: list[RunResult] = []
-        self._good = self.experiment  # the last experiment whose problem was built
-        self._complete: Experiment | None = None  # the last experiment whose runs all ran
-        self.run_plane = None  # the plane of the last runs (pca and interpolation planes are made from them)
-        self._view_before_open: ViewSettings | None = None
+        self.snapshot: Snapshot | None = None
+        self.pending: Experiment | None = None
+        self._pending_view: ViewSettings | None = None  # a file being opened brings its own view
+        self._unconfirmed: Experiment | None = None
+        self.confirm_seconds = confirm_seconds
         self.jobs = JobRunner(self)
-        self.jobs.progress.connect(self._on_progress)
-        self.jobs.finished.connect(self._on_finished)
-        self.jobs.failed.connect(self._on_failed)
         self.jobs.busyChanged.connect(self.busyChanged)
 
-    # --- setters -----------------------------------------------------------------------------
+    # --- what is shown -------------------------------------------------------------------------
+    @property
+    def experiment(self) -> Experiment:
+        """The committed experiment: the one whose results are on screen."""
+        return self.snapshot.computed.experiment if self.snapshot is not None else self._initial
+
+    @property
+    def target(self) -> Experiment:
+        """What the next change builds on: the change in flight, else the committed experiment."""
+        return self.pending if self.pending is not None else self.experiment
+
+    @property
+    def computed(self) -> Computed | None:
+        return self.snapshot.computed if self.snapshot is not None else None
+
+    @property
+    def problem(self):
+        return self.snapshot.computed.problem if self.snapshot is not None else None
+
+    @property
+    def landscape(self):
+        return self.snapshot.computed.landscape if self.snapshot is not None else None
+
+    @property
+    def results(self) -> list:
+        return list(self.snapshot.computed.runs) if self.snapshot is not None else []
+
+    @property
+    def display(self) -> SurfaceDisplay | None:
+        return self.snapshot.display if self.snapshot is not None else None
+
+    # --- setters ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Compute everything for the current experiment."""
-        self._rebuild()
+        """Compute the initial experiment."""
+        if self.snapshot is None and self.pending is None:
+            self._submit(self._initial)
 
     def set_problem(self, **changes: Any) -> bool:
-        old = self.experiment
-        problem = replace(old.problem, **changes)
-        experiment = replace(old, problem=problem)
-        was_surface, is_surface = old.problem.source == "surface", problem.source == "surface"
-        if is_surface and (problem.kind != old.problem.kind or not was_surface) and problem.kind in SURFACES:
+        target = self.target
+        try:
+            problem = replace(target.problem, **changes)
+        except TypeError as err:
+            return self._refuse(str(err))
+        experiment = replace(target, problem=problem)
+        was_surface, is_surface = target.problem.source == "surface", problem.source == "surface"
+        if is_surface and (problem.kind != target.problem.kind or not was_surface) and problem.kind in SURFACES:
             # a new surface starts where it is interesting, with steps its curvature can take
             try:
                 surface = make_surface(problem.kind, **dict(problem.surface_params))
                 experiment = replace(experiment, start=tuple(surface.start),
                                      runs=_with_plain_lr(experiment.runs, SURFACES[problem.kind].extra.get("lr")))
             except ValueError:
-                pass  # validate() below names the problem
+                pass  # validate() names the problem
         elif was_surface and not is_surface:
             experiment = replace(experiment, start=Experiment().start, runs=_with_plain_lr(experiment.runs, None))
-        if not is_surface and problem.source != old.problem.source:
+        if not is_surface and problem.source != target.problem.source:
             # real data has more than two features: a random plane shows all of them (an axes
             # plane through the digits' blank corner pixel is flat); generated 2-D data gets W's own axes
             kind = "axes" if problem.source == "generated" else "random"
             experiment = replace(experiment, plane=replace(experiment.plane, kind=kind))
-        return self._apply(experiment, "problem")
+        return self.apply(experiment)
 
     def set_objective(self, **changes: Any) -> bool:
-        old = self.experiment.objective
-        new = replace(old, **changes)
-        penalty_only = new.loss == old.loss and new.margin == old.margin
-        return self._apply(replace(self.experiment, objective=new), "penalty" if penalty_only else "problem")
+        return self._change("objective", changes)
 
     def set_plane(self, **changes: Any) -> bool:
-        old = self.experiment.plane
-        new = replace(old, **changes)
-        window_only = {k for k in changes if getattr(old, k) != changes[k]} <= {"span", "resolution"}
-        return self._apply(replace(self.experiment, plane=new), "landscape" if window_only else "problem")
+        return self._change("plane", changes)
 
     def set_run(self, index: int, **changes: Any) -> bool:
-        runs = list(self.experiment.runs)
-        runs[index] = replace(runs[index], **changes)
-        return self._apply(replace(self.experiment, runs=tuple(runs)), "runs")
+        runs = list(self.target.runs)
+        if not 0 <= index < len(runs):
+            return self._refuse(f"there is no optimizer {index + 1}")
+        try:
+            runs[index] = replace(runs[index], **changes)
+        except TypeError as err:
+            return self._refuse(str(err))
+        return self.apply(replace(self.target, runs=tuple(runs)))
 
     def set_hyper(self, index: int, name: str, value: Any) -> bool:
-        runs = list(self.experiment.runs)
+        runs = list(self.target.runs)
+        if not 0 <= index < len(runs):
+            return self._refuse(f"there is no optimizer {index + 1}")
         runs[index] = runs[index].with_hyper(**{name: value})
-        return self._apply(replace(self.experiment, runs=tuple(runs)), "runs")
+        return self.apply(replace(self.target, runs=tuple(runs)))
 
     def add_run(self, method: str) -> bool:
-        OPTIMIZERS[method]
-        runs = self.experiment.runs + (RunSpec(method),)
-        if self.experiment.problem.source == "surface":
-            runs = runs[:-1] + _with_plain_lr(runs[-1:], SURFACES[self.experiment.problem.kind].extra.get("lr"))
-        return self._apply(replace(self.experiment, runs=runs), "runs")
+        if method not in OPTIMIZERS:
+            return self._refuse(f"unknown optimizer {method!r}")
+        target = self.target
+        runs = target.runs + (RunSpec(method),)
+        if target.problem.source == "surface":
+            runs = runs[:-1] + _with_plain_lr(runs[-1:], SURFACES[target.problem.kind].extra.get("lr"))
+        return self.apply(replace(target, runs=runs))
 
     def remove_run(self, index: int) -> bool:
-        runs = list(self.experiment.runs)
+        runs = list(self.target.runs)
+        if not 0 <= index < len(runs):
+            return self._refuse(f"there is no optimizer {index + 1}")
         del runs[index]
-        return self._apply(replace(self.experiment, runs=tuple(runs)), "runs")
+        return self.apply(replace(self.target, runs=tuple(runs)))
 
     def set_start(self, a: float, b: float) -> bool:
-        return self._apply(replace(self.experiment, start=(a, b)), "runs")
+        return self.apply(replace(self.target, start=(a, b)))
 
     def set_steps(self, steps: int) -> bool:
-        return self._apply(replace(self.experiment, steps=steps), "runs")
+        return self.apply(replace(self.target, steps=steps))
 
     def set_space(self, space: str) -> bool:
-        return self._apply(replace(self.experiment, space=space), "runs")
+        return self.apply(replace(self.target, space=space))
 
     def set_experiment(self, experiment: Experiment, view: ViewSettings | None = None) -> bool:
-        """Replace everything (opening a session file). If it cannot be built, everything goes back."""
+        """Replace everything (opening a session file): experiment and view are committed together or not at all."""
         try:
             experiment = validate(experiment)
             view = validate_view(view) if view is not None else self.view
         except ValueError as err:
-            self.message.emit(str(err))
-            return False
-        same = experiment == self.experiment
-        self._view_before_open = None if same else self.view  # restored if the opened experiment fails
-        if view != self.view:
-            self.view = view
-            self.viewChanged.emit(view)
-        return True if same else self._apply(experiment, "problem")
+            return self._refuse(str(err))
+        if experiment == self.target and self.pending is None:
+            self._set_view(view)
+            return True
+        return self.apply(experiment, view)
 
     def set_view(self, **changes: Any) -> bool:
         try:
             view = validate_view(replace(self.view, **changes))
         except (ValueError, TypeError) as err:
-            self.message.emit(str(err))
+            self.failed.emit(str(err))
+            self.viewChanged.emit(self.view)  # controls that showed the refused value re-sync
             return False
-        if view != self.view:
-            self.view = view
-            self.viewChanged.emit(view)
+        self._set_view(view)
         return True
 
-    # --- what to recompute -----------------------------------------------------------------------
-    def _refuse(self, message: str) -> bool:
-        self.message.emit(message)
-        self.experimentChanged.emit(self.experiment)  # controls that showed the refused value re-sync
-        return False
-
-    def _check_against_problem(self, experiment: Experiment) -> None:
-        """What needs the data: a batch cannot hold more examples than there are."""
-        n = getattr(self.problem.objective, "n_examples", None) if self.problem else None
-        if n is None:
+    def cancel(self) -> None:
+        """Drop the change being computed: the committed experiment stays, the controls go back to it."""
+        if self.pending is None:
             return
-        for k, run in enumerate(experiment.runs):
-            batch = run.hyper_dict.get("batch_size")
-            if run.enabled and batch is not None and batch > n:
-                raise ValueError(f"{OPTIMIZERS[run.method].label} (run {k + 1}): batch_size must be at most "
-                                 f"N = {n} (the number of examples), got {batch}")
+        self.jobs.cancel("compute")
+        self._drop_pending("Cancelled: the change was not applied")
 
-    def _apply(self, experiment: Experiment, scope: str) -> bool:
+    def confirm(self) -> None:
+        """Start the long computation :attr:`confirmNeeded` asked about."""
+        experiment, self._unconfirmed = self._unconfirmed, None
+        if experiment is not None:
+            self._submit(experiment, self._pending_view, confirmed=True)
+
+    def decline(self) -> None:
+        """Do not start the long computation: back to the committed experiment."""
+        if self._unconfirmed is not None:
+            self._unconfirmed = None
+            self._drop_pending("Not applied: the computation would take too long")
+
+    # --- the one path of a change ---------------------------------------------------------------
+    def _change(self, part: str, changes: dict[str, Any]) -> bool:
+        try:
+            value = replace(getattr(self.target, part), **changes)
+        except TypeError as err:
+            return self._refuse(str(err))
+        return self.apply(replace(self.target, **{part: value}))
+
+    def apply(self, experiment: Experiment, view: ViewSettings | None = None) -> bool:
+        """Validate ``experiment`` and compute it in the background; it is committed when done."""
         try:
             experiment = validate(experiment)
-            if scope == "runs":
-                self._check_against_problem(experiment)
+            committed = self.computed
+            if committed is not None and experiment.problem == committed.experiment.problem:
+                check_batches(experiment, getattr(committed.problem.objective, "n_examples", None))
         except (ValueError, TypeError) as err:
             return self._refuse(str(err))
-        if experiment == self.experiment:
+        if experiment == self.target and view is None:
             return True
-        self.experiment = experiment
-        self.experimentChanged.emit(experiment)
-        building = self.jobs.is_running("problem")
-        if self.problem is None or building or scope == "problem":
-            self._rebuild()  # a build in flight was made from older settings: start it again
-        elif scope == "penalty":
-            self._new_penalty()
-        elif scope == "landscape":
-            self._new_window()
-        else:
-            self._submit_runs()
+        if experiment == self.experiment and self.snapshot is not None and view is None:
+            # back to what is on screen: nothing to compute
+            self.jobs.cancel("compute")
+            self._drop_pending(None)
+            return True
+        self._submit(experiment, view)
         return True
 
-    def _new_penalty(self) -> None:
-        """λ, β or the regularizer changed: the data surface stays, only the penalty is redone."""
-        if self.problem.is_surface:
-            return  # a test surface has no penalty
-        if self.experiment.plane.centre == "optimum":
-            self._rebuild()  # the optimum, hence the plane, moves with the penalty
-            return
-        o = self.experiment.objective
-        objective = self.problem.objective.replace(reg=o.reg, lam=o.lam, beta=o.beta)
-        self.problem = replace(self.problem, objective=objective)
-        self._good = self.experiment
-        landscape = self.landscape
-        if landscape is not None and not self.jobs.is_running("landscape"):
-            self.jobs.submit("landscape", lambda: single(relandscape_penalty, landscape, objective))
-        elif self.problem.plane is not None:
-            self._submit_landscape(self.problem.plane)  # a landscape in flight had the old penalty
-        self._submit_runs()
-
-    def _new_window(self) -> None:
-        """Span or resolution changed: the same plane over another window or grid."""
-        pl = self.experiment.plane
-        plane = self.problem.plane
-        if plane is not None and not self.problem.is_surface:  # a surface keeps its own window
-            a0, a1, b0, b1 = plane.extent
-            middle = ((a0 + a1) / 2, (b0 + b1) / 2)
-            plane = replace(plane, extent=(middle[0] - pl.span, middle[0] + pl.span,
-                                           middle[1] - pl.span, middle[1] + pl.span))
-            self.problem = replace(self.problem, plane=plane)
-        elif plane is None:
-            plane = self.run_plane  # pca and interpolation planes come from the runs
-        self._good = self.experiment
-        if plane is not None:
-            self._submit_landscape(plane)
-
-    def _rebuild(self) -> None:
-        experiment = self.experiment
-        self.jobs.cancel("landscape")
-        self.jobs.cancel("runs")
-        self.jobs.submit("problem", lambda: single(build_problem, experiment))
-
-    def _submit_runs(self) -> None:
-        experiment, problem = self.experiment, self.problem
-        self.jobs.submit("runs", lambda: run_blocks(experiment, problem))
-
-    def _submit_landscape(self, plane) -> None:
-        objective, resolution = self.problem.objective, self.experiment.plane.resolution
-        self.jobs.submit("landscape", lambda: landscape_blocks(objective, plane, resolution))
-
-    # --- results -----------------------------------------------------------------------------------
-    def _on_progress(self, channel: str, item: object) -> None:
-        if channel == "landscape":
-            self.landscapeProgress.emit(*item)
-
-    def _on_finished(self, channel: str, result: object) -> None:
-        if channel == "problem":
-            self.problem = result
-            self._good = self.experiment
-            if result.axes is not None and tuple(result.axes) != tuple(self.experiment.plane.axes):
-                # the asked axes do not exist for this data: say which ones are shown instead
-                self.message.emit(f"The slice's axes {', '.join(self.experiment.plane.axes)} do not exist here; "
-                                  f"showing {', '.join(result.axes)}")
-                self.experiment = self._good = replace(self.experiment,
-                                                       plane=replace(self.experiment.plane, axes=result.axes))
-                self.experimentChanged.emit(self.experiment)
-            self.landscape = None
-            self.problemReady.emit(result)
-            if result.plane is not None:
-                self._submit_landscape(result.plane)
-            self._submit_runs()
-        elif channel == "landscape":
-            self.landscape = result
-            self.landscapeReady.emit(result)
-        elif channel == "runs":
-            plane, results = result
-            self.results, self.run_plane = results, plane
-            self._complete, self._view_before_open = self.experiment, None
-            if plane is not self.problem.plane:  # a plane made from the runs (pca, interpolation)
-                self._submit_landscape(plane)
-            self.runsReady.emit(results)
-
-    def _on_failed(self, channel: str, message: str) -> None:
-        if channel == "problem" and self._good != self.experiment:
-            # the new settings cannot be built: say why and go back to the last good ones
-            self._go_back(self._good, message)
-            if self.problem is None:
-                self._rebuild()
-            return
-        if channel == "problem" and self.problem is None and self.experiment != Experiment():
-            # nothing was ever built (a remembered session whose data is gone): start from the defaults
-            self.message.emit(f"Could not open the session ({_strip(message)}); showing the default instead")
-            self.experiment = self._good = Experiment()
-            self.experimentChanged.emit(self.experiment)
-            self._rebuild()
-            return
-        if channel == "runs" and self._complete is not None and self._complete != self.experiment:
-            # settings the runs refuse (they are checked only as they start): back to the last that ran
-            self._go_back(self._complete, message)
-            if self.problem is not None and (self._complete.problem, self._complete.objective,
-                                             self._complete.plane) != (self._good.problem, self._good.objective,
-                                                                        self._good.plane):
-                self._rebuild()
-            return
-        self.message.emit(f"{channel.capitalize()} failed: {_strip(message)}")
-
-    def _go_back(self, experiment: Experiment, message: str) -> None:
-        """Undo a change that failed in the background: the experiment, and the view of a file being opened."""
-        self.experiment = experiment
+    def _submit(self, experiment: Experiment, view: ViewSettings | None = None, confirmed: bool = False) -> None:
+        was_pending = self.pending is not None
+        self.pending, self._pending_view, self._unconfirmed = experiment, view, None
         self.experimentChanged.emit(experiment)
-        if self._view_before_open is not None and self._view_before_open != self.view:
-            self.view = self._view_before_open
+        previous, shown_view = self.computed, view or self.view
+        max_seconds = None if confirmed else self.confirm_seconds
+        self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds),
+                         on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit)
+        if not was_pending:
+            self.pendingChanged.emit(True)
+
+    def _commit(self, snapshot: Snapshot) -> None:
+        view = self._pending_view
+        self.pending, self._pending_view = None, None
+        if view is not None or snapshot.view != self.view:
+            # the view moved while this was computed: the picture follows it
+            self.view = view or self.view
+            if display_key(snapshot.view) != display_key(self.view):
+                snapshot = replace(snapshot, display=display_for(snapshot.computed, self.view))
+            snapshot = replace(snapshot, view=self.view)
             self.viewChanged.emit(self.view)
-        self._view_before_open = None
-        self.message.emit(f"Not applied: {_strip(message)}")
+        self.snapshot = snapshot
+        self.experimentChanged.emit(snapshot.computed.experiment)
+        self.committed.emit(snapshot)
+        self.pendingChanged.emit(False)
+        for note in snapshot.computed.notes:
+            self.notice.emit(note)
 
-    @property
-    def view_before_open(self) -> ViewSettings | None:
-        """While an opened session is still being built and run: the view to go back to if it fails."""
-        return self._view_before_open
+    def _failed(self, error: Exception) -> None:
+        if isinstance(error, TooLong):
+            self._unconfirmed = self.pending
+            self.confirmNeeded.emit(str(error))
+            return
+        text = _describe(error)
+        if (self.fall_back and self.snapshot is None and self._initial != Experiment()
+                and self.pending == self._initial):
+            # nothing was ever shown (a remembered session whose data is gone): start from the defaults
+            self.pending = None
+            self.notice.emit(f"Could not open the last session ({text}); showing the default instead")
+            self._initial = Experiment()
+            self._submit(self._initial)
+            return
+        self._drop_pending(f"Not applied: {text}")
 
+    def _drop_pending(self, message: str | None) -> None:
+        was_pending = self.pending is not None or self._unconfirmed is not None
+        self.pending, self._pending_view, self._unconfirmed = None, None, None
+        if message:
+            self.failed.emit(message)
+        self.experimentChanged.emit(self.experiment)  # the controls go back to what is shown
+        if was_pending:
+            self.pendingChanged.emit(False)
+
+    def _refuse(self, message: str) -> bool:
+        self.failed.emit(message)
+        self.experimentChanged.emit(self.target)  # controls that showed the refused value re-sync
+        return False
+
+    def _set_view(self, view: ViewSettings) -> None:
+        if view == self.view:
+            return
+        old, self.view = self.view, view
+        if self.snapshot is not None:
+            self.snapshot = replace(self.snapshot, view=view)
+        self.viewChanged.emit(view)
+        if self.snapshot is not None and display_key(old) != display_key(view):
+            computed = self.snapshot.computed
+            self.jobs.submit("picture", lambda: _single_display(computed, view), on_result=self._new_display)
+
+    def _new_display(self, result) -> None:
+        computed, view, display = result
+        if self.snapshot is not None and computed is self.snapshot.computed and view == self.view:
+            self.snapshot = replace(self.snapshot, display=display)
+            self.displayChanged.emit(self.snapshot)
+
+    # --- lifecycle ------------------------------------------------------------------------------
     def wait(self, msecs: int = 30_000) -> bool:
         return self.jobs.wait(msecs)
 
     def shutdown(self) -> None:
+        """Stop every job and return within a second, whatever is running."""
         self.jobs.shutdown()
+
+
+def _single_display(computed: Computed, view: ViewSettings):
+    return computed, view, display_for(computed, view)
+    yield  # unreachable: a generator, so it runs as a job
+
+
+def _describe(error: Exception) -> str:
+    """One line for the user: the message itself, the type only when there is none."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if isinstance(error, (ValueError, OSError)) else f"{type(error).__name__}: {text}"
 
 
 def _with_plain_lr(runs: tuple[RunSpec, ...], lr: float | None) -> tuple[RunSpec, ...]:
@@ -381,7 +441,3 @@ def _with_plain_lr(runs: tuple[RunSpec, ...], lr: float | None) -> tuple[RunSpec
             run = replace(run, hyper=tuple(sorted(hyper.items())))
         out.append(run)
     return tuple(out)
-
-
-def _strip(message: str) -> str:
-    return message.removeprefix("ValueError: ")

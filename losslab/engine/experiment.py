@@ -18,11 +18,12 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv, make_dataset, standardize
+from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv_blocks, make_dataset, standardize
+from .generators import drain
 from .landscape import loss_surface, loss_surface_blocks
 from .losses import LOSSES, MARGIN
 from .objective import Objective
@@ -200,6 +201,8 @@ def validate(experiment: Experiment) -> Experiment:
         runs.append(replace(run, hyper=tuple(sorted((k_, hyper[k_]) for k_ in run.hyper_dict)),
                             seed=Param("seed", 0, kind=int, low=0).validate(run.seed), enabled=bool(run.enabled),
                             steps=None if run.steps is None else STEPS.validate(run.steps)))
+    if pl.kind == "pca" and not any(r.enabled for r in runs):
+        raise ValueError("a pca plane is made from the runs' paths: enable at least one optimizer")
     if pl.kind == "interpolation" and sum(r.enabled for r in runs) < 2:
         raise ValueError("an interpolation plane goes through the ends of two runs: enable at least two optimizers")
     start = tuple(float(v) for v in experiment.start)
@@ -234,45 +237,83 @@ class Problem:
 
 
 def build_dataset(spec: ProblemSpec) -> Dataset | None:
+    return drain(dataset_blocks(spec))
+
+
+def dataset_blocks(spec: ProblemSpec) -> Iterator[int]:
+    """:func:`build_dataset` as a generator (a CSV file yields as it is parsed)."""
     if spec.source == "generated":
         return make_dataset(spec.kind, spec.n, spec.classes, spec.noise, spec.seed)
     if spec.source == "bundled":
         return load_bundled(spec.kind, spec.standardize)
     if spec.source == "csv":
-        data = load_csv(spec.path)
+        data = yield from load_csv_blocks(spec.path)
         return standardize(data) if spec.standardize else data
     return None
 
 
-def find_optimum(objective: Objective, steps: int = 500) -> Array:
+OPTIMUM_STEPS = 500
+
+
+def find_optimum(objective: Objective, steps: int = OPTIMUM_STEPS) -> Array:
     """A minimizer of the full objective, by Adam from θ = 0 (robust on hinge kinks and flat L1)."""
+    return drain(optimum_blocks(objective, steps))
+
+
+def optimum_blocks(objective: Objective, steps: int = OPTIMUM_STEPS) -> Iterator[int]:
+    """:func:`find_optimum` step by step: yields the steps done (a cancellation point every ~10⁵ scores)."""
     run = Run(objective, "adam", np.zeros(objective.n_params), lr=0.05)
-    traj = run.advance(steps)
+    chunk = max(1, 100_000 // max(1, objective.n_examples * objective.n_classes))
+    while not run.finished and run.n_steps < steps:
+        run.advance(min(chunk, steps - run.n_steps))
+        yield run.n_steps
+    traj = run.trajectory()
     best = int(np.nanargmin(traj.losses))
     return np.array(traj.thetas[best])
 
 
 def build_problem(experiment: Experiment) -> Problem:
     """Load the data, build the objective and (for axes and random planes) the slice plane."""
+    return drain(problem_blocks(experiment))
+
+
+def problem_blocks(experiment: Experiment, previous: Problem | None = None,
+                   previous_experiment: Experiment | None = None) -> Iterator[Progress]:
+    """:func:`build_problem` as a generator (yields :class:`Progress`); returns the :class:`Problem`.
+
+    What ``previous`` (built from ``previous_experiment``) already has is reused: the data
+    when the problem spec is the same, the centre when the whole objective is too.
+    """
     spec = experiment.problem
     if spec.source == "surface":
         surface = make_surface(spec.kind, **dict(spec.surface_params))
         return Problem(None, surface, surface.plane, np.zeros(2), None)
-    data = build_dataset(spec)
+    old = previous_experiment
+    same_data = previous is not None and old is not None and old.problem == spec and previous.dataset is not None
+    data = previous.dataset if same_data else (yield from _tagged("data", dataset_blocks(spec), spec.n))
     o = experiment.objective
     objective = Objective(data.X, data.y, loss=o.loss, margin=o.margin, reg=o.reg, lam=o.lam, beta=o.beta,
                           n_classes=data.n_classes)
     shape = (objective.n_features, objective.n_classes)
     pl = experiment.plane
-    centre = find_optimum(objective) if pl.centre == "optimum" else np.zeros(objective.n_params)
-    plane = None
+    if pl.centre != "optimum":
+        centre = np.zeros(objective.n_params)
+    elif same_data and old.objective == o and old.plane.centre == "optimum":
+        centre = previous.centre
+    else:
+        centre = yield from _tagged("optimum", optimum_blocks(objective), OPTIMUM_STEPS)
     axes = axes_for(pl.axes, shape)
+    return Problem(data, objective, slice_plane(pl, centre, shape, axes), centre, shape, axes)
+
+
+def slice_plane(pl: PlaneSpec, centre: Array, shape: tuple[int, int], axes: tuple[str, str]) -> Plane | None:
+    """The axes or random plane through ``centre``, over ± span; None for planes made from the runs."""
     if pl.kind == "axes":
         i, j = (coordinate_labels(*shape).index(a) for a in axes)
-        plane = _with_span(Plane.axes(centre, i, j, shape), (centre[i], centre[j]), pl.span)
-    elif pl.kind == "random":
-        plane = _with_span(Plane.random(centre, shape, pl.seed, pl.bias), (0.0, 0.0), pl.span)
-    return Problem(data, objective, plane, centre, shape, axes)
+        return _with_span(Plane.axes(centre, i, j, shape), (centre[i], centre[j]), pl.span)
+    if pl.kind == "random":
+        return _with_span(Plane.random(centre, shape, pl.seed, pl.bias), (0.0, 0.0), pl.span)
+    return None
 
 
 def axes_for(asked: tuple[str, str], shape: tuple[int, int]) -> tuple[str, str]:
@@ -307,13 +348,36 @@ class RunResult:
     index: int = 0
 
 
-def run_blocks(experiment: Experiment, problem: Problem, work_per_yield: float = 50.0) -> Iterator[int]:
+SCORES_PER_YIELD = 200_000  # a run yields after about this many example scores: a superseded one stops soon
+
+
+def run_key(experiment: Experiment, spec: RunSpec) -> tuple:
+    """What a run's trajectory depends on besides the problem: its method, settings, seed and steps."""
+    steps = experiment.steps if spec.steps is None else spec.steps
+    return spec.method, spec.hyper, spec.seed, steps, experiment.start, experiment.slice_space
+
+
+def check_batches(experiment: Experiment, n_examples: int | None) -> None:
+    """A minibatch cannot hold more examples than there are (``ValueError`` names the run)."""
+    if n_examples is None:
+        return
+    for k, run in enumerate(experiment.runs):
+        batch = run.hyper_dict.get("batch_size")
+        if run.enabled and batch is not None and batch > n_examples:
+            raise ValueError(f"{OPTIMIZERS[run.method].label} (run {k + 1}): batch_size must be at most "
+                             f"N = {n_examples} (the number of examples), got {batch}")
+
+
+def run_blocks(experiment: Experiment, problem: Problem, reuse: dict[tuple, Trajectory] | None = None
+               ) -> Iterator[int]:
     """Run every enabled optimizer; yields the number of steps done so far (progress).
 
     Returns ``(plane, results)``: the plane (built from the runs for pca and
     interpolation planes) and one :class:`RunResult` per enabled run, in order.
+    ``reuse`` maps :func:`run_key` to trajectories already run on this same problem.
     """
     objective = problem.objective
+    check_batches(experiment, getattr(objective, "n_examples", None))
     runs = [(k, r) for k, r in enumerate(experiment.runs) if r.enabled]
     slice_space = experiment.slice_space and problem.plane is not None
     if slice_space:
@@ -321,15 +385,22 @@ def run_blocks(experiment: Experiment, problem: Problem, work_per_yield: float =
     else:
         origin_plane = problem.plane or _start_plane(experiment, problem)
         space_objective, theta0 = objective, origin_plane.point(*experiment.start)
+    # scores per full evaluation: N x C for a classifier, 1 for a test surface
+    per_evaluation = max(1, (getattr(objective, "n_examples", None) or 1) * (getattr(objective, "n_classes", None) or 1))
     trajectories = []
     done = 0
     for _, spec in runs:
-        run = Run(space_objective, spec.method, theta0, spec.seed, **spec.hyper_dict)
-        # yield after about `work_per_yield` loss evaluations, so a superseded run stops soon:
-        # a numerical gradient costs 2P of them per step
-        per_step = 2 * space_objective.n_params if spec.method == "numerical_gd" else 1
-        chunk = max(1, int(work_per_yield // per_step))
         steps = experiment.steps if spec.steps is None else spec.steps
+        known = (reuse or {}).get(run_key(experiment, spec))
+        if known is not None:
+            trajectories.append(known)
+            done += steps
+            yield done
+            continue
+        run = Run(space_objective, spec.method, theta0, spec.seed, **spec.hyper_dict)
+        # a numerical gradient costs 2P evaluations per step, the others about one or two
+        per_step = per_evaluation * (2 * space_objective.n_params if spec.method == "numerical_gd" else 2)
+        chunk = max(1, SCORES_PER_YIELD // per_step)
         while not run.finished and run.n_steps < steps:
             step = min(chunk, steps - run.n_steps)
             run.advance(step)
@@ -408,15 +479,6 @@ def relandscape_penalty(landscape: Landscape, objective: Any) -> Landscape:
     return replace(landscape, reg=reg)
 
 
-def drain(generator: Iterator) -> Any:
-    """Run one of the generator forms here to the end and return its result (no progress wanted)."""
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
-
-
 def run_all(experiment: Experiment, problem: Problem) -> tuple[Plane, list[RunResult]]:
     """:func:`run_blocks` to the end, without progress."""
     return drain(run_blocks(experiment, problem))
@@ -426,3 +488,160 @@ def compute_landscape(objective: Any, plane: Plane, resolution: int) -> Landscap
     """:func:`landscape_blocks` to the end, without progress."""
     return drain(landscape_blocks(objective, plane, resolution))
 
+
+
+# --- the whole computation --------------------------------------------------------------------
+
+class Progress(NamedTuple):
+    """How far a computation is: ``stage`` ("data", "optimum", "runs", "landscape"), ``done`` of ``total``."""
+
+    stage: str
+    done: int
+    total: int
+
+
+class TooLong(ValueError):
+    """The experiment would compute for longer than allowed; ``cost`` holds the estimate."""
+
+    def __init__(self, message: str, cost: Any = None):
+        super().__init__(message)
+        self.cost = cost
+
+
+@dataclass(frozen=True, eq=False)
+class Computed:
+    """Everything an experiment stands for, computed: what the window shows and ``render`` draws.
+
+    ``experiment`` is the one computed (its plane axes may differ from those asked where
+    those do not exist for the data: ``notes`` says so); ``plane`` is the slice drawn
+    (for pca and interpolation planes, made from the runs); ``runs`` one
+    :class:`RunResult` per enabled run.
+    """
+
+    experiment: Experiment
+    problem: Problem
+    plane: Plane
+    landscape: Landscape
+    runs: tuple[RunResult, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of the animation: the longest run's iterates (1 with no run)."""
+        return max((len(r.ab) for r in self.runs), default=1)
+
+
+def compute(experiment: Experiment, previous: Computed | None = None, max_seconds: float | None = None,
+            memory_budget: float | None = None) -> Iterator[Progress]:
+    """Compute an experiment: problem, runs and landscape; yields :class:`Progress`, returns :class:`Computed`.
+
+    Reuses what ``previous`` (an earlier result) already has where the settings it
+    depends on are unchanged: the data, the optimum, the trajectories of unchanged runs,
+    the data part of the landscape when only λ, β or the regularizer moved. Checks the
+    memory the problem needs against ``memory_budget`` (bytes, default
+    ``budget.MEMORY_BUDGET``) before allocating it, and its estimated time against
+    ``max_seconds`` (``TooLong``; None: no limit). Cancel by closing the generator.
+    """
+    from .budget import MEMORY_BUDGET, check_memory, check_time, experiment_cost
+
+    experiment = validate(experiment)
+    budget = MEMORY_BUDGET if memory_budget is None else memory_budget
+    old = previous.experiment if previous is not None else None
+    spec = experiment.problem
+
+    def check(n: int, d: int, c: int) -> None:
+        cost = experiment_cost(experiment, n, d, c)
+        check_memory(cost, budget)
+        if max_seconds is not None:
+            try:
+                check_time(cost, max_seconds)
+            except ValueError as err:
+                raise TooLong(str(err), cost) from None
+
+    if spec.source in ("generated", "surface"):
+        check(spec.n, 2, spec.classes)  # before the data exists
+    yield Progress("data", 0, 1)
+    same_problem = (old is not None and old.problem == spec and old.objective == experiment.objective
+                    and replace(old.plane, resolution=0) == replace(experiment.plane, resolution=0))
+    if same_problem:
+        problem = previous.problem
+    else:
+        reusable = previous.problem if previous is not None else None
+        problem = yield from problem_blocks(experiment, reusable, old)
+    if problem.dataset is not None:
+        check(*problem.dataset.X.shape, problem.dataset.n_classes)
+    notes = []
+    if problem.axes is not None and tuple(problem.axes) != tuple(experiment.plane.axes):
+        notes.append(f"The slice's axes {', '.join(experiment.plane.axes)} do not exist here; "
+                     f"showing {', '.join(problem.axes)}")
+        experiment = replace(experiment, plane=replace(experiment.plane, axes=problem.axes))
+
+    reuse = None
+    if previous is not None and problem is previous.problem:
+        reuse = {run_key(old, r.spec): r.trajectory for r in previous.runs}
+    total_steps = sum(experiment.steps if r.steps is None else r.steps for r in experiment.runs if r.enabled)
+    plane, runs = yield from _tagged("runs", run_blocks(experiment, problem, reuse), total_steps)
+
+    resolution = experiment.plane.resolution
+    landscape = None
+    if previous is not None and _same_plane(previous.plane, plane):
+        plane = previous.plane  # the same slice: one object, so that ``landscape.plane is plane``
+    if previous is not None and plane is previous.plane and old.plane.resolution == resolution:
+        o, p = old.objective, experiment.objective
+        if problem is previous.problem or (old.problem == spec and (o.loss, o.margin) == (p.loss, p.margin)):
+            landscape = previous.landscape
+            if (o.reg, o.lam, o.beta) != (p.reg, p.lam, p.beta) and not problem.is_surface:
+                landscape = relandscape_penalty(landscape, problem.objective)
+    if landscape is None:
+        landscape = yield from _tagged("landscape", landscape_blocks(problem.objective, plane, resolution),
+                                       resolution, lambda item: item[0].stop)
+    return Computed(experiment, problem, plane, landscape, tuple(runs), tuple(notes))
+
+
+def _tagged(stage: str, generator: Iterator, total: int, done=lambda item: item) -> Iterator[Progress]:
+    """Re-yield a stage's progress as :class:`Progress`; return its result."""
+    while True:
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(stage, int(done(item)), total)
+
+
+def _same_plane(p: Plane, q: Plane) -> bool:
+    return p is q or (p.extent == q.extent and p.labels == q.labels and np.array_equal(p.origin, q.origin)
+                      and np.array_equal(p.d1, q.d1) and np.array_equal(p.d2, q.d2))
+
+
+def compute_all(experiment: Experiment, max_seconds: float | None = None) -> Computed:
+    """:func:`compute` to the end, without progress (scripts and ``losslab render``)."""
+    return drain(compute(experiment, max_seconds=max_seconds))
+
+
+@dataclass(frozen=True)
+class RunReadout:
+    """One run at one frame, as the readout table shows it."""
+
+    step: int
+    data_loss: float
+    reg_loss: float
+    total: float
+    accuracy: float | None  # None for a test surface
+    grad_norm: float
+    off_plane: float  # 0 inside the slice
+    status: str  # the run's status at its last frame, "running" before it
+
+
+def readout_at(problem: Problem, result: RunResult, frame: int) -> RunReadout:
+    """The losses, accuracy, gradient norm and status of ``result`` at ``frame`` (clamped to its end)."""
+    step = min(frame, len(result.thetas) - 1)
+    theta = result.thetas[step]
+    objective = problem.objective
+    with np.errstate(all="ignore"):  # a diverged iterate reads as inf or nan, and says so
+        data_loss, reg_loss = objective.parts(theta)
+        grad = objective.loss_grad(theta)[1]
+        accuracy = objective.accuracy(theta) if problem.dataset is not None else None
+        grad_norm = float(np.linalg.norm(grad))
+    status = result.trajectory.status if step == len(result.thetas) - 1 else "running"
+    return RunReadout(step, float(data_loss), float(reg_loss), float(data_loss + reg_loss), accuracy, grad_norm,
+                      float(result.residual[step]), status)

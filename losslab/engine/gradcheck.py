@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .generators import checkpoint
+
 from .losses import kink_distance
 
 Array = np.ndarray
@@ -44,7 +46,11 @@ def numerical_gradient(f: Callable[[Array], float], theta: Array, h: float = 1e-
     _check_step(h)
     x = _as_vector(theta)
     which = np.arange(x.size) if coordinates is None else _check_coordinates(coordinates, x.size)
-    return np.array([_partial_derivative(f, x, k, h) for k in which], dtype=float)
+    partials = np.empty(len(which))
+    for n, k in enumerate(which):
+        checkpoint()  # 2 evaluations each: a cancelled computation stops here
+        partials[n] = _partial_derivative(f, x, k, h)
+    return partials
 
 
 def _partial_derivative(f: Callable[[Array], float], x: Array, k: int, h: float) -> float:

@@ -30,6 +30,13 @@ The data surface does not depend on lam: :func:`surface_parts` returns data and 
 separately, so a caller can keep the data part and recompute only ``part="reg"`` (O(G^2)
 for L2) when the lam slider moves. :func:`loss_surface_blocks` yields row blocks as they
 are done: progressive drawing, cancellation between blocks, bounded memory.
+
+Bounded, in memory and in time between yields, whatever N and C: the per-loss tables are
+built from pieces of at most ``_PIECE_TERMS`` terms (examples x classes), so no temporary
+is N x C; a block's working set stays near ``_BLOCK_ELEMENTS`` and its work near
+``_STEP_WORK``; and where a single row is more work than that (large N*C) the generator
+yields empty blocks (zero rows) between pieces, during the set-up too, so that a consumer
+can cancel within ``_STEP_WORK``. ``losslab.engine.budget`` models this memory and work.
 """
 from __future__ import annotations
 
@@ -38,6 +45,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .generators import drain
 from .planes import Plane, PlaneObjective
 
 Array = np.ndarray
@@ -47,6 +55,11 @@ PARTS = ("total", "data", "reg")
 _EPS = np.finfo(float).eps
 _REFINE_RTOL = 1e-10  # recompute grid points whose binned sums may be off by more than this, relatively
 _BLOCK_ELEMENTS = 1 << 18  # working-set target per block, in float64 elements (2 MiB)
+_PIECE_TERMS = 1 << 17  # loss terms (examples x classes) per piece of the tables: bounds every N-sized temporary
+# Work between two yields, in element passes (one elementwise NumPy operation on one float64,
+# ~0.6 ns here: budget.SECONDS_PER_OP): 20-50 ms, so a superseded job stops well within 0.2 s
+_STEP_WORK = 1 << 25
+_MADD_WORK = 0.08  # one multiply-add inside a matrix product, in element passes (BLAS is ~12x faster)
 _EXP_SAFE = 690.0  # |log| budget for products of exponentials: e^690 ~ 1e300, safely finite and normal
 _EXP_DEAD = -740.0  # exp of anything below this is < 1e-321: nothing next to the 1 of the true class
 
@@ -63,9 +76,13 @@ def loss_surface(objective, plane: Plane, a_values: Array, b_values: Array, part
     ``n_params == objective.n_params``. part: ``"total"``, ``"data"`` or ``"reg"``.
     """
     a, b = _grid(a_values, b_values)
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}; got {part!r}")
+    surface = _Surface(objective, plane, a, b, (part,))
+    drain(surface.build())
     Z = np.empty((b.size, a.size))
-    for rows, block in loss_surface_blocks(objective, plane, a, b, part):
-        Z[rows] = block
+    for rows in surface.row_slices(None):
+        Z[rows] = drain(surface.rows(rows))[part]
     return Z
 
 
@@ -77,7 +94,9 @@ def loss_surface_blocks(objective, plane: Plane, a_values: Array, b_values: Arra
     Arguments are checked at once; the set-up (the three score matrices and the per-loss
     tables) waits for the first ``next()``, and closing or dropping the generator cancels
     the rest. ``block_rows`` fixes the block height (default: sized to keep the working
-    set near 2 MiB).
+    set near 2 MiB and the work per block near ``_STEP_WORK``). A long set-up or row
+    yields empty blocks ``(slice(j, j), (0, len(a_values)))`` on the way: cancellation
+    points that fill nothing.
     """
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}; got {part!r}")
@@ -91,8 +110,12 @@ def loss_surface_blocks(objective, plane: Plane, a_values: Array, b_values: Arra
 
 def _blocks(objective, plane: Plane, a: Array, b: Array, part: str, block_rows: int | None):
     surface = _Surface(objective, plane, a, b, (part,))
+    pace = _Pace(a.size)
+    yield from pace(surface.build(), 0)
     for rows in surface.row_slices(block_rows):
-        yield rows, surface.rows(rows)[part]
+        block = yield from pace(surface.rows(rows), rows.start)
+        pace.done = 0.0
+        yield rows, block[part]
 
 
 def surface_parts(objective, plane: Plane, a_values: Array, b_values: Array) -> tuple[Array, Array]:
@@ -103,9 +126,10 @@ def surface_parts(objective, plane: Plane, a_values: Array, b_values: Array) -> 
     """
     a, b = _grid(a_values, b_values)
     surface = _Surface(objective, plane, a, b, ("data", "reg"))
+    drain(surface.build())
     data, reg = np.empty((b.size, a.size)), np.empty((b.size, a.size))
     for rows in surface.row_slices(None):
-        block = surface.rows(rows)
+        block = drain(surface.rows(rows))
         data[rows], reg[rows] = block["data"], block["reg"]
     return data, reg
 
@@ -127,46 +151,94 @@ def _grid(a_values: Array, b_values: Array) -> tuple[Array, Array]:
     return out[0], out[1]
 
 
+# --- computations that report their work ---------------------------------------------------
+# The set-up and each block are generators that yield the work done since their last yield
+# (in element passes) and return their value: the pacing below turns that into cancellation
+# points, and plain callers run them to the end (``drain``).
+
+def _quietly(steps):
+    """Forward a computation, with overflow and invalid-value warnings off while it runs (not around its yields).
+
+    As in ``Objective``: overflow gives inf, not a warning. A ``np.errstate`` spanning a
+    ``yield`` would leak into the consumer's code, so it is set around each resumption.
+    """
+    while True:
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                work = next(steps)
+            except StopIteration as stop:
+                return stop.value
+        yield work
+
+
+class _Pace:
+    """Turns work reports into yields: an empty block ``(slice(row, row), (0, G))`` per ``_STEP_WORK``."""
+
+    def __init__(self, n_cols: int):
+        self.n_cols, self.done = n_cols, 0.0
+
+    def __call__(self, steps, row: int):
+        while True:
+            try:
+                work = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            self.done += work
+            if self.done >= _STEP_WORK:
+                self.done = 0.0
+                yield slice(row, row), np.empty((0, self.n_cols))
+
+
 # --- assembling a surface from its terms ------------------------------------------------------
 
 class _Surface:
-    """The evaluators of the requested parts over one grid; ``rows(slice)`` -> {part: block}."""
+    """The evaluators of the requested parts over one grid.
+
+    ``build()`` makes the terms and ``rows(slice)`` computes one block, ``{part: block}``;
+    both are computations that report their work (see above). Each term has ``row_cost``
+    (working-set elements per block row), ``row_work`` (element passes per row) and
+    ``min_rows`` (the fewest rows per block it runs efficiently with).
+    """
 
     def __init__(self, objective, plane: Plane, a: Array, b: Array, parts: tuple[str, ...]):
         _check_dimensions(objective, plane)
         while isinstance(objective, PlaneObjective):  # a slice of a slice is a slice
             plane = _compose(objective.plane, plane)
             objective = objective.objective
-        self.b = b
+        self.objective, self.plane, self.b, self.parts = objective, plane, b, parts
         # the kink binning wants a increasing; columns are put back in the caller's order at the end
         self.order = None if np.all(a[1:] >= a[:-1]) else np.argsort(a, kind="stable")
-        a_sorted = a if self.order is None else a[self.order]
-        self.parts = parts
-        if _is_linear_classifier(objective):
-            need = {"data", "reg"} if "total" in parts else set(parts)
-            with np.errstate(over="ignore", invalid="ignore"):  # as Objective: overflow gives inf, not a warning
-                terms = _classifier_terms(objective, plane, a_sorted, b, need)
-        else:  # point by point: ask for each requested part directly (a total costs one call, not two)
-            terms = {p: [_Pointwise(objective, plane, a_sorted, p)] for p in parts}
-        self.terms = terms
-        widths = [t.row_cost for ts in terms.values() for t in ts]
-        most = max(1, min(b.size, _BLOCK_ELEMENTS // max(max(widths, default=1), 1)))
-        self.default_rows = -(-b.size // -(-b.size // most))  # blocks of (nearly) equal height
+        self.a = a if self.order is None else a[self.order]
         self.n_cols = a.size
+        self.terms: dict[str, list] = {}
+        self.default_rows = b.size
+
+    def build(self):
+        a, parts = self.a, self.parts
+        if _is_linear_classifier(self.objective):
+            need = {"data", "reg"} if "total" in parts else set(parts)
+            terms = yield from _quietly(_classifier_terms(self.objective, self.plane, a, self.b, need))
+        else:  # point by point: ask for each requested part directly (a total costs one call, not two)
+            terms = {p: [_Pointwise(self.objective, self.plane, a, p)] for p in parts}
+        self.terms = terms
+        every = [t for ts in terms.values() for t in ts]
+        self.default_rows = _block_rows(max((t.row_cost for t in every), default=1), sum(t.row_work for t in every),
+                                        max((t.min_rows for t in every), default=1), self.b.size)
 
     def row_slices(self, block_rows: int | None) -> Iterator[slice]:
         step = self.default_rows if block_rows is None else int(block_rows)
         for j0 in range(0, self.b.size, step):
             yield slice(j0, min(j0 + step, self.b.size))
 
-    def rows(self, rows: slice) -> dict[str, Array]:
+    def rows(self, rows: slice):
         b = self.b[rows]
         computed = {}
         for part, terms in self.terms.items():
             block = np.zeros((b.size, self.n_cols))
             for term in terms:
+                value = yield from _quietly(term.rows(b))
                 with np.errstate(over="ignore", invalid="ignore"):
-                    block += term.rows(b)
+                    block += value
             if self.order is not None:
                 unsorted = np.empty_like(block)
                 unsorted[:, self.order] = block
@@ -175,6 +247,18 @@ class _Surface:
         if "total" in self.parts and "total" not in computed:
             computed["total"] = computed["data"] + computed["reg"]
         return {p: computed[p] for p in self.parts}
+
+
+def _block_rows(row_cost: float, row_work: float, min_rows: int, n_rows: int) -> int:
+    """Rows per block: a working set near ``_BLOCK_ELEMENTS``, work near ``_STEP_WORK``, at least ``min_rows``.
+
+    ``row_cost`` in elements and ``row_work`` in element passes per row; the blocks come
+    out of (nearly) equal height.
+    """
+    by_memory = _BLOCK_ELEMENTS // max(int(row_cost), 1)
+    by_work = int(_STEP_WORK // max(row_work, 1.0))
+    most = min(n_rows, max(1, min(by_memory, by_work), min_rows))
+    return -(-n_rows // -(-n_rows // most))
 
 
 def _compose(inner: Plane, outer: Plane) -> Plane:
@@ -188,18 +272,37 @@ def _is_linear_classifier(objective) -> bool:
         hasattr(objective, name) for name in ("X", "y", "loss_kind", "margin", "reg", "lam", "beta", "unflatten"))
 
 
-def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str]) -> dict[str, list]:
-    """The fast evaluators of an Objective's data and penalty surfaces on ``plane``."""
+# element passes to build the data tables, per example: (a, b) for a + b*C, besides the 3C x D
+# multiply-adds of its scores (measured here at C = 3..100 by benchmarks/bench_budget.py)
+_TABLE_WORK = {"svm": (120, 24), "squared_hinge": (120, 24), "ova_svm": (48, 22), "structured_svm": (110, 13),
+               "softmax": (400, 60)}
+
+
+def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str]):
+    """The fast evaluators of an Objective's data and penalty surfaces on ``plane``: ``{part: [terms]}``.
+
+    A computation reporting its work: the data tables are built a piece of examples at a
+    time (``_PIECE_TERMS // C`` rows of X), so the N x C score matrices never exist whole.
+    """
     X, y = objective.X, objective.y
     Ws, bs = zip(*(objective.unflatten(v) for v in (plane.origin, plane.d1, plane.d2)))
-    C = Ws[0].shape[1]
-    S = X @ np.hstack(Ws) + np.concatenate(bs)  # (N, 3C): the only N x D x C products
-    S0, S1, S2 = S[:, :C], S[:, C:2 * C], S[:, 2 * C:]
+    (N, D), C = X.shape, Ws[0].shape[1]
     terms: dict[str, list] = {}
     if "data" in need:
-        build = _DATA_SURFACES.get(objective.loss_kind)
-        terms["data"] = [build(S0, S1, S2, y, objective.margin, a, b)] if build is not None else \
-            [_Pointwise(objective, plane, a, "data")]  # a loss with no shortcut yet: slow but exact
+        shortcut = _DATA_SURFACES.get(objective.loss_kind)
+        if shortcut is None:  # a loss with no shortcut yet: slow but exact
+            terms["data"] = [_Pointwise(objective, plane, a, "data")]
+        else:
+            coefficients, empty_sum = shortcut
+            term = empty_sum(a, b, 1.0 / N)
+            W, bias = np.hstack(Ws), np.concatenate(bs)
+            step = max(1, _PIECE_TERMS // C)
+            fixed, per_class = _TABLE_WORK[objective.loss_kind]
+            for i0 in range(0, N, step):
+                S = X[i0:i0 + step] @ W + bias  # (n, 3C): the only N x D x C products, a piece at a time
+                term.add(*coefficients(S[:, :C], S[:, C:2 * C], S[:, 2 * C:], y[i0:i0 + step], objective.margin))
+                yield S.shape[0] * (fixed + per_class * C + 3 * C * D * _MADD_WORK)
+            terms["data"] = [term]
     if "reg" in need:
         lam, kind = objective.lam, objective.reg
         W0, W1, W2 = (W.ravel() for W in Ws)
@@ -211,8 +314,8 @@ def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str
             if l2_weight > 0:
                 terms["reg"].append(_SumOfSquares(W0, W1, W2, a, l2_weight))
             if kind != "l2":  # |w| = max(0, w) + max(0, -w)
-                terms["reg"].append(_RampSum(np.concatenate([W0, -W0]), np.concatenate([W1, -W1]),
-                                             np.concatenate([W2, -W2]), a, 1, lam))
+                terms["reg"].append(_RampSum(a, 1, lam).add(np.concatenate([W0, -W0]), np.concatenate([W1, -W1]),
+                                                            np.concatenate([W2, -W2])))
         else:
             terms["reg"] = [_Pointwise(objective, plane, a, "reg")]
     return terms
@@ -227,36 +330,37 @@ def _wrong_class_terms(S0: Array, S1: Array, S2: Array, y: Array) -> tuple[Array
     return tuple(S[wrong].reshape(N, C - 1) - S[rows, y][:, None] for S in (S0, S1, S2))
 
 
-def _svm(S0, S1, S2, y, margin, a, b):
+def _hinge_coefficients(S0, S1, S2, y, margin):
+    """``s_j - s_{y_i} + margin`` for j != y_i, flat: the terms of svm and squared hinge."""
     p, q, r = _wrong_class_terms(S0, S1, S2, y)
-    return _RampSum((p + margin).ravel(), q.ravel(), r.ravel(), a, 1, 1.0 / len(y))
+    return (p + margin).ravel(), q.ravel(), r.ravel()
 
 
-def _squared_hinge(S0, S1, S2, y, margin, a, b):
-    p, q, r = _wrong_class_terms(S0, S1, S2, y)
-    return _RampSum((p + margin).ravel(), q.ravel(), r.ravel(), a, 2, 1.0 / len(y))
-
-
-def _ova_svm(S0, S1, S2, y, margin, a, b):
+def _ova_coefficients(S0, S1, S2, y, margin):
     # margin - sign * s with sign = +1 for the true class, -1 for the others
     sign = -np.ones_like(S0)
     sign[np.arange(len(y)), y] = 1.0
-    return _RampSum((margin - sign * S0).ravel(), (-sign * S1).ravel(), (-sign * S2).ravel(), a, 1, 1.0 / len(y))
+    return (margin - sign * S0).ravel(), (-sign * S1).ravel(), (-sign * S2).ravel()
 
 
-def _structured_svm(S0, S1, S2, y, margin, a, b):
+def _structured_coefficients(S0, S1, S2, y, margin):
     p, q, r = _wrong_class_terms(S0, S1, S2, y)
-    return _MaxHingeSum(p + margin, q, r, a, 1.0 / len(y))
+    return p + margin, q, r
 
 
-def _softmax(S0, S1, S2, y, margin, a, b):
-    p, q, r = _wrong_class_terms(S0, S1, S2, y)
-    return _SoftmaxSum(p, q, r, a, b, 1.0 / len(y))
+def _softmax_coefficients(S0, S1, S2, y, margin):
+    return _wrong_class_terms(S0, S1, S2, y)
 
 
-# loss name -> builder of its data-surface evaluator; a loss missing here is drawn point by point
-_DATA_SURFACES = {"svm": _svm, "squared_hinge": _squared_hinge, "softmax": _softmax,
-                  "ova_svm": _ova_svm, "structured_svm": _structured_svm}
+# loss name -> (coefficients of a piece of examples, empty sum(a, b, scale) to add them to);
+# a loss missing here is drawn point by point
+_DATA_SURFACES = {
+    "svm": (_hinge_coefficients, lambda a, b, scale: _RampSum(a, 1, scale)),
+    "squared_hinge": (_hinge_coefficients, lambda a, b, scale: _RampSum(a, 2, scale)),
+    "softmax": (_softmax_coefficients, lambda a, b, scale: _SoftmaxSum(a, b, scale)),
+    "ova_svm": (_ova_coefficients, lambda a, b, scale: _RampSum(a, 1, scale)),
+    "structured_svm": (_structured_coefficients, lambda a, b, scale: _MaxHingeSum(a, scale)),
+}
 
 
 # --- sums of ramps: kink binning --------------------------------------------------------------
@@ -270,6 +374,9 @@ def _uniform_step(a: Array) -> float | None:
     # a kink binned against the ideal grid is off only when it lies within `deviation` of a
     # grid point, where the misplaced term is worth |slope| * deviation: rounding level
     return step if deviation <= 16 * _EPS * max(abs(a[0]), abs(a[-1])) else None
+
+
+_RAMP_WORK = {1: 12, 2: 16}  # element passes per sloped term per row (binning, bincounts; measured)
 
 
 class _RampSum:
@@ -286,78 +393,84 @@ class _RampSum:
     the magnitude of the summed coefficients (near the loss's zero set) could have lost
     digits to cancellation: those points are flagged by a rounding-error estimate and
     recomputed term by term.
+
+    The terms come in pieces (:meth:`add`, at most ``_PIECE_TERMS`` each): every
+    temporary of a block is piece-sized, and the bins of a block add up over the pieces.
     """
 
-    def __init__(self, c0: Array, c1: Array, c2: Array, a: Array, power: int, scale: float):
+    def __init__(self, a: Array, power: int, scale: float):
         self.a, self.power, self.scale = a, power, scale
         self.mid = a.size // 2  # polynomials are anchored mid-grid: |delta| <= half the window
         self.delta = a - a[self.mid]
         self.step = _uniform_step(a)
-        with np.errstate(divide="ignore", over="ignore"):
-            neg_inv = -1.0 / (c1 * self.step) if self.step is not None else np.zeros_like(c1)
-        flat = (c1 == 0) | ~np.isfinite(neg_inv)  # no slope worth the name: constant along the row
-        fwd, bwd = np.flatnonzero(~flat & (c1 > 0)), np.flatnonzero(~flat & (c1 < 0))
-        order = np.concatenate([fwd, bwd])
-        self.n_fwd = fwd.size
-        self.c0_sloped, self.slope, self.c2_sloped, self.neg_inv = c0[order], c1[order], c2[order], neg_inv[order]
-        self.base = self.c0_sloped + a[self.mid] * self.slope
-        self.flat_c0 = c0[flat] + a[self.mid] * c1[flat]  # a denormal slope is dropped: worth < 1e-300
-        self.flat_c2 = c2[flat]
-        self.row_cost = 4 * max(order.size, a.size)
-        self._offsets_cache: dict[int, Array] = {}
-        self._tiled: dict[int, tuple[Array, ...]] = {}
+        self.pieces: list[_Ramps] = []
+        self.n_sloped = self.n_flat = 0
+        self.min_rows = 1
 
-    def _offsets(self, B: int) -> Array:
-        """Flat bin offsets (B, M'): row r's forward bins, then all rows' backward bins."""
-        off = self._offsets_cache.get(B)
-        if off is None:
-            width = self.a.size + 1
-            is_bwd = np.arange(self.slope.size) >= self.n_fwd
-            off = (np.arange(B)[:, None] * width + is_bwd[None, :] * (B * width)).astype(np.intp)
-            self._offsets_cache[B] = off  # a grid has at most two block heights: the blocks and the tail
-        return off
+    def add(self, c0: Array, c1: Array, c2: Array) -> _RampSum:
+        """Add the terms with coefficients ``c0, c1, c2: (M,)``; returns self."""
+        for m0 in range(0, c0.size, _PIECE_TERMS):
+            piece = _Ramps(*(c[m0:m0 + _PIECE_TERMS] for c in (c0, c1, c2)), self.a, self.mid, self.step)
+            self.pieces.append(piece)
+            self.n_sloped += piece.slope.size
+            self.n_flat += piece.flat_c0.size
+        return self
 
-    def _slope_weights(self, B: int) -> tuple[Array, ...]:
-        w = self._tiled.get(B)
-        if w is None:
-            w = tuple(np.ascontiguousarray(np.broadcast_to(v, (B, v.size))).ravel()
-                      for v in ((self.slope,) if self.power == 1 else (self.slope, self.slope * self.slope)))
-            self._tiled[B] = w
-        return w
+    @property
+    def row_cost(self) -> int:
+        return 4 * max(max((p.slope.size for p in self.pieces), default=0), self.a.size)
 
-    def rows(self, b: Array) -> Array:
-        value = self._binned(b) if self.slope.size else np.zeros((b.size, self.a.size))
-        if self.flat_c0.size:
-            flat = np.maximum(self.flat_c0[None, :] + b[:, None] * self.flat_c2[None, :], 0.0)
-            value += np.sum(flat if self.power == 1 else flat * flat, axis=1)[:, None]
+    @property
+    def row_work(self) -> float:
+        return _RAMP_WORK[self.power] * self.n_sloped + 3 * self.n_flat + 16 * (self.power + 1) * self.a.size
+
+    def rows(self, b: Array):
+        value = (yield from self._binned(b)) if self.n_sloped else np.zeros((b.size, self.a.size))
+        flat_sum = np.zeros(b.size)
+        for piece in self.pieces:
+            if piece.flat_c0.size:
+                flat = np.maximum(piece.flat_c0[None, :] + b[:, None] * piece.flat_c2[None, :], 0.0)
+                flat_sum += np.sum(flat if self.power == 1 else flat * flat, axis=1)
+        if self.n_flat:
+            value += flat_sum[:, None]
         return self.scale * value
 
-    def _binned(self, b: Array) -> Array:
+    def _binned(self, b: Array):
         B, G = b.size, self.a.size
-        alpha = np.multiply.outer(b, self.c2_sloped)
-        alpha += self.base  # (B, M'): each term's value at the anchor column
-        if self.step is not None:
-            t = alpha * self.neg_inv  # kink position, in grid steps from the anchor (inf is fine: clipped)
-            t += self.mid + 1.0
-            np.clip(t, 0.0, G, out=t)
-            idx = t.astype(np.intp)  # = clip(floor(kink) + 1, 0, G): first column right of the kink
-        else:
-            with np.errstate(divide="ignore", over="ignore"):
-                kink = self.a[self.mid] - alpha / self.slope
-            idx = np.searchsorted(self.a, kink.ravel(), side="right").reshape(B, -1)
-        idx += self._offsets(B)
-        idx = idx.ravel()
-        n_bins = 2 * B * (G + 1)
-        if self.power == 1:
-            weights = (alpha.ravel(),) + self._slope_weights(B)
-        else:
+        width = G + 1
+        n_bins = 2 * B * width  # row r's forward bins, then all rows' backward bins
+        bins = np.zeros((self.power + 1, n_bins))
+        keep = len(self.pieces) == 1  # a single piece keeps its bin offsets and tiled slopes for the next block
+        for piece in self.pieces:
+            if not piece.slope.size:
+                continue
+            alpha = np.multiply.outer(b, piece.c2)
+            alpha += piece.base  # (B, M'): each term's value at the anchor column
+            if self.step is not None:
+                t = alpha * piece.neg_inv  # kink position, in grid steps from the anchor (inf is fine: clipped)
+                t += self.mid + 1.0
+                np.clip(t, 0.0, G, out=t)
+                idx = t.astype(np.intp)  # = clip(floor(kink) + 1, 0, G): first column right of the kink
+            else:
+                with np.errstate(divide="ignore", over="ignore"):
+                    kink = self.a[self.mid] - alpha / piece.slope
+                idx = np.searchsorted(self.a, kink.ravel(), side="right").reshape(B, -1)
+            idx += piece.offsets(B, width, keep)
+            idx = idx.ravel()
             flat_alpha = alpha.ravel()
-            weights = (flat_alpha * flat_alpha, flat_alpha * self._slope_weights(B)[0], self._slope_weights(B)[1])
+            slopes = piece.slope_weights(B, self.power, keep)
+            if self.power == 1:
+                weights = (flat_alpha, slopes[0])
+            else:
+                weights = (flat_alpha * flat_alpha, flat_alpha * slopes[0], slopes[1])
+            for k, w in enumerate(weights):
+                bins[k] += np.bincount(idx, w, n_bins)
+            yield _RAMP_WORK[self.power] * B * piece.slope.size
         sums = []
-        for w in weights:
-            bins = np.bincount(idx, w, n_bins).reshape(2, B, G + 1)
-            forward = np.cumsum(bins[0], axis=1)[:, :G]  # terms switched on at or left of column i
-            backward = np.cumsum(bins[1][:, ::-1], axis=1)[:, ::-1][:, 1:]  # switched off right of i
+        for k in range(self.power + 1):
+            per_row = bins[k].reshape(2, B, width)
+            forward = np.cumsum(per_row[0], axis=1)[:, :G]  # terms switched on at or left of column i
+            backward = np.cumsum(per_row[1][:, ::-1], axis=1)[:, ::-1][:, 1:]  # switched off right of i
             sums.append((forward, backward))
         delta = self.delta[None, :]
         if self.power == 1:
@@ -372,59 +485,120 @@ class _RampSum:
             scale = 2.0 * np.abs(value) + 8.0 * delta * delta * svv
         # rounding in the bincount and prefix sums grows like sqrt(terms summed) (measured:
         # errors stay below 8 eps * scale); flag with that estimate and 10x headroom under 1e-9
-        bound = (math.sqrt(G + self.slope.size) + 16.0) * _EPS * scale
+        bound = (math.sqrt(G + self.n_sloped) + 16.0) * _EPS * scale
         suspect = bound > _REFINE_RTOL * value
         if suspect.any():
             rr, ii = np.nonzero(suspect)
-            value[rr, ii] = self._direct(self.a[ii], b[rr])
+            value[rr, ii] = yield from self._direct(self.a[ii], b[rr])
         return value
 
-    def _direct(self, a: Array, b: Array) -> Array:
+    def _direct(self, a: Array, b: Array):
         """Sums over the sloped terms at the points ``(a_k, b_k)``, term by term: (K,).
 
         Each term is ``c0 + a*c1 + b*c2`` from the coefficients as given (anchored at the
         plane's origin, as a per-point evaluation of theta would be), not re-anchored.
         """
-        c0, c1, c2 = self.c0_sloped, self.slope, self.c2_sloped
-        out = np.empty(a.size)
-        chunk = max(1, _BLOCK_ELEMENTS // max(c0.size, 1))
-        for k0 in range(0, a.size, chunk):
-            k1 = min(k0 + chunk, a.size)
-            t = c0[None, :] + a[k0:k1, None] * c1[None, :] + b[k0:k1, None] * c2[None, :]
-            np.maximum(t, 0.0, out=t)
-            out[k0:k1] = np.sum(t if self.power == 1 else t * t, axis=1)
+        out = np.zeros(a.size)
+        for piece in self.pieces:
+            c0, c1, c2 = piece.c0, piece.slope, piece.c2
+            if not c0.size:
+                continue
+            chunk = max(1, _BLOCK_ELEMENTS // c0.size)
+            for k0 in range(0, a.size, chunk):
+                k1 = min(k0 + chunk, a.size)
+                t = c0[None, :] + a[k0:k1, None] * c1[None, :] + b[k0:k1, None] * c2[None, :]
+                np.maximum(t, 0.0, out=t)
+                out[k0:k1] += np.sum(t if self.power == 1 else t * t, axis=1)
+                yield 8 * t.size
         return out
 
 
+class _Ramps:
+    """One piece of a :class:`_RampSum`: its sloped terms, forward ones first, and its flat ones."""
+
+    def __init__(self, c0: Array, c1: Array, c2: Array, a: Array, mid: int, step: float | None):
+        with np.errstate(divide="ignore", over="ignore"):
+            neg_inv = -1.0 / (c1 * step) if step is not None else np.zeros_like(c1)
+        flat = (c1 == 0) | ~np.isfinite(neg_inv)  # no slope worth the name: constant along the row
+        fwd, bwd = np.flatnonzero(~flat & (c1 > 0)), np.flatnonzero(~flat & (c1 < 0))
+        order = np.concatenate([fwd, bwd])
+        self.n_fwd = fwd.size
+        self.c0, self.slope, self.c2, self.neg_inv = c0[order], c1[order], c2[order], neg_inv[order]
+        self.base = self.c0 + a[mid] * self.slope
+        self.flat_c0 = c0[flat] + a[mid] * c1[flat]  # a denormal slope is dropped: worth < 1e-300
+        self.flat_c2 = c2[flat]
+        self._offsets: dict[int, Array] = {}
+        self._tiled: dict[int, tuple[Array, ...]] = {}
+
+    def offsets(self, B: int, width: int, keep: bool) -> Array:
+        """Flat bin offsets (B, M'): row r's forward bins, then all rows' backward bins."""
+        off = self._offsets.get(B)
+        if off is None:
+            is_bwd = np.arange(self.slope.size) >= self.n_fwd
+            off = (np.arange(B)[:, None] * width + is_bwd[None, :] * (B * width)).astype(np.intp)
+            if keep:  # a grid has at most two block heights: the blocks and the tail
+                self._offsets[B] = off
+        return off
+
+    def slope_weights(self, B: int, power: int, keep: bool) -> tuple[Array, ...]:
+        """``c1`` (and ``c1**2`` for power 2) repeated for B rows, flat: bincount weights."""
+        w = self._tiled.get(B)
+        if w is None:
+            w = tuple(v if B == 1 else np.tile(v, B)
+                      for v in ((self.slope,) if power == 1 else (self.slope, self.slope * self.slope)))
+            if keep:
+                self._tiled[B] = w
+        return w
+
+
 # --- structured SVM: a max over classes, evaluated directly ----------------------------------
+
+_MAX_WORK = 2.0  # element passes per (example, wrong class, column) and row (measured: 1.9-2.3)
+
 
 class _MaxHingeSum:
     """``scale * sum_i max(0, max_j (p_ij + a*q_ij + b*r_ij))``, (N, C-1) coefficients.
 
     The Crammer–Singer loss is a max of C piecewise-linear pieces per example; its kinks
     move with the rival class, so it is evaluated directly at every grid point (vectorized,
-    O(G^2 N C), still without any N x D x C product).
+    O(G^2 N C), still without any N x D x C product). The coefficients come in pieces of
+    examples (:meth:`add`).
     """
 
-    def __init__(self, p: Array, q: Array, r: Array, a: Array, scale: float):
-        self.p, self.q, self.r, self.a, self.scale = p, q, r, a, scale
+    def __init__(self, a: Array, scale: float):
+        self.a, self.scale = a, scale
+        self.pieces: list[tuple[Array, Array, Array]] = []
+        self.n_examples, self.n_wrong = 0, 1
         self.row_cost = 2 * a.size
+        self.min_rows = 1
 
-    def rows(self, b: Array) -> Array:
+    def add(self, p: Array, q: Array, r: Array) -> _MaxHingeSum:
+        self.pieces.append((p, q, r))
+        self.n_examples += p.shape[0]
+        self.n_wrong = p.shape[1]
+        return self
+
+    @property
+    def row_work(self) -> float:
+        return self.n_examples * self.a.size * (_MAX_WORK * self.n_wrong + 1)
+
+    def rows(self, b: Array):
         out = np.zeros((b.size, self.a.size))
-        N, K = self.p.shape
         step = max(1, _BLOCK_ELEMENTS // (2 * self.a.size))
         for j, bj in enumerate(b):
-            for i0 in range(0, N, step):
-                p, q, r = (v[i0:i0 + step] for v in (self.p, self.q, self.r))
-                best = np.multiply.outer(q[:, 0], self.a)
-                best += (p[:, 0] + bj * r[:, 0])[:, None]
-                for c in range(1, K):
-                    line = np.multiply.outer(q[:, c], self.a)
-                    line += (p[:, c] + bj * r[:, c])[:, None]
-                    np.maximum(best, line, out=best)
-                np.maximum(best, 0.0, out=best)
-                out[j] += best.sum(axis=0)
+            for piece in self.pieces:
+                N, K = piece[0].shape
+                for i0 in range(0, N, step):
+                    p, q, r = (v[i0:i0 + step] for v in piece)
+                    best = np.multiply.outer(q[:, 0], self.a)
+                    best += (p[:, 0] + bj * r[:, 0])[:, None]
+                    for c in range(1, K):
+                        line = np.multiply.outer(q[:, c], self.a)
+                        line += (p[:, c] + bj * r[:, c])[:, None]
+                        np.maximum(best, line, out=best)
+                    np.maximum(best, 0.0, out=best)
+                    out[j] += best.sum(axis=0)
+                    yield best.size * (_MAX_WORK * K + 1)
         return self.scale * out
 
 
@@ -434,6 +608,8 @@ _GROUP_WIDTH = 9  # C**k columns per group: measured best here (k = 2 for 3 clas
 _CHUNK_GROUPS = 8  # groups per matrix-product call (a power of 2; the products of r groups align)
 _SOFTMAX_CELLS = 1 << 14  # grid points per block: rows x G, at most 64 rows (an 8-group chunk fits in L2)
 _E_STORED = 1 << 23  # a-side factors kept for the whole grid up to 64 MiB, recomputed per block beyond
+_EXP_WORK = 4.0  # element passes per a-side factor made (an exp and an affine map)
+_REDUCE_WORK = 0.5  # element passes per group and grid point to multiply class sums and take logs (in cache)
 
 
 def _group_size(C: int) -> int:
@@ -442,6 +618,11 @@ def _group_size(C: int) -> int:
     while C ** (k + 1) <= _GROUP_WIDTH:
         k += 1
     return k
+
+
+def _softmax_rows(G: int) -> int:
+    """Rows per softmax block: ``_SOFTMAX_CELLS`` grid points, between 8 and 64 rows."""
+    return min(64, max(8, _SOFTMAX_CELLS // G))
 
 
 def _kron_sums(v: Array, k: int) -> Array:
@@ -454,7 +635,41 @@ def _kron_sums(v: Array, k: int) -> Array:
 
 
 class _SoftmaxSum:
-    """``scale * sum_i log(1 + sum_{j != y_i} exp(p_ij + a*q_ij + b*r_ij))``: (N, C-1) coefficients.
+    """``scale * sum_i log(1 + sum_{j != y_i} exp(p_ij + a*q_ij + b*r_ij))`` over pieces of examples.
+
+    Each piece (:meth:`add`, (n, C-1) coefficients) is a :class:`_SoftmaxPiece`; the a-side
+    factors are kept for the whole grid while all pieces' together stay within ``_E_STORED``.
+    """
+
+    def __init__(self, a: Array, b: Array, scale: float):
+        self.a, self.b, self.scale = a, b, scale
+        self.pieces: list[_SoftmaxPiece] = []
+        self.stored = 0  # a-side factor elements kept so far, over all pieces
+        self.row_cost = _BLOCK_ELEMENTS // _softmax_rows(a.size)
+
+    def add(self, p: Array, q: Array, r: Array) -> _SoftmaxSum:
+        self.pieces.append(_SoftmaxPiece(p, q, r, self.a, self.b, self))
+        return self
+
+    @property
+    def row_work(self) -> float:
+        return sum(piece.row_work for piece in self.pieces)
+
+    @property
+    def min_rows(self) -> int:
+        # factors recomputed per block cost as much as ~30 rows of products: blocks stay tall
+        recomputed = any(g["E"] is None for piece in self.pieces for g in piece.groups)
+        return _softmax_rows(self.a.size) if recomputed else 1
+
+    def rows(self, b: Array):
+        total = np.zeros((b.size, self.a.size))
+        for piece in self.pieces:
+            total += yield from piece.rows(b)
+        return self.scale * total
+
+
+class _SoftmaxPiece:
+    """``sum_i log(1 + sum_{j != y_i} exp(p_ij + a*q_ij + b*r_ij))``: (n, C-1) coefficients.
 
     Each exponential factorises as ``e_ij(a) * f_ij(b)`` with ``e = exp(p + a*q - sigma)``,
     ``f = exp(b*r + sigma)`` (sigma balances the two so that neither overflows). With
@@ -471,10 +686,10 @@ class _SoftmaxSum:
     stays below ``_EXP_DEAD`` everywhere contribute nothing (also in ``softmax_loss``).
     """
 
-    def __init__(self, p: Array, q: Array, r: Array, a: Array, b: Array, scale: float):
+    def __init__(self, p: Array, q: Array, r: Array, a: Array, b: Array, owner: _SoftmaxSum):
         N, K = p.shape  # K = C - 1 wrong classes
         C = K + 1
-        self.a, self.scale = a, scale
+        self.a = a
         a_lo, a_hi = np.minimum(a[0] * q, a[-1] * q), np.maximum(a[0] * q, a[-1] * q)
         b_lo = np.minimum(b.min() * r, b.max() * r)
         b_hi = np.maximum(b.min() * r, b.max() * r)
@@ -492,10 +707,10 @@ class _SoftmaxSum:
         sum_bound = math.log(C) + np.maximum(np.where(dead, -np.inf, top).max(axis=1), 0.0)  # >= log T_i
         # per example, the exponents of E_i (a-side) and F_i (b-side), class 0 being the true one
         zero = np.zeros((N, 1))
-        self.e_const = np.hstack([zero, np.where(dead, -np.inf, p - sigma)])  # exp(-inf) = 0: dead drop out
-        self.e_slope = np.hstack([zero, np.where(dead, 0.0, q)])
-        self.f_slope = np.hstack([zero, np.where(dead, 0.0, r)])
-        self.f_const = np.hstack([zero, sigma])
+        exponents = {"e_const": np.hstack([zero, np.where(dead, -np.inf, p - sigma)]),  # exp(-inf) = 0: dead drop out
+                     "e_slope": np.hstack([zero, np.where(dead, 0.0, q)]),
+                     "f_slope": np.hstack([zero, np.where(dead, 0.0, r)]),
+                     "f_const": np.hstack([zero, sigma])}
 
         k = _group_size(C)
         alone = (factor_bound > _EXP_SAFE / 2) | (sum_bound > _EXP_SAFE / 2)
@@ -503,15 +718,19 @@ class _SoftmaxSum:
         wild = ~alone & ~calm
         self.groups = []
         if calm.any():
-            self.groups.append(self._grouped(np.flatnonzero(calm), k, float(sum_bound[calm].max())))
+            self.groups.append(self._grouped(exponents, np.flatnonzero(calm), k, float(sum_bound[calm].max()), owner))
         if wild.any():
-            self.groups.append(self._grouped(np.flatnonzero(wild), 1, _EXP_SAFE))
+            self.groups.append(self._grouped(exponents, np.flatnonzero(wild), 1, _EXP_SAFE, owner))
         self.alone = np.flatnonzero(alone)
         self.p = np.where(dead, -np.inf, p)[self.alone]
-        self.q, self.r = self.e_slope[self.alone, 1:], self.f_slope[self.alone, 1:]
-        self.row_cost = _BLOCK_ELEMENTS // min(64, max(8, _SOFTMAX_CELLS // a.size))
+        self.q, self.r = exponents["e_slope"][self.alone, 1:], exponents["f_slope"][self.alone, 1:]
+        rows = _softmax_rows(a.size)
+        self.row_work = sum(g["F_slope"].size * (a.size * _MADD_WORK + 2 + (0 if g["E"] is not None else
+                                                                             _EXP_WORK * a.size / rows))
+                            + g["F_slope"].shape[0] * _REDUCE_WORK * a.size for g in self.groups) \
+            + self.alone.size * K * a.size * 8
 
-    def _grouped(self, examples: Array, k: int, sum_bound: float) -> dict:
+    def _grouped(self, exponents: dict, examples: Array, k: int, sum_bound: float, owner: _SoftmaxSum) -> dict:
         """Groups of k examples: the a-side Kronecker factors E (groups, C^k, G), b-side exponents."""
         # r groups' class sums share a log: the largest power of 2 keeping their product < e^690
         r = 1
@@ -524,16 +743,19 @@ class _SoftmaxSum:
         def padded(v: Array, row: Array) -> Array:
             return np.vstack([v[examples], np.tile(row, (pad, 1))])
 
-        no_class = np.full(self.e_const.shape[1], -np.inf)
+        width = exponents["e_const"].shape[1]
+        no_class = np.full(width, -np.inf)
         no_class[0] = 0.0
-        zeros = np.zeros(self.e_const.shape[1])
+        zeros = np.zeros(width)
         group = {"r": r, "E": None,
-                 "E_const": _kron_sums(padded(self.e_const, no_class), k),
-                 "E_slope": _kron_sums(padded(self.e_slope, zeros), k),
-                 "F_slope": _kron_sums(padded(self.f_slope, zeros), k),
-                 "F_const": _kron_sums(padded(self.f_const, zeros), k)}
-        if n_groups * group["E_slope"].shape[1] * self.a.size <= _E_STORED:  # else recomputed per block
+                 "E_const": _kron_sums(padded(exponents["e_const"], no_class), k),
+                 "E_slope": _kron_sums(padded(exponents["e_slope"], zeros), k),
+                 "F_slope": _kron_sums(padded(exponents["f_slope"], zeros), k),
+                 "F_const": _kron_sums(padded(exponents["f_const"], zeros), k)}
+        size = n_groups * group["E_slope"].shape[1] * self.a.size
+        if owner.stored + size <= _E_STORED:  # else recomputed per block
             group["E"] = self._a_factors(group, 0, n_groups)
+            owner.stored += size
         return group
 
     def _a_factors(self, group: dict, g0: int, g1: int) -> Array:
@@ -542,16 +764,16 @@ class _SoftmaxSum:
         E += group["E_const"][g0:g1, :, None]
         return np.exp(E, out=E)
 
-    def rows(self, b: Array) -> Array:
+    def rows(self, b: Array):
         B, G = b.size, self.a.size
         total = np.zeros((B, G))
         for group in self.groups:
-            total += self._grouped_rows(group, b)
+            total += yield from self._grouped_rows(group, b)
         if self.alone.size:
-            total += self._alone_rows(b)
-        return self.scale * total
+            total += yield from self._alone_rows(b)
+        return total
 
-    def _grouped_rows(self, group: dict, b: Array) -> Array:
+    def _grouped_rows(self, group: dict, b: Array):
         r = group["r"]
         n_groups, width = group["F_slope"].shape
         B, G = b.size, self.a.size
@@ -585,9 +807,11 @@ class _SoftmaxSum:
                     np.log(product, out=product)
                     total += product
                     pending = 0
+            yield (s1 - s0) * (width * (B * G * _MADD_WORK + 2 * B + (0 if group["E"] is not None else _EXP_WORK * G))
+                               + _REDUCE_WORK * B * G)
         return total
 
-    def _alone_rows(self, b: Array) -> Array:
+    def _alone_rows(self, b: Array):
         out = np.zeros((b.size, self.a.size))
         n, K = self.p.shape
         step = max(1, _BLOCK_ELEMENTS // (4 * K * self.a.size))
@@ -598,6 +822,7 @@ class _SoftmaxSum:
                 shift = np.maximum(m.max(axis=1), 0.0)  # the max-shift, the true class scoring 0
                 m -= shift[:, None, :]
                 out[j] += np.sum(shift + np.log(np.exp(-shift) + np.exp(m).sum(axis=1)), axis=0)
+                yield 8 * m.size
         return out
 
 
@@ -620,13 +845,16 @@ class _SumOfSquares:
         self.const = float(off @ off)
         self.a, self.scale = a, scale
         self.row_cost = 4 * a.size
+        self.row_work = (4 * rank + 2) * a.size
+        self.min_rows = 1
 
-    def rows(self, b: Array) -> Array:
+    def rows(self, b: Array):
         value = np.full((b.size, self.a.size), self.const)
         for p, m1, m2 in zip(self.p, self.m1, self.m2):
             v = np.add.outer(p + b * m2, self.a * m1)
             value += v * v
         return self.scale * value
+        yield  # a computation with nothing to report: O(G) per row
 
 
 # --- anything else: point by point ---------------------------------------------------------------
@@ -637,8 +865,11 @@ class _Pointwise:
     def __init__(self, objective, plane: Plane, a: Array, part: str):
         self.objective, self.plane, self.a, self.part = objective, plane, a, part
         self.row_cost = 4 * a.size * plane.n_params
+        n = getattr(objective, "n_examples", None)
+        self.row_work = a.size * plane.n_params * (16 if n is None else 4 * n)  # a loss: ~ N x P passes
+        self.min_rows = 1
 
-    def rows(self, b: Array) -> Array:
+    def rows(self, b: Array):
         ab = np.column_stack([np.tile(self.a, b.size), np.repeat(b, self.a.size)])
         thetas = self.plane.points(ab)
         obj = self.objective
@@ -649,6 +880,7 @@ class _Pointwise:
         else:
             values = np.array([obj.parts(t)[0 if self.part == "data" else 1] for t in thetas])
         return values.reshape(b.size, self.a.size)
+        yield  # one vectorized call per block: nothing to report midway
 
 
 # --- display helpers ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .generators import checkpoint
 from .gradcheck import numerical_gradient
 from .objective import KEEP_PROB
 from .registry import Entry, Param, Registry
@@ -510,6 +511,7 @@ class Run:
         """One update: the new :class:`Step`, or None if the run has converged or diverged."""
         if self.finished:
             return None
+        checkpoint()  # a cancelled computation stops between two steps
         with np.errstate(all="ignore"):  # overflow on the way to divergence is expected, and reported
             theta = self._search_step() if self._mode == "search" else self._gradient_step()
         if theta is None:

@@ -121,3 +121,13 @@ def write_landscape_csv(path: str | os.PathLike, landscape: Landscape, overwrite
     columns = (A.ravel(), B.ravel(), landscape.data.ravel(), landscape.reg.ravel(), total.ravel())
     rows = ([_cell(v) for v in row] for row in zip(*columns))
     return _write_csv(path, ["a", "b", "data", "reg", "total"], rows, overwrite)
+
+
+def write_trajectories(path: str | os.PathLike, computed, fmt: str | None = None, overwrite: bool = True) -> Path:
+    """The runs of a :class:`~losslab.engine.experiment.Computed` as CSV or NPZ (``fmt``; default: from the
+    file's extension, CSV otherwise)."""
+    if computed is None:
+        raise ValueError("the runs are still being computed; try again in a moment")
+    fmt = fmt or ("npz" if str(path).lower().endswith(".npz") else "csv")
+    write = write_trajectories_npz if fmt == "npz" else write_trajectories_csv
+    return write(path, list(computed.runs), computed.problem.shape, overwrite=overwrite)

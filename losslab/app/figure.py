@@ -1,0 +1,223 @@
+"""The figure: landscapes, loss curves and the data view, drawn from one :class:`Snapshot`.
+
+The window embeds it and exports paint it; ``losslab render`` builds one offscreen with
+no window around it. It holds no experiment of its own: it draws the snapshot it is
+handed and moves to the frame it is told.
+
+The landscape sits behind :class:`LandscapeView`, the small protocol any landscape view
+follows (the contour grid today; a 3-D surface or 1-D cuts later), so the figure and the
+exports do not care which one is shown.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from PyQt6.QtCore import QElapsedTimer, Qt, pyqtSignal
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from ..engine.experiment import RunResult
+from .display import SurfaceDisplay
+from .session import Snapshot
+from .views import DataView, LandscapeGrid, LossCurves, PathData, TemplateView, run_color, run_label
+
+BACKGROUNDS = {"light": "#ffffff", "dark": "#1e1e1e"}
+FOREGROUNDS = {"light": "#222222", "dark": "#dddddd"}
+
+
+class LandscapeView(Protocol):
+    """What the figure asks of a landscape view."""
+
+    def set_layout(self, titles: list[str], axes_labels: tuple[str, str]) -> bool:
+        """One panel per title; returns whether the panels were rebuilt."""
+
+    def set_surface(self, display: SurfaceDisplay, cmap: str, reset_view: bool) -> None:
+        """Show the landscape's picture (``reset_view``: frame the whole grid)."""
+
+    def set_paths(self, per_panel: list[list[PathData]], start: tuple[float, float]) -> None:
+        """The paths each panel shows, and where every run starts."""
+
+    def set_frame(self, frame: int) -> None:
+        """Move every path to ``frame``."""
+
+
+class Figure(QWidget):
+    """Landscape panels above; loss curves and the data (or the class templates) below.
+
+    Signals:
+        clicked(float, float): a click on a contour, in plane coordinates.
+        hovered(float, float, float): the pointer's plane point and the loss shown there.
+    """
+
+    clicked = pyqtSignal(float, float)
+    hovered = pyqtSignal(float, float, float)
+
+    SECONDARY_INTERVAL_MS = 60  # while playing, the data view follows at most ~16 times a second
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.grid = LandscapeGrid()
+        self.landscape_view: LandscapeView = self.grid
+        self.curves = LossCurves()
+        self.data_view = DataView()
+        self.templates = TemplateView()
+        self.right = QStackedWidget()
+        self.right.addWidget(self.data_view)
+        self.right.addWidget(self.templates)
+        self.bottom = QSplitter(Qt.Orientation.Horizontal)
+        self.bottom.addWidget(self.curves)
+        self.bottom.addWidget(self.right)
+        self.bottom.setSizes([600, 400])
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(self.bottom)
+        self.splitter.setSizes([560, 300])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        self.grid.clicked.connect(self.clicked)
+        self.grid.hovered.connect(self.hovered)
+        self.snapshot: Snapshot | None = None
+        self.frame = 0
+        self._theme: str | None = None
+        self._dataset = None
+        self._plane_key: tuple | None = None
+        self._secondary = QElapsedTimer()
+        self._secondary.start()
+
+    # --- what is shown --------------------------------------------------------------------------
+    @property
+    def results(self) -> list[RunResult]:
+        return list(self.snapshot.computed.runs) if self.snapshot is not None else []
+
+    @property
+    def n_frames(self) -> int:
+        return self.snapshot.computed.n_frames if self.snapshot is not None else 1
+
+    @property
+    def background(self) -> QColor:
+        return QColor(BACKGROUNDS[self.snapshot.view.theme if self.snapshot else "light"])
+
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        """Draw a snapshot whole: panels, picture, paths, curves and the data."""
+        self.snapshot = snapshot
+        computed, view = snapshot.computed, snapshot.view
+        self._apply_theme(view.theme)
+        dataset = computed.problem.dataset
+        if dataset is not self._dataset:
+            self._dataset = dataset
+            if dataset is not None:
+                self.data_view.set_data(dataset.X, dataset.y, dataset.n_classes, self._data_title())
+                if dataset.image_shape is not None:
+                    self.templates.set_classes(dataset.class_names, dataset.image_shape)
+                    self.right.setCurrentWidget(self.templates)
+                else:
+                    self.right.setCurrentWidget(self.data_view)
+            self.right.setVisible(dataset is not None)
+        if self.landscape_view.set_layout(self._titles(), computed.plane.labels):
+            self._style_plots()
+        plane = computed.plane
+        plane_key = (plane.extent, plane.labels, plane.origin.tobytes(), plane.d1.tobytes(), plane.d2.tobytes())
+        reset = plane_key != self._plane_key  # a new slice is framed whole; the same one keeps the user's zoom
+        self._plane_key = plane_key
+        if snapshot.display is not None:
+            self.landscape_view.set_surface(snapshot.display, view.colormap, reset_view=reset)
+        self._draw_paths()
+        self._draw_curves()
+        self._set_data_title()
+        self.set_frame(min(self.frame, self.n_frames - 1))
+
+    def show_display(self, snapshot: Snapshot) -> None:
+        """The same results with a new picture of the landscape (other colours, part or iso-lines)."""
+        self.snapshot = snapshot
+        if snapshot.display is not None:
+            self.landscape_view.set_surface(snapshot.display, snapshot.view.colormap, reset_view=False)
+
+    def set_frame(self, frame: int, playing: bool = False) -> None:
+        """Move everything to ``frame``; while ``playing`` the data view follows at a gentler rate."""
+        self.frame = max(0, min(int(frame), self.n_frames - 1))
+        self.landscape_view.set_frame(self.frame)
+        self.curves.set_frame(self.frame)
+        if not playing or self._secondary.hasExpired(self.SECONDARY_INTERVAL_MS):
+            self._secondary.restart()
+            self._update_data_view()
+
+    # --- pieces -----------------------------------------------------------------------------------
+    def _titles(self) -> list[str]:
+        if self.snapshot.view.layout == "overlay":
+            return ["all optimizers"]
+        titles = [f"<span style='color:{run_color(r.index, r.spec)}'>●</span> {run_label(r.spec)}"
+                  for r in self.results]
+        return titles or ["no optimizer enabled"]
+
+    def _draw_paths(self) -> None:
+        results = self.results
+        paths = [PathData(r.spec.method, run_label(r.spec), run_color(r.index, r.spec), np.asarray(r.ab),
+                          r.trajectory.status) for r in results]
+        # where the runs really start, in the drawn plane's coordinates (for planes made from
+        # full-space runs this is not the Slice panel's (a, b))
+        start = tuple(results[0].ab[0]) if results else self.snapshot.computed.experiment.start
+        per_panel = [paths] if self.snapshot.view.layout == "overlay" else [[p] for p in paths]
+        self.landscape_view.set_paths(per_panel, start)
+
+    def _draw_curves(self) -> None:
+        view = self.snapshot.view
+        runs = []
+        for result in self.results:
+            traj = result.trajectory
+            x = np.arange(len(traj.losses)) if view.x_axis == "step" else np.asarray(traj.cost)
+            runs.append((run_label(result.spec), run_color(result.index, result.spec), x, np.asarray(traj.losses),
+                         traj.status))
+        self.curves.set_runs(runs, "step" if view.x_axis == "step" else "cost (full-data passes)", view.log_loss)
+
+    def data_result(self) -> RunResult | None:
+        """The run whose parameters the data view shows."""
+        results = self.results
+        return results[min(self.snapshot.view.data_run, len(results) - 1)] if results else None
+
+    def _data_title(self) -> str:
+        result = self.data_result() if self.snapshot is not None else None
+        if result is None:
+            return "data"
+        return f"decision regions of <span style='color:{run_color(result.index, result.spec)}'>●</span> " \
+               f"{run_label(result.spec)}"
+
+    def _set_data_title(self) -> None:
+        title = self._data_title()
+        if title != self.data_view.title:  # a new title re-lays out the plot: only when it changes
+            self.data_view.title = title
+            self.data_view.plot_item.setTitle(title)
+
+    def _update_data_view(self) -> None:
+        if self.snapshot is None or self._dataset is None:
+            return
+        result = self.data_result()
+        if result is None:
+            self.data_view.set_parameters(None, None)  # no run: no decision regions to show
+            return
+        theta = result.thetas[min(self.frame, len(result.thetas) - 1)]
+        W, b = self.snapshot.computed.problem.objective.unflatten(theta)
+        if self._dataset.image_shape is not None:
+            self.templates.set_weights(W)
+        else:
+            self.data_view.set_parameters(W, b)
+
+    # --- theme ------------------------------------------------------------------------------------
+    def _apply_theme(self, theme: str) -> None:
+        if theme == self._theme:
+            return
+        self._theme = theme
+        for view in (self.grid, self.curves, self.data_view, self.templates):
+            view.setBackground(BACKGROUNDS[theme])
+        self._style_plots()
+
+    def _style_plots(self) -> None:
+        foreground = FOREGROUNDS[self._theme or "light"]
+        for item in [*self.grid.panels, self.curves.plot_item, self.data_view.plot_item]:
+            for side in ("left", "bottom"):
+                axis = item.getAxis(side)
+                if axis.textPen().color() != QColor(foreground):  # a new pen throws the axis drawing away
+                    axis.setPen(foreground)
+                    axis.setTextPen(foreground)
+            item.titleLabel.setAttr("color", foreground)
