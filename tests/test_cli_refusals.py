@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from losslab.__main__ import main
@@ -145,3 +146,28 @@ def test_a_file_that_appears_meanwhile_is_not_clobbered(tmp_path, capsys, monkey
     assert code != 0 and "already exists" in stderr
     assert out.read_text() == "someone else's file"
     assert [p.name for p in tmp_path.iterdir()] == ["paths.csv"]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="needs RLIMIT_AS")
+def test_a_diverged_curve_renders_in_bounded_memory(tmp_path):
+    """Defect 7: preset 05 with lr = 1000 on its last run and a linear loss axis; it grew past 23 GB."""
+    from losslab.io.session_file import load_session, resolve_session
+
+    experiment, view, info = load_session(resolve_session("05-learning-rate-too-high"))
+    runs = experiment.runs[:-1] + (experiment.runs[-1].with_hyper(lr=1000.0),)
+    session = tmp_path / "blown.json"
+    save_session(session, replace(experiment, runs=runs), dict(view, log_loss=False))
+    out = tmp_path / "blown.png"
+    script = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30)); "
+              "from losslab.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", script, "render", str(session), "-o", str(out),
+                             "--size", "1200x700"], capture_output=True, text=True, timeout=150, env=env)
+    assert result.returncode == 0, result.stderr
+    from PIL import Image
+
+    image = Image.open(out)
+    assert image.size == (1200, 700)
+    colors = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    assert len(np.unique(colors, axis=0)) > 200  # a real figure, not a blank page
