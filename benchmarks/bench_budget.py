@@ -2,14 +2,14 @@
 
     python benchmarks/bench_budget.py [--skip-large] [--gaps-only]
 
-1. calibration: ``budget.calibrate()`` (seconds per elementwise pass) next to the constant
-   ``SECONDS_PER_OP`` the estimates use;
+1. calibration: ``budget.calibrate()`` (seconds per counted operation, from a tiny real
+   landscape) next to the constant ``SECONDS_PER_OP`` the estimates use;
 2. memory: tracemalloc's peak (NumPy reports its allocations to it) for building the
    problem, the landscape and the runs of an experiment, one after the other, against
    ``experiment_cost``'s estimate, part by part;
 3. time: the same steps timed against the estimate's seconds, part by part;
 4. cancellation: at N = 10^6, D = 2, C = 3, 256², every loss: the time to the first yield
-   of ``landscape_blocks`` (the set-up), the longest and median gap between two yields (a
+   of ``loss_surface_blocks`` (the set-up), the longest and median gap between two yields (a
    superseded job stops at the next one), and the block heights. ``--skip-large`` skips it.
 
 BLAS runs on one thread unless OPENBLAS_NUM_THREADS is set (as bench_landscape.py). Timings
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--gaps-only", action="store_true", help="only the N = 10^6 cancellation timings")
     args = parser.parse_args()
     if not args.gaps_only:
-        print(f"calibration: {budget.calibrate() * 1e9:.2f} ns per elementwise pass here; "
+        print(f"calibration: {budget.calibrate() * 1e9:.2f} ns per counted operation now; "
               f"SECONDS_PER_OP = {budget.SECONDS_PER_OP * 1e9:.2f} ns\n")
         compare([(300, 3, 128, "svm", 200, "axes"), (20_000, 3, 256, "svm", 100, "random"),
                  (20_000, 3, 256, "softmax", 100, "axes"), (100_000, 10, 256, "squared_hinge", 50, "random"),

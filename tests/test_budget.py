@@ -161,7 +161,8 @@ def test_the_estimates_grow_with_every_size(loss, size):
     works = [c.work for c in costs]
     assert works[0] < works[1] < works[2]
     assert [c.seconds for c in costs] == sorted(c.seconds for c in costs)
-    assert costs[0].memory <= costs[1].memory <= costs[2].memory
+    # memory need not grow at every step (taller data, shorter landscape blocks), but overall it does
+    assert costs[0].memory <= costs[2].memory
 
 
 def test_runs_yield_more_often_the_dearer_their_steps():
@@ -189,6 +190,10 @@ def test_bad_sizes_are_refused_with_a_clear_message():
         problem_cost(10, 2, 1, 128, [], "svm")
     with pytest.raises(ValueError, match="loss must be one of"):
         problem_cost(10, 2, 3, 128, [], "hinge")
+    with pytest.raises(ValueError, match="space must be one of slice, full"):
+        problem_cost(10, 2, 3, 128, [], "svm", space="plane")
+    with pytest.raises(ValueError, match="steps must be an integer of at least 0"):
+        problem_cost(10, 2, 3, 128, [("gd", -1, None)], "svm")
 
 
 def test_numbers_in_messages_are_human():

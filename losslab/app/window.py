@@ -181,7 +181,8 @@ class MainWindow(QMainWindow):
         for label in (self.hover_label, self.message_label):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
-        self.progress.setFixedWidth(160)
+        self.progress.setFixedWidth(260)
+        self.progress.setTextVisible(True)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("")
@@ -227,7 +228,7 @@ class MainWindow(QMainWindow):
             return  # quick computations show nothing
         self.progress.setRange(0, max(1, progress.total))
         self.progress.setValue(min(progress.done, progress.total))
-        self.progress.setFormat(STAGE_LABELS.get(progress.stage, progress.stage))
+        self.progress.setFormat(f"{STAGE_LABELS.get(progress.stage, progress.stage)} %p%")
 
     def on_confirm_needed(self, text: str) -> None:
         """Ask before a long computation; the window stays live while the question is open."""

@@ -5,7 +5,8 @@ scores ``X @ W + b``, flat ``theta = concat(W.ravel(), b)``; data loss is the me
 examples, total loss = data loss + ``lam * R(W)``, the bias is never regularized.
 """
 from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv, make_dataset, parse_csv, standardize
-from .gradcheck import GRADCHECK_THRESHOLDS, GradCheck, grad_check, gradcheck_verdict, numerical_gradient, relative_error
+from .gradcheck import (GRADCHECK_THRESHOLDS, GradCheck, describe_check, grad_check, grad_check_steps, gradcheck_verdict,
+                        numerical_gradient, relative_error)
 from .landscape import PARTS, iso_levels, log_scale, loss_surface, loss_surface_blocks, robust_range, surface_parts
 from .losses import LOSSES, data_loss, kink_distance
 from .objective import Objective
@@ -18,7 +19,8 @@ from .schedules import SCHEDULES, learning_rate
 
 __all__ = [
     "BUNDLED", "DATASETS", "Dataset", "load_bundled", "load_csv", "make_dataset", "parse_csv", "standardize",
-    "GRADCHECK_THRESHOLDS", "GradCheck", "grad_check", "gradcheck_verdict", "numerical_gradient", "relative_error",
+    "GRADCHECK_THRESHOLDS", "GradCheck", "describe_check", "grad_check", "grad_check_steps", "gradcheck_verdict",
+    "numerical_gradient", "relative_error",
     "PARTS", "iso_levels", "log_scale", "loss_surface", "loss_surface_blocks", "robust_range", "surface_parts",
     "LOSSES", "data_loss", "kink_distance",
     "Objective",

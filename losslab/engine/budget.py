@@ -48,15 +48,16 @@ import numpy as np
 from . import landscape as _landscape
 from .datasets import load_bundled
 from .optimizers import OPTIMIZERS
+from .planes import PLANES
 
 MEMORY_BUDGET = 2 * 2**30  # bytes: no experiment may need more (2 GB)
 TIME_LIMIT = 300.0  # seconds: ``losslab render`` refuses a longer job
 CONFIRM_SECONDS = 15.0  # seconds: the window asks before starting a longer job
 
 # Seconds per operation, measured here with calibrate() (a 20,000-example svm landscape,
-# 128 x 128, timed and divided by its counted work): 0.63 ns, four runs within 2%, on the
-# 2-core VM losslab is developed on (NumPy 2.4, OpenBLAS 0.3.31, single BLAS thread). A
-# plain elementwise add runs at 0.35-0.9 ns a float there, depending on the load.
+# 128 x 128, timed and divided by its counted work): 0.63-0.66 ns on the 2-core VM losslab
+# is developed on when it is quiet (NumPy 2.4, OpenBLAS 0.3.31), 0.8-1.0 ns while other
+# jobs share it. A plain elementwise add runs at 0.35-0.9 ns a float there.
 SECONDS_PER_OP = 0.63e-9
 
 _F = 8  # bytes per float64 (and per intp)
@@ -69,11 +70,11 @@ _LOSS_OPS = (60, 15, 0.13)
 _GRAD_OPS = (80, 17, 0.27)  # one full loss and its gradient, per example
 _SOFTMAX_OPS = 8  # softmax's extra operations per example and class
 _EVAL_FLOATS = (4, 5.5)  # one evaluation's working set, floats per example: a + b*C (tracemalloc: <= 3 + 5.2 C)
-_OPTIMUM_STEPS = 500  # experiment.find_optimum: Adam from zero
+OPTIMUM_STEPS = 500  # experiment.find_optimum: Adam from zero, this many steps
 _SURFACE_POINT_OPS = 40  # one point of an analytic test surface, vectorized
 # the landscape's set-up: one piece's temporaries, bytes per (example, class) (tracemalloc, C = 3..100)
 _SETUP_BYTES = {"svm": 64, "squared_hinge": 64, "ova_svm": 80, "structured_svm": 56, "softmax": 220}
-_OBJECTS_BYTES = 512 * 2**10  # the engine's small Python objects (runs, planes, specs): a fixed allowance
+_OBJECTS_BYTES = 2**20  # the engine's small Python objects (runs, planes, specs, caches): a fixed allowance
 _SVD_OPS = 4  # operations per K x P x min(K, P) of an SVD (LAPACK gesdd, a rough count)
 _CSV_BYTES_PER_BYTE = 20.0  # peak bytes per byte of CSV text while parsing (rows of Python str cells)
 _CSV_OPS_PER_BYTE = 800.0  # parsing, per byte of text (pure Python: 200-750 ns a byte)
@@ -133,6 +134,10 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
         raise ValueError(f"a classifier needs at least 2 classes, got c = {c}")
     if loss not in _landscape._TABLE_WORK:
         raise ValueError(f"loss must be one of {', '.join(_landscape._TABLE_WORK)}; got {loss!r}")
+    PLANES[plane]  # an unknown kind raises, listing the valid ones
+    for value, name, choices in ((space, "space", ("slice", "full")), (centre, "centre", ("optimum", "zero"))):
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     P = d * c + c
     full_space = space == "full" or plane in ("pca", "interpolation")
     P_space = P if full_space else 2
@@ -148,11 +153,11 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
 
     optimum = 0
     if centre == "optimum":
-        optimum = evaluation + (_OPTIMUM_STEPS + 1) * (2 * P * _F + _ITERATE_BYTES)
+        optimum = evaluation + (OPTIMUM_STEPS + 1) * (2 * P * _F + _ITERATE_BYTES)
         parts["optimum"] = Part(
-            optimum, _OPTIMUM_STEPS * (_grad_ops(n, d, c, loss) + _STEP_OPS),
+            optimum, OPTIMUM_STEPS * (_grad_ops(n, d, c, loss) + _STEP_OPS),
             f"the search for the optimum: N × C = {n:,} × {c} scores per step",
-            f"the search for the optimum: {_OPTIMUM_STEPS} steps × N × C = {_OPTIMUM_STEPS} × {n:,} × {c}",
+            f"the search for the optimum: {OPTIMUM_STEPS} steps × N × C = {OPTIMUM_STEPS} × {n:,} × {c}",
             ("N", "the number of classes"), ("N", "the number of classes", "(or centre the plane at zero)"))
 
     runs_part = _runs_part(runs, n, d, c, P, P_space, evaluation, loss)
@@ -330,7 +335,9 @@ def _landscape_part(n: int, d: int, c: int, G: int, loss: str) -> Part:
         tables = 5 * terms * _F  # per sloped term: c0, slope, c2, 1/slope, value at the anchor
         row_work = L._RAMP_WORK[power] * terms + 16 * (power + 1) * G
         rows = L._block_rows(4 * max(piece_terms, G), row_work, 1, G)
-        block = rows * ((6 if power == 1 else 9) * piece_terms + (20 if power == 1 else 28) * G) * _F
+        # per row: the terms' values, kink indices, weights, bin offsets and tiled slopes (kept
+        # for the next block); the bins, prefix sums and the row's values
+        block = rows * ((8 if power == 1 else 11) * piece_terms + (20 if power == 1 else 28) * G) * _F
         what, work_what = f"N × {'C' if loss == 'ova_svm' else '(C − 1)'} = {n:,} × {terms // n} loss terms", \
             f"N × C × rows = {n:,} × {c} × {G}"
     elif loss == "structured_svm":

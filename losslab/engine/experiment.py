@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv_blocks, make_dataset, standardize
+from .budget import MEMORY_BUDGET, OPTIMUM_STEPS, check_memory, check_time, experiment_cost, steps_per_yield
 from .generators import drain
 from .landscape import loss_surface, loss_surface_blocks
 from .losses import LOSSES, MARGIN
@@ -252,9 +253,6 @@ def dataset_blocks(spec: ProblemSpec) -> Iterator[int]:
     return None
 
 
-OPTIMUM_STEPS = 500
-
-
 def find_optimum(objective: Objective, steps: int = OPTIMUM_STEPS) -> Array:
     """A minimizer of the full objective, by Adam from θ = 0 (robust on hinge kinks and flat L1)."""
     return drain(optimum_blocks(objective, steps))
@@ -348,9 +346,6 @@ class RunResult:
     index: int = 0
 
 
-SCORES_PER_YIELD = 200_000  # a run yields after about this many example scores: a superseded one stops soon
-
-
 def run_key(experiment: Experiment, spec: RunSpec) -> tuple:
     """What a run's trajectory depends on besides the problem: its method, settings, seed and steps."""
     steps = experiment.steps if spec.steps is None else spec.steps
@@ -385,8 +380,8 @@ def run_blocks(experiment: Experiment, problem: Problem, reuse: dict[tuple, Traj
     else:
         origin_plane = problem.plane or _start_plane(experiment, problem)
         space_objective, theta0 = objective, origin_plane.point(*experiment.start)
-    # scores per full evaluation: N x C for a classifier, 1 for a test surface
-    per_evaluation = max(1, (getattr(objective, "n_examples", None) or 1) * (getattr(objective, "n_classes", None) or 1))
+    # the data's sizes, for how often a run yields (a test surface: one "example", two "classes")
+    n, d, c = (objective.n_examples, objective.n_features, objective.n_classes) if problem.dataset else (1, 1, 2)
     trajectories = []
     done = 0
     for _, spec in runs:
@@ -398,9 +393,9 @@ def run_blocks(experiment: Experiment, problem: Problem, reuse: dict[tuple, Traj
             yield done
             continue
         run = Run(space_objective, spec.method, theta0, spec.seed, **spec.hyper_dict)
-        # a numerical gradient costs 2P evaluations per step, the others about one or two
-        per_step = per_evaluation * (2 * space_objective.n_params if spec.method == "numerical_gd" else 2)
-        chunk = max(1, SCORES_PER_YIELD // per_step)
+        # ~30 ms of work between yields, so a superseded run stops soon
+        chunk = steps_per_yield(n, d, c, spec.method, getattr(objective, "loss_kind", "svm"),
+                                space_objective.n_params, spec.hyper_dict.get("batch_size"))
         while not run.finished and run.n_steps < steps:
             step = min(chunk, steps - run.n_steps)
             run.advance(step)
@@ -542,7 +537,6 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
     ``budget.MEMORY_BUDGET``) before allocating it, and its estimated time against
     ``max_seconds`` (``TooLong``; None: no limit). Cancel by closing the generator.
     """
-    from .budget import MEMORY_BUDGET, check_memory, check_time, experiment_cost
 
     experiment = validate(experiment)
     budget = MEMORY_BUDGET if memory_budget is None else memory_budget

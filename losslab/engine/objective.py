@@ -70,7 +70,8 @@ class Objective:
         classes = int(n_classes) if n_classes is not None else max(int(np.max(y)) + 1, 2)
         if classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got n_classes={classes}")
-        _, y = check_scores_labels(np.zeros((len(y), classes)), y)
+        # the labels are checked against a (N, C) shape that needs no memory (a broadcast view)
+        _, y = check_scores_labels(np.broadcast_to(0.0, (len(y), classes)), y)
         X.setflags(write=False)
         y.setflags(write=False)
         self.X, self.y = X, y
