@@ -63,6 +63,22 @@ def band(lo, hi):
     return lo - BAND * h, hi + BAND * h
 
 
+def fit_cache(item: QGraphicsItem, view_box) -> None:
+    """Cache a static item's drawing only while it is not much larger than the view.
+
+    A DeviceCoordinateCache pixmap covers the item's whole bounding rect in device pixels:
+    zoomed in 100× and exported at 4000×3000 that would be 400000×300000 pixels. Larger
+    than 1.25 views a side, the item is drawn directly, clipped to the view; smaller, it is
+    drawn once and blitted while the markers over it move.
+    """
+    (x0, x1), (y0, y1) = view_box.viewRange()
+    rect = item.mapRectToParent(item.boundingRect())  # the view's coordinates
+    small = rect.width() <= 1.25 * (x1 - x0) and rect.height() <= 1.25 * (y1 - y0)
+    mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if small else QGraphicsItem.CacheMode.NoCache
+    if item.cacheMode() != mode:
+        item.setCacheMode(mode)
+
+
 def clip_polyline(points: Array, lo: Array, hi: Array) -> Array:
     """The polyline through ``points`` (T, 2) cut to the box [lo, hi]: (M, 2), its pieces separated by NaN rows.
 
@@ -196,19 +212,8 @@ class LandscapePanel(pg.PlotItem):
         self._fit_caches()
 
     def _fit_caches(self) -> None:
-        """Cache the image and the iso-lines only while they are not much larger than the view.
-
-        A DeviceCoordinateCache pixmap covers the item's whole bounding rect in device pixels:
-        zoomed in 100× and exported at 4000×3000 that would be 400000×300000 pixels. Larger
-        than 1.25 views a side, the surface is drawn directly, clipped to the view.
-        """
-        (x0, x1), (y0, y1) = self.vb.viewRange()
         for item in (self.image, self.isolines):
-            rect = item.mapRectToParent(item.boundingRect())  # the view's coordinates
-            small = rect.width() <= 1.25 * (x1 - x0) and rect.height() <= 1.25 * (y1 - y0)
-            mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if small else QGraphicsItem.CacheMode.NoCache
-            if item.cacheMode() != mode:
-                item.setCacheMode(mode)
+            fit_cache(item, self.vb)
 
     def _view_changed(self, *_) -> None:
         self._fit_caches()
@@ -299,8 +304,9 @@ class LossCurves(pg.PlotWidget):
             self.legend.clear()
             self._curves, self._dots = [], []
             for name, color in zip(names, colors):
-                # No item cache: its pixmap is as large as the curve, which a diverged run makes unbounded.
-                # _draw_curves keeps the drawn values in a band around the view; pyqtgraph's own
+                # An item cache only while the curve fits the view (fit_cache): its pixmap is as large as
+                # the curve, which a diverged run makes unbounded. _draw_curves keeps the drawn values
+                # in a band around the view; pyqtgraph's own
                 # limit (dynamicRangeLimit, 3e6 view heights) would only make auto-range creep up a
                 # diverged run over several repaints.
                 curve = self.plot_item.plot(pen=pg.mkPen(color, width=2), name=name, connect="finite",
@@ -344,6 +350,7 @@ class LossCurves(pg.PlotWidget):
             if limits is not None:
                 y = np.clip(y, *limits)  # a diverged run is drawn leaving the top, however far it went
             curve.setData(x, y)
+            fit_cache(curve.curve, self.plot_item.vb)  # static while the dots move: blit it when it fits
 
     def _y_range_changed(self, *_) -> None:
         self._draw_curves()
