@@ -20,7 +20,11 @@ PART_LABELS = {"total": "total loss", "data": "data loss", "reg": "λ R(W)"}
 
 @dataclass(frozen=True, eq=False)
 class SurfaceDisplay:
-    """``rgba[j, i]`` colours grid point ``(a_values[i], b_values[j])``; ``values`` is the loss shown there."""
+    """``rgba[j, i]`` colours grid point ``(a_values[i], b_values[j])``; ``values`` is the loss shown there.
+
+    ``levels`` are in the colours' units: log₁₀ of the loss when ``log`` (the colour bar then
+    reads powers of ten).
+    """
 
     a_values: Array
     b_values: Array
@@ -29,6 +33,7 @@ class SurfaceDisplay:
     levels: tuple[float, float]
     isolines: Array | None
     label: str
+    log: bool = False
 
 
 def colorize(shown: Array, levels: tuple[float, float], lut: Array) -> Array:
@@ -58,4 +63,4 @@ def surface_display(landscape: Landscape, part: str, log: bool, n_isolines: int,
         isolines = np.concatenate(pieces) if pieces else None
     label = PART_LABELS[part] + (" (log₁₀)" if log else "")
     return SurfaceDisplay(landscape.a_values, landscape.b_values, values, colorize(shown, levels, lut), levels,
-                          isolines, label)
+                          isolines, label, log)

@@ -17,7 +17,7 @@ from PyQt6.QtCore import QElapsedTimer, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
-from ..engine.experiment import RunResult
+from ..engine.experiment import RunResult, extent_in_sight
 from .display import SurfaceDisplay
 from .session import Snapshot
 from .views import DataView, LandscapeGrid, LossCurves, PathData, TemplateView, run_color, run_label
@@ -29,11 +29,17 @@ FOREGROUNDS = {"light": "#222222", "dark": "#dddddd"}
 class LandscapeView(Protocol):
     """What the figure asks of a landscape view."""
 
-    def set_layout(self, titles: list[str], axes_labels: tuple[str, str]) -> bool:
-        """One panel per title; returns whether the panels were rebuilt."""
+    def set_layout(self, titles: list[tuple[str, str | None]], axes_labels: tuple[str, str]) -> bool:
+        """One panel per ``(title, colour of its dot or None)``; returns whether the panels were rebuilt."""
 
     def set_surface(self, display: SurfaceDisplay, cmap: str, reset_view: bool) -> None:
         """Show the landscape's picture (``reset_view``: frame the whole grid)."""
+
+    def show_region(self, a_range: tuple[float, float], b_range: tuple[float, float]) -> None:
+        """Show this region of the plane."""
+
+    def set_foreground(self, color: str) -> None:
+        """The colour of text and axes (the theme)."""
 
     def set_paths(self, per_panel: list[list[PathData]], start: tuple[float, float]) -> None:
         """The paths each panel shows, and where every run starts."""
@@ -81,8 +87,8 @@ class Figure(QWidget):
         self.snapshot: Snapshot | None = None
         self.frame = 0
         self._theme: str | None = None
-        self._dataset = None
-        self._plane_key: tuple | None = None
+        self._dataset = object()  # no snapshot yet: the first one sets the data (or hides the view)
+        self._region: tuple | None = None
         self._secondary = QElapsedTimer()
         self._secondary.start()
 
@@ -100,7 +106,11 @@ class Figure(QWidget):
         return QColor(BACKGROUNDS[self.snapshot.view.theme if self.snapshot else "light"])
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
-        """Draw a snapshot whole: panels, picture, paths, curves and the data."""
+        """Draw a snapshot whole: panels, picture, paths, curves and the data.
+
+        A new plane or new paths move the view to keep the start, the optimum and the paths
+        in sight (:meth:`framed_region`); the same ones keep the user's zoom.
+        """
         self.snapshot = snapshot
         computed, view = snapshot.computed, snapshot.view
         self._apply_theme(view.theme)
@@ -117,12 +127,12 @@ class Figure(QWidget):
             self.right.setVisible(dataset is not None)
         if self.landscape_view.set_layout(self._titles(), computed.plane.labels):
             self._style_plots()
-        plane = computed.plane
-        plane_key = (plane.extent, plane.labels, plane.origin.tobytes(), plane.d1.tobytes(), plane.d2.tobytes())
-        reset = plane_key != self._plane_key  # a new slice is framed whole; the same one keeps the user's zoom
-        self._plane_key = plane_key
         if snapshot.display is not None:
-            self.landscape_view.set_surface(snapshot.display, view.colormap, reset_view=reset)
+            self.landscape_view.set_surface(snapshot.display, view.colormap, reset_view=False)
+        region = self.framed_region()
+        if region is not None and region != self._region:  # the same slice and paths keep the user's zoom
+            self._region = region
+            self.landscape_view.show_region(*region[1:])
         self._draw_paths()
         self._draw_curves()
         self._set_data_title()
@@ -143,21 +153,40 @@ class Figure(QWidget):
             self._secondary.restart()
             self._update_data_view()
 
+    def framed_region(self) -> tuple | None:
+        """The plane region the landscape panels show: ``(plane key, (a0, a1), (b0, b1))``.
+
+        The view moves to keep the start, the optimum and the paths in sight: the engine
+        widens the slice's window to take them in (``extent_in_sight``) and computes the
+        landscape over it, so framing the landscape frames them all over a drawn surface.
+        """
+        computed, display = self.snapshot.computed, self.snapshot.display
+        if display is None:
+            return None
+        a, b = display.a_values, display.b_values
+        a0, a1, b0, b1 = extent_in_sight((a[0], a[-1], b[0], b[-1]), self._start(), self.results)
+        plane = computed.plane
+        key = (plane.extent, plane.labels, plane.origin.tobytes(), plane.d1.tobytes(), plane.d2.tobytes())
+        return key, (float(a0), float(a1)), (float(b0), float(b1))
+
     # --- pieces -----------------------------------------------------------------------------------
-    def _titles(self) -> list[str]:
+    def _titles(self) -> list[tuple[str, str | None]]:
         if self.snapshot.view.layout == "overlay":
-            return ["all optimizers"]
-        titles = [f"<span style='color:{run_color(r.index, r.spec)}'>●</span> {run_label(r.spec)}"
-                  for r in self.results]
-        return titles or ["no optimizer enabled"]
+            return [("all optimizers", None)]
+        titles = [(run_label(r.spec), run_color(r.index, r.spec)) for r in self.results]
+        return titles or [("no optimizer enabled", None)]
+
+    def _start(self) -> tuple[float, float]:
+        # where the runs really start, in the drawn plane's coordinates (for planes made from
+        # full-space runs this is not the Slice panel's (a, b))
+        results = self.results
+        return tuple(results[0].ab[0]) if results else self.snapshot.computed.experiment.start
 
     def _draw_paths(self) -> None:
         results = self.results
         paths = [PathData(r.spec.method, run_label(r.spec), run_color(r.index, r.spec), np.asarray(r.ab),
                           r.trajectory.status) for r in results]
-        # where the runs really start, in the drawn plane's coordinates (for planes made from
-        # full-space runs this is not the Slice panel's (a, b))
-        start = tuple(results[0].ab[0]) if results else self.snapshot.computed.experiment.start
+        start = self._start()
         per_panel = [paths] if self.snapshot.view.layout == "overlay" else [[p] for p in paths]
         self.landscape_view.set_paths(per_panel, start)
 
@@ -180,14 +209,18 @@ class Figure(QWidget):
         result = self.data_result() if self.snapshot is not None else None
         if result is None:
             return "data"
-        return f"decision regions of <span style='color:{run_color(result.index, result.spec)}'>●</span> " \
-               f"{run_label(result.spec)}"
+        dot = f"<span style='color:{run_color(result.index, result.spec)}'>●</span>"
+        features = self._dataset.X.shape[1] if self._dataset is not None else 2
+        if features > 2:  # the view shows the first two principal components, not the data's own axes
+            return f"classes by {dot} {run_label(result.spec)} (PCA of the {features} features)"
+        return f"decision regions of {dot} {run_label(result.spec)}"
 
     def _set_data_title(self) -> None:
-        title = self._data_title()
-        if title != self.data_view.title:  # a new title re-lays out the plot: only when it changes
+        title, foreground = self._data_title(), FOREGROUNDS[self._theme or "light"]
+        label = self.data_view.plot_item.titleLabel
+        if (title, foreground) != (self.data_view.title, label.opts.get("color")):  # a new title re-lays out the plot
             self.data_view.title = title
-            self.data_view.plot_item.setTitle(title)
+            self.data_view.plot_item.setTitle(title, color=foreground)
 
     def _update_data_view(self) -> None:
         if self.snapshot is None or self._dataset is None:
@@ -213,11 +246,17 @@ class Figure(QWidget):
         self._style_plots()
 
     def _style_plots(self) -> None:
-        foreground = FOREGROUNDS[self._theme or "light"]
-        for item in [*self.grid.panels, self.curves.plot_item, self.data_view.plot_item]:
+        """Text and lines in the theme's foreground: every one reads at a contrast of 4.5:1 or more."""
+        theme = self._theme or "light"
+        foreground, background = FOREGROUNDS[theme], BACKGROUNDS[theme]
+        self.landscape_view.set_foreground(foreground)
+        self.curves.set_colors(foreground, background)
+        self.data_view.set_colors(foreground)
+        for item in (self.curves.plot_item, self.data_view.plot_item):
             for side in ("left", "bottom"):
                 axis = item.getAxis(side)
                 if axis.textPen().color() != QColor(foreground):  # a new pen throws the axis drawing away
                     axis.setPen(foreground)
                     axis.setTextPen(foreground)
-            item.titleLabel.setAttr("color", foreground)
+            if item.titleLabel.opts.get("color") != foreground:  # the colour applies when the text is set
+                item.titleLabel.setText(item.titleLabel.text, color=foreground)

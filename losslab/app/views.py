@@ -8,13 +8,15 @@
 """
 from __future__ import annotations
 
+import html
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QPainterPath
-from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainterPath
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QSizePolicy
 
 from ..engine.contours import contour_segments
 from ..engine.optimizers import OPTIMIZERS
@@ -52,6 +54,10 @@ def run_label(spec) -> str:
 # lose their precision or vanish. Inside the band everything is drawn as it is, and a line
 # that leaves the view is still seen leaving it.
 BAND = 4.0
+
+# fixed axis sizes: equal panels have equal plot areas, and tick labels never re-lay them out
+LEFT_AXIS_WIDTH = 60
+BOTTOM_AXIS_HEIGHT = 42
 
 
 def band(lo, hi):
@@ -108,6 +114,88 @@ def clip_polyline(points: Array, lo: Array, hi: Array) -> Array:
     new_piece = ~goes_on[visible]
     rows = np.stack([np.full_like(first, np.nan), first, last], axis=1)  # (n, 3, 2): gap, first, last
     return rows[np.stack([new_piece, new_piece, np.ones_like(new_piece)], axis=1)]
+
+
+# --- tick labels that read as the numbers they are -------------------------------------------------
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+TICK_SPACING_PX = 32  # a vertical axis's labels are ~15 px tall: one every 32 px never overlaps
+
+
+def power_of_ten(k: int) -> str:
+    """``10⁻³`` for k = −3."""
+    return "10" + str(int(k)).translate(SUPERSCRIPTS)
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[tuple[float, str]]:
+    """At most ``max_ticks`` round values in [lo, hi] (steps 1, 2, 2.5 or 5 × 10ⁿ), labelled as plain numbers."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return [(lo, f"{lo:g}")] if np.isfinite(lo) else []
+    raw = (hi - lo) / max(max_ticks - 1, 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9) + (1 if round(step / magnitude, 3) == 2.5 else 0))
+    first = math.ceil(lo / step - 1e-9)
+    values = [(first + i) * step for i in range(int(math.floor(hi / step + 1e-9)) - first + 1)]
+    values = [0.0 if abs(v) < step / 2 else v for v in values]  # no "-0.0"
+    if max(abs(values[0]), abs(values[-1])) >= 1e5:  # "2500000" would not fit an axis
+        return [(v, f"{v:.3g}") for v in values]
+    return [(v, f"{v:.{decimals}f}") for v in values]
+
+
+def loss_ticks(lo: float, hi: float, log: bool, max_ticks: int) -> list[tuple[float, str]]:
+    """Ticks for a loss axis showing [lo, hi]: plain numbers, or on a log₁₀ axis the powers of ten.
+
+    On a log axis ``lo, hi`` are log₁₀ values; the ticks sit at whole decades labelled
+    10ᵏ, every second or fifth decade when they would crowd. An axis spanning less than
+    two decades has round loss values instead, placed at their log₁₀.
+    """
+    max_ticks = max(int(max_ticks), 2)
+    if not log:
+        return nice_ticks(lo, hi, max_ticks)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return []
+    decades = list(range(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1))
+    if len(decades) >= 2:
+        stride = next(s for s in (1, 2, 5, 10, 20, 50, 100) if len(decades) / s <= max_ticks)
+        return [(float(k), power_of_ten(k)) for k in decades if k % stride == 0]
+    # under two decades: 1, 2, 5 times a power of ten, evenly spread on a log axis
+    steps = [(m * 10.0 ** k, k, m) for k in range(decades[0] - 1 if decades else math.floor(lo), math.ceil(hi) + 1)
+             for m in (1, 2, 5) if lo - 1e-9 <= math.log10(m) + k <= hi + 1e-9]
+    if 3 <= len(steps) <= max_ticks:
+        return [(math.log10(m) + k, f"{v:g}") for v, k, m in steps]
+    return [(math.log10(v), label) for v, label in nice_ticks(10.0 ** lo, 10.0 ** hi, max_ticks) if v > 0]
+
+
+class LossAxis(pg.AxisItem):
+    """A loss axis: no SI prefix ("loss (x0.001)" helps nobody), and on a log scale ticks at powers of ten."""
+
+    def __init__(self, orientation: str, **kwargs):
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickValues(self, minVal, maxVal, size):
+        if not self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        ticks = loss_ticks(minVal, maxVal, True, size // TICK_SPACING_PX)
+        self._labels = dict(ticks)
+        return [(1.0, [value for value, _ in ticks])]
+
+    def tickStrings(self, values, scale, spacing):
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        labels = getattr(self, "_labels", {})
+        return [labels.get(v, f"{10.0 ** v:.3g}") for v in values]
+
+
+def contrast_ratio(first: QColor, second: QColor) -> float:
+    """WCAG 2 contrast ratio of two opaque colours: (L₁ + 0.05) / (L₂ + 0.05), L the relative luminance."""
+    def luminance(color: QColor) -> float:
+        channels = [c / 255 for c in color.getRgb()[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 def class_color(k: int) -> QColor:
@@ -170,9 +258,18 @@ class LandscapePanel(pg.PlotItem):
     clicked = pyqtSignal(float, float)
     hovered = pyqtSignal(float, float)
 
-    def __init__(self, title: str = ""):
-        super().__init__(title=title)
+    TITLE_POINT_SIZE = 11  # pyqtgraph's title size
+
+    def __init__(self, title: str = "", color: str | None = None):
+        super().__init__()
         self.setMenuEnabled(False)
+        self._heading = (title, color)
+        self._foreground = "#222222"
+        self._heading_width = 0.0
+        self._heading_html: str | None = None
+        # fixed axes: every panel's plot area is its cell less the same margins, whatever its tick labels
+        self.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        self.getAxis("bottom").setHeight(BOTTOM_AXIS_HEIGHT)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
         self.isolines = IsoLines()  # one path, shared by every panel (built once per surface)
@@ -195,10 +292,43 @@ class LandscapePanel(pg.PlotItem):
         self._lines: list[pg.PlotCurveItem] = []
         self._heads: list[Marker] = []
         self._frame = 0
-        self.diverged_text = pg.TextItem("", color="#ff5555", anchor=(0.5, 1), fill=(255, 255, 255, 200))
+        # dark red on its own white backdrop: readable (contrast > 4.5) over any colour map and theme
+        self.diverged_text = pg.TextItem("", color="#b00000", anchor=(0.5, 1), fill=(255, 255, 255, 220))
         self.diverged_text.setZValue(30)
         self.addItem(self.diverged_text)
         self.vb.sigRangeChanged.connect(self._view_changed)
+
+    # --- the title ------------------------------------------------------------------------
+    @property
+    def heading(self) -> str:
+        """The title in full, as plain text (the one shown may be elided)."""
+        return self._heading[0]
+
+    def set_foreground(self, color: str) -> None:
+        self._foreground = color
+        self._show_heading()
+
+    def fit_heading(self, width: float) -> None:
+        """Show the title in ``width`` pixels, elided ("Nesterov mom…") when it is longer."""
+        self._heading_width = width
+        self._show_heading()
+
+    def _show_heading(self) -> None:
+        text, color = self._heading
+        font = QFont(self.titleLabel.item.font())
+        font.setPointSizeF(self.TITLE_POINT_SIZE)
+        metrics = QFontMetrics(font)
+        dot = f"<span style='color:{color}'>●</span> " if color else ""
+        room = self._heading_width - (metrics.horizontalAdvance("● ") if color else 0) - 6
+        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(int(room), 0))
+        heading = dot + html.escape(shown)
+        if (heading, self._foreground) == self._heading_html:  # a new title re-lays out the panel
+            return
+        self._heading_html = (heading, self._foreground)
+        self.setTitle(heading, color=self._foreground, size=f"{self.TITLE_POINT_SIZE}pt")
+        # the cell sets the panel's width, never the title's length (that made panels of unequal widths)
+        self.titleLabel.setMinimumWidth(0)
+        self.titleLabel.setPreferredWidth(0)
 
     # --- the surface ----------------------------------------------------------------------
     def set_surface(self, rgba: Array, a_values: Array, b_values: Array, isolines: QPainterPath) -> None:
@@ -273,18 +403,22 @@ class LossCurves(pg.PlotWidget):
     """Loss of every run against step or cost (full-data passes), with the current frame marked."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"left": LossAxis("left"), "bottom": LossAxis("bottom")})
         self.plot_item = self.getPlotItem()
         self.plot_item.setMenuEnabled(False)
         self.plot_item.showGrid(True, True, alpha=0.25)
-        self.legend = self.plot_item.addLegend(offset=(-10, 10))
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine))
+        # the legend sits right of the plot, in the plot's own layout: it never covers a curve
+        self.legend = pg.LegendItem(brush=pg.mkBrush(255, 255, 255, 235), pen=pg.mkPen(200, 200, 200),
+                                    labelTextColor="#222222")
+        self.plot_item.legend = self.legend  # plot(name=...) adds its entry here
+        self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # its entries' size, not the cell's
+        self.plot_item.layout.addItem(self.legend, 2, 3)
+        self.plot_item.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#222222", style=Qt.PenStyle.DashLine))
         for side in ("left", "bottom"):
             self.plot_item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot_item.addItem(self.cursor, ignoreBounds=True)
         self.plot_item.setLabel("left", "loss")
-        for side in ("left", "bottom"):
-            self.plot_item.getAxis(side).enableAutoSIPrefix(False)  # "loss (x0.001)" helps nobody
         self._runs: list[tuple[str, str, Array, Array, str]] = []
         self._legend_key: tuple | None = None
         self._axes_key: tuple | None = None
@@ -326,6 +460,15 @@ class LossCurves(pg.PlotWidget):
             self.plot_item.setLabel("left", "loss" + (" (log scale)" if log_y else ""))
         self._fit_y(runs, log_y)
         self._draw_curves()
+
+    def set_colors(self, foreground: str, background: str) -> None:
+        """Text, axes, cursor and the legend's backdrop in the theme's colours."""
+        self.legend.setLabelTextColor(foreground)
+        for _, label in self.legend.items:  # the colour applies when the text is set: set it again
+            label.setText(label.text, color=foreground)
+        self.legend.setBrush(pg.mkBrush(QColor(background)))
+        self.legend.setPen(pg.mkPen(foreground, width=0.6))
+        self.cursor.setPen(pg.mkPen(foreground, style=Qt.PenStyle.DashLine))
 
     def _drawn_band(self) -> tuple[float, float] | None:
         """Limits of the drawn y values (see BAND) in axis units, log₁₀ on a log axis.
@@ -397,11 +540,13 @@ class DataView(pg.PlotWidget):
         super().__init__(parent)
         self.plot_item = self.getPlotItem()
         self.plot_item.setMenuEnabled(False)
-        self.plot_item.setAspectLocked(True)
+        # no aspect lock: the data fill the box (a locked aspect left wide empty margins)
+        for side in ("left", "bottom"):
+            self.plot_item.getAxis(side).enableAutoSIPrefix(False)
         self.regions = pg.ImageItem(axisOrder="row-major")
         self.regions.setOpacity(0.35)
         self.plot_item.addItem(self.regions)
-        self.boundaries = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((40, 40, 40), width=1.5))
+        self.boundaries = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen("#222222", width=1.5))  # set_colors
         self.plot_item.addItem(self.boundaries)
         self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("k", width=0.5))
         self.plot_item.addItem(self.points)
@@ -409,6 +554,10 @@ class DataView(pg.PlotWidget):
         self._X2: Array | None = None
         self._y: Array | None = None
         self._grid: tuple[Array, Array] | None = None
+
+    def set_colors(self, foreground: str) -> None:
+        """The boundaries in the theme's text colour: dark on light, light on dark."""
+        self.boundaries.setPen(pg.mkPen(foreground, width=1.5))
 
     def set_data(self, X: Array, y: Array, n_classes: int, title: str) -> None:
         self._X_full, self._y, self._n_classes = X, y, n_classes
@@ -504,8 +653,19 @@ class TemplateView(pg.GraphicsLayoutWidget):
             item.setImage(template, levels=(-scale, scale), lut=pg.colormap.get("CET-D1").getLookupTable(nPts=256))
 
 
+def grid_columns(n: int, max_columns: int) -> int:
+    """Columns for ``n`` panels: at most ``max_columns``, rows as full as they can evenly be (5 → 3 + 2)."""
+    rows = max(1, math.ceil(n / max_columns))
+    return max(1, math.ceil(n / rows))
+
+
 class LandscapeGrid(pg.GraphicsLayoutWidget):
-    """The landscape panels side by side (one per run) or one overlay panel, sharing one colour bar.
+    """The landscape panels (one per run, or one overlay panel) in a grid, sharing one colour bar.
+
+    Every panel gets a plot area of the same size: the cells are sized here from the
+    widget's size (equal columns, at most ``MAX_COLUMNS`` a row, then more rows), the axes
+    have fixed sizes and titles are elided to the cell. Nothing depends on the order in
+    which Qt settles text sizes, so the same snapshot gives the same pixels every time.
 
     Panels share zoom and pan (linked axes). Signals:
         clicked(float, float): a click on any contour, in plane coordinates.
@@ -515,41 +675,122 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
     clicked = pyqtSignal(float, float)
     hovered = pyqtSignal(float, float, float)
 
+    MAX_COLUMNS = 4
+    MARGIN = 6  # around the grid
+    SPACING = 10  # between cells
+    COLORBAR_WIDTH = 14
+    COLORBAR_AXIS_WIDTH = 62
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.panels: list[LandscapePanel] = []
         self.colorbar: pg.ColorBarItem | None = None
         self._surface: tuple | None = None  # (SurfaceDisplay, colour map name)
+        self._region: tuple[tuple[float, float], tuple[float, float]] | None = None
         self._axes_labels = ("a", "b")
+        self._foreground = "#222222"
+        self._layout_key: tuple | None = None
+        self._cells: tuple | None = None
         self.scene().sigMouseMoved.connect(self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
 
-    def set_layout(self, titles: list[str], axes_labels: tuple[str, str]) -> bool:
+    @property
+    def columns(self) -> int:
+        return grid_columns(len(self.panels), self.MAX_COLUMNS)
+
+    def set_layout(self, titles: list, axes_labels: tuple[str, str]) -> bool:
         """One panel per title (overlay: a single title). Returns whether the panels were rebuilt:
-        unchanged ones are kept as they are (rebuilding costs every axis its cached drawing)."""
-        if (titles, tuple(axes_labels)) == getattr(self, "_layout_key", None):
+        unchanged ones are kept as they are (rebuilding costs every axis its cached drawing).
+
+        A title is a string, or ``(text, colour)`` for a run's name after a dot in its colour.
+        """
+        titles = [(t, None) if isinstance(t, str) else tuple(t) for t in titles]
+        if (titles, tuple(axes_labels)) == self._layout_key:
             return False
         self._layout_key = (titles, tuple(axes_labels))
-        self.clear()
+        # a fresh layout: a grid layout keeps the sizes of its old rows and columns, and a
+        # five-panel grid's fifth column would overflow a two-panel one
+        self.ci.clear()
+        self.ci = pg.GraphicsLayout()
+        self.setCentralItem(self.ci)
+        self.ci.layout.setContentsMargins(*(self.MARGIN,) * 4)
+        self.ci.layout.setHorizontalSpacing(self.SPACING)
+        self.ci.layout.setVerticalSpacing(self.SPACING)
+        self._cells = None
         self.panels = []
         self._axes_labels = axes_labels
-        for k, title in enumerate(titles):
-            panel = LandscapePanel(title)
+        columns = grid_columns(len(titles), self.MAX_COLUMNS)
+        rows = math.ceil(len(titles) / columns)
+        for k, (text, color) in enumerate(titles):
+            panel = LandscapePanel(text, color)
+            panel.set_foreground(self._foreground)
             panel.setLabel("bottom", axes_labels[0])
             panel.setLabel("left", axes_labels[1])  # on every panel: equal widths, equal scales
             if k:  # every panel follows the first one's zoom and pan
                 panel.setXLink(self.panels[0])
                 panel.setYLink(self.panels[0])
-            self.addItem(panel, row=0, col=k)
+            self.ci.addItem(panel, row=k // columns, col=k % columns)
             self.panels.append(panel)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), width=14, interactive=False, colorMap="viridis")
-        self.colorbar.axis.setWidth(56)  # fixed: new tick labels must not re-lay out (and redraw) every panel
-        self.addItem(self.colorbar, row=0, col=len(titles))
+        self.colorbar = pg.ColorBarItem(values=(0, 1), width=self.COLORBAR_WIDTH, interactive=False,
+                                        colorMap="viridis")
+        # fixed: new tick labels must not re-lay out (and redraw) every panel
+        self.colorbar.axis.setWidth(self.COLORBAR_AXIS_WIDTH)
+        self.colorbar.axis.enableAutoSIPrefix(False)  # "total loss (x0.001)" misreads every tick
+        self.colorbar.axis.setPen(self._foreground)
+        self.colorbar.axis.setTextPen(self._foreground)
+        self.ci.addItem(self.colorbar, row=0, col=columns, rowspan=rows)
+        self._fit_cells()
         if self._surface is not None:
             self._draw_surface()
-            a, b = self._surface[0].a_values, self._surface[0].b_values
-            self.panels[0].setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0)
+            if self._region is None:
+                a, b = self._surface[0].a_values, self._surface[0].b_values
+                self._region = ((a[0], a[-1]), (b[0], b[-1]))
+        if self._region is not None:
+            self.show_region(*self._region)
         return True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_cells()
+
+    def _fit_cells(self) -> None:
+        """Equal cells filling the widget: plot areas of one size, and nothing cut off at the right."""
+        if not getattr(self, "panels", None):  # also called while pyqtgraph's constructor runs
+            return
+        columns = self.columns
+        rows = math.ceil(len(self.panels) / columns)
+        size = self.viewport().size()
+        bar = self.colorbar.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() if self.colorbar else 0
+        bar = math.ceil(max(bar, self.COLORBAR_WIDTH + self.COLORBAR_AXIS_WIDTH))
+        inner_width = size.width() - 2 * self.MARGIN - bar - columns * self.SPACING
+        inner_height = size.height() - 2 * self.MARGIN - (rows - 1) * self.SPACING
+        width, height = max(inner_width // columns, 60), max(inner_height // rows, 60)  # whole pixels: exact
+        if (width, height, bar) == self._cells:
+            return
+        self._cells = (width, height, bar)
+        layout = self.ci.layout
+        for column in range(columns):
+            layout.setColumnFixedWidth(column, width)
+        layout.setColumnFixedWidth(columns, bar)
+        for row in range(rows):
+            layout.setRowFixedHeight(row, height)
+        for panel in self.panels:
+            panel.fit_heading(width - LEFT_AXIS_WIDTH)
+        self._set_colorbar_ticks()
+
+    def set_foreground(self, color: str) -> None:
+        """The colour of titles, axes and the colour bar's text (the figure's theme)."""
+        self._foreground = color
+        for panel in self.panels:
+            panel.set_foreground(color)
+            for side in ("left", "bottom"):
+                axis = panel.getAxis(side)
+                if axis.textPen().color() != QColor(color):  # a new pen throws the axis drawing away
+                    axis.setPen(color)
+                    axis.setTextPen(color)
+        if self.colorbar is not None and self.colorbar.axis.textPen().color() != QColor(color):
+            self.colorbar.axis.setPen(color)
+            self.colorbar.axis.setTextPen(color)
 
     def set_surface(self, display, cmap: str, reset_view: bool) -> None:
         """Show a :class:`~losslab.app.display.SurfaceDisplay` in every panel, with its colour bar."""
@@ -557,7 +798,22 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
         self._draw_surface()
         if reset_view and self.panels:
             a, b = display.a_values, display.b_values
-            self.panels[0].setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0)
+            self.show_region((a[0], a[-1]), (b[0], b[-1]))
+
+    def show_region(self, a_range: tuple[float, float], b_range: tuple[float, float]) -> None:
+        """Show the plane region ``a_range × b_range`` in every panel (kept when the panels are rebuilt)."""
+        self._region = (tuple(a_range), tuple(b_range))
+        if self.panels:
+            self.panels[0].setRange(xRange=a_range, yRange=b_range, padding=0)
+
+    def _set_colorbar_ticks(self) -> None:
+        if self.colorbar is None or self._surface is None:
+            return
+        display = self._surface[0]
+        lo, hi = display.levels
+        height = self._cells[1] * math.ceil(len(self.panels) / self.columns) if self._cells else 300
+        self.colorbar.axis.setTicks([loss_ticks(lo, hi, getattr(display, "log", False),
+                                                (height - BOTTOM_AXIS_HEIGHT) // TICK_SPACING_PX)])
 
     def _draw_surface(self) -> None:
         display, cmap = self._surface
@@ -570,6 +826,7 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
             self.colorbar.setColorMap(pg.colormap.get(cmap))
             self.colorbar.setLevels(display.levels)
             self.colorbar.axis.setLabel(display.label)
+            self._set_colorbar_ticks()
 
     def set_paths(self, per_panel: list[list[PathData]], start: tuple[float, float]) -> None:
         for panel, paths in zip(self.panels, per_panel):

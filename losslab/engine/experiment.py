@@ -28,7 +28,7 @@ from .generators import drain
 from .landscape import loss_surface, loss_surface_blocks
 from .losses import LOSSES, MARGIN
 from .objective import Objective
-from .optimizers import OPTIMIZERS, Run, Trajectory
+from .optimizers import DIVERGENCE_FACTOR, OPTIMIZERS, Run, Trajectory
 from .planes import PLANES, Plane, PlaneObjective, coordinate_labels, project
 from .registry import Param
 from .regularizers import BETA, LAM, REGULARIZERS
@@ -575,6 +575,8 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
         reuse = {run_key(old, r.spec): r.trajectory for r in previous.runs}
     total_steps = sum(experiment.steps if r.steps is None else r.steps for r in experiment.runs if r.enabled)
     plane, runs = yield from _tagged("runs", run_blocks(experiment, problem, reuse), total_steps)
+    start = tuple(runs[0].ab[0]) if runs else experiment.start
+    plane = replace(plane, extent=extent_in_sight(plane.extent, start, runs))
 
     resolution = experiment.plane.resolution
     landscape = None
@@ -590,6 +592,44 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
         landscape = yield from _tagged("landscape", landscape_blocks(problem.objective, plane, resolution),
                                        resolution, lambda item: item[0].stop)
     return Computed(experiment, problem, plane, landscape, tuple(runs), tuple(notes))
+
+
+FRAME_MARGIN = 0.05  # around a start or path beyond the slice's window, of the framed size
+MAX_WIDENING = 10.0  # the window grows to at most this many times its size a side
+
+
+def extent_in_sight(extent: tuple[float, float, float, float], start: tuple[float, float],
+                    runs: list[RunResult] | tuple[RunResult, ...]) -> tuple[float, float, float, float]:
+    """The slice's window ``(a0, a1, b0, b1)`` widened to show the start and every path.
+
+    The landscape is computed over this window and the view frames it, so the start, the
+    centre (the window's middle) and the paths are always in sight over a drawn landscape.
+    A diverged run's blow-up is left out (iterates whose loss passed the divergence limit,
+    ``DIVERGENCE_FACTOR · max(1, |L(θ0)|)``: the path is drawn leaving the view), and the
+    window grows to at most ``MAX_WIDENING`` times its size a side. Where nothing leaves the
+    window it is returned as it is.
+    """
+    a0, a1, b0, b1 = extent
+    lo, hi = np.array([a0, b0], dtype=float), np.array([a1, b1], dtype=float)
+    points = [np.asarray(start, dtype=float)[None, :]]
+    for result in runs:
+        ab, losses = np.asarray(result.ab, dtype=float), np.asarray(result.trajectory.losses, dtype=float)
+        n = min(len(ab), len(losses))
+        limit = DIVERGENCE_FACTOR * max(1.0, abs(losses[0])) if n else 0.0
+        with np.errstate(invalid="ignore"):
+            keep = np.isfinite(ab[:n]).all(axis=1) & (np.abs(losses[:n]) <= limit)
+        points.append(ab[:n][keep])
+    points = np.concatenate(points)
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points) or ((points >= lo).all() and (points <= hi).all()):
+        return extent
+    size = hi - lo
+    low, high = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
+    margin = FRAME_MARGIN * (high - low)
+    low = np.where(points.min(axis=0) < lo, low - margin, lo)
+    high = np.where(points.max(axis=0) > hi, high + margin, hi)
+    low, high = np.maximum(low, lo - MAX_WIDENING * size), np.minimum(high, hi + MAX_WIDENING * size)
+    return float(low[0]), float(high[0]), float(low[1]), float(high[1])
 
 
 def _tagged(stage: str, generator: Iterator, total: int, done=lambda item: item) -> Iterator[Progress]:
