@@ -291,9 +291,9 @@ def made_check(error, verdict, near_kink=0, within=False, coordinates=None):
     (made_check(1e-9, "good"), "1.0e-09 good", "good"),
     (made_check(1e-9, "good", coordinates=[0, 1, 2]), "1.0e-09 good (3 of 9 coordinates)", "good"),
     (made_check(0.65, "wrong", near_kink=2),
-     "6.5e-01 at a kink (2 examples: the difference quotient straddles it)", "acceptable"),
+     "6.5e-01 kink (2 examples at a kink: the difference quotient straddles it)", "kink"),
     (made_check(5e-3, "suspect", near_kink=1, within=True, coordinates=[4]),
-     "5.0e-03 at a kink (1 example: the difference quotient straddles it; 1 of 9 coordinates)", "acceptable"),
+     "5.0e-03 kink (1 example at a kink: the difference quotient straddles it; 1 of 9 coordinates)", "kink"),
     (made_check(5e-3, "suspect", within=True), "5.0e-03 suspect (within the finite-difference error)", "acceptable"),
     (made_check(5e-3, "suspect", within=True, coordinates=[1, 2]),
      "5.0e-03 suspect (2 of 9 coordinates; within the finite-difference error)", "acceptable"),
@@ -313,7 +313,7 @@ def test_a_check_at_a_hinge_kink_is_not_called_wrong():
     check = grad_check(obj, theta)
     assert check.verdict in ("suspect", "wrong") and check.near_kink == 1
     text, verdict = gradcheck.describe_check(check, obj.n_params)
-    assert verdict == "acceptable" and "at a kink" in text and check.verdict not in text
+    assert verdict == "kink" and "at a kink" in text and check.verdict not in text
 
 
 # --- 6. no-clobber writes and stale temporary files --------------------------------------------

@@ -371,3 +371,16 @@ def test_view_changes_during_a_computation_are_kept(qtbot, window):
     snapshot = window.session.snapshot
     assert snapshot.view.colormap == "inferno" and snapshot.display.label.startswith("data loss")
     np.testing.assert_array_equal(snapshot.display.values, snapshot.computed.landscape.part("data"))
+
+
+def test_a_large_problem_reads_out_in_the_background(qtbot, window, monkeypatch):
+    """The readout of a large problem is computed off the GUI thread and lands for the frame asked."""
+    import losslab.app.readout as readout_module
+
+    monkeypatch.setattr(readout_module, "INLINE_SCORES", 0)
+    window.clock.seek(7)
+    qtbot.waitUntil(lambda: window.readout.item(0, 1) is not None and window.readout.item(0, 1).text() == "7",
+                    timeout=10_000)
+    result = window.session.results[2]
+    expected = window.session.problem.objective.parts(result.thetas[7])
+    assert float(window.readout.item(2, 2).text()) == pytest.approx(expected[0], rel=1e-4)

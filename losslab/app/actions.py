@@ -25,11 +25,33 @@ class FileActions:
     def __init__(self, window: QWidget, session: Session, figure: Figure, settings: QSettings, show_message):
         self.window, self.session, self.figure, self.settings = window, session, figure, settings
         self.show_message = show_message
-        self.session_info: dict[str, str] = {}  # the title and description of the session file opened
+        self._session_info: dict[str, str] = {}
+        self.path: str | None = None  # the session file opened or saved last
+        self.opened = None  # the experiment as that file has it: any other is shown as "(modified)"
         self.pending_open: tuple[str, dict] | None = None
         self.recent_menu = None
         session.committed.connect(self._on_committed)
         session.failed.connect(self._on_failed)
+
+    @property
+    def session_info(self) -> dict[str, str]:
+        """The title and description of the session file opened."""
+        return self._session_info
+
+    @session_info.setter
+    def session_info(self, info: dict[str, str]) -> None:
+        # set here on opening, or by the command line for the file it was given (not yet computed)
+        self._session_info = info
+        self.opened = self.session.target
+        self.show_title()
+
+    def show_title(self) -> None:
+        """The file's title in the window title, marked "(modified)" while the experiment differs from the file's."""
+        title = self._session_info.get("title") or (os.path.basename(self.path) if self.path else "")
+        if not title:
+            return  # no file yet: the window keeps its own title
+        modified = self.opened is not None and self.session.experiment != self.opened
+        self.window.setWindowTitle(f"losslab — {title}{' (modified)' if modified else ''}")
 
     # --- files ---------------------------------------------------------------------------------
     def ask_path(self, title: str, name: str, filters: str, save: bool = True) -> str:
@@ -91,6 +113,8 @@ class FileActions:
     def _on_committed(self, _snapshot) -> None:
         if self.pending_open is not None:
             self._opened()
+        else:
+            self.show_title()
 
     def _on_failed(self, _message: str) -> None:
         if self.session.pending is None:
@@ -99,10 +123,10 @@ class FileActions:
     def _opened(self) -> None:
         path, info = self.pending_open
         self.pending_open = None
-        self.session_info = info
+        self.path = path
+        self.session_info = info  # and the title
         if not path.startswith(str(presets_folder())):
             self.remember_recent(path)
-        self.window.setWindowTitle(f"losslab — {info.get('title') or os.path.basename(path)}")
         if info.get("description"):
             self.show_message(info["description"], error=False)
         self.figure.set_frame(0)
@@ -116,6 +140,8 @@ class FileActions:
         info = self.session_info
         save_session(path, self.session.experiment, asdict(self.session.view), info.get("title", ""),
                      info.get("description", ""))
+        self.path, self.opened = str(path), self.session.experiment  # what is shown is now what the file holds
+        self.show_title()
 
     def remember_recent(self, path: str) -> None:
         recent = [p for p in stored_list(self.settings, "files/recent") if p != path]

@@ -23,7 +23,7 @@ from ..engine.regularizers import BETA, LAM, REGULARIZERS
 from ..engine.surfaces import SURFACES
 from .session import COLORMAPS, Session
 from .views import run_color, run_label
-from .widgets import LogSlider, NumberField, ParamForm
+from .widgets import LogSlider, MutedLabel, NumberField, ParamForm, formula_html
 
 SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
                  "surface": "Test surface (no data)"}
@@ -114,9 +114,9 @@ class ProblemPanel(Panel):
                               ("", self.standardize), ("", self.csv_button), ("", self.csv_label),
                               ("", self.surface_box)):
             self.form.addRow(label, widget)
-        self.description = QLabel()
+        self.description = MutedLabel()
         self.description.setWordWrap(True)
-        self.description.setStyleSheet("color: gray;")
+        self.description.setTextFormat(Qt.TextFormat.RichText)
         self.form.addRow(self.description)
         self.sync(session.experiment)
 
@@ -185,7 +185,7 @@ class ProblemPanel(Panel):
             self.surface_form.rejected.connect(self.rejected)
             self.surface_box.layout().addWidget(self.surface_form)
         entry = registry[p.kind] if registry is not None else None
-        self.description.setText(f"{entry.description}\n{entry.formula}".strip() if entry else "")
+        self.description.setText(formula_html(f"{entry.description}\n{entry.formula}".strip()) if entry else "")
 
     def _surface_param(self, name: str, value) -> None:
         params = dict(self.session.target.problem.surface_params) | {name: value}
@@ -198,16 +198,18 @@ class ObjectivePanel(Panel):
     def __init__(self, session: Session):
         super().__init__(session)
         o = session.target.objective
-        self.loss = combo(registry_items(LOSSES), o.loss, "the data loss L_i", "combo_loss")
+        self.loss = combo(registry_items(LOSSES), o.loss, "the data loss Lᵢ of one example", "combo_loss")
         self.loss.currentIndexChanged.connect(lambda: session.set_objective(loss=self.loss.currentData()))
         self.loss_formula = QLabel()
         self.loss_formula.setWordWrap(True)
+        self.loss_formula.setTextFormat(Qt.TextFormat.RichText)
         self.margin = self.field(MARGIN, o.margin, lambda v: session.set_objective(margin=v))
         self.reg = combo(registry_items(REGULARIZERS), o.reg, "the penalty R(W); biases are never regularized",
                          "combo_reg")
         self.reg.currentIndexChanged.connect(lambda: session.set_objective(reg=self.reg.currentData()))
         self.reg_formula = QLabel()
         self.reg_formula.setWordWrap(True)
+        self.reg_formula.setTextFormat(Qt.TextFormat.RichText)
         self.lam = LogSlider(LAM, o.lam, low_exp=-4.0, high_exp=2.0)
         self.lam.committed.connect(lambda v: session.set_objective(lam=v))
         self.lam.rejected.connect(self.rejected)
@@ -215,8 +217,8 @@ class ObjectivePanel(Panel):
         for label, widget in (("Loss", self.loss), ("", self.loss_formula), ("Margin Δ", self.margin),
                               ("Regularizer", self.reg), ("", self.reg_formula), ("λ", self.lam), ("β", self.beta)):
             self.form.addRow(label, widget)
-        total = QLabel("L = (1/N) Σ L_i + λ R(W)")
-        total.setStyleSheet("color: gray;")
+        total = MutedLabel(formula_html("L = (1/N) Σᵢ Lᵢ + λ R(W)"))
+        total.setTextFormat(Qt.TextFormat.RichText)
         self.form.addRow(total)
         self.sync(session.experiment)
 
@@ -227,9 +229,9 @@ class ObjectivePanel(Panel):
         self.setToolTip("a test surface is its own loss: no data loss, no penalty" if surface else "")
         set_combo(self.loss, o.loss)
         set_combo(self.reg, o.reg)
-        self.loss_formula.setText(LOSSES[o.loss].formula)
+        self.loss_formula.setText(formula_html(LOSSES[o.loss].formula))
         self.loss.setToolTip(LOSSES[o.loss].description)
-        self.reg_formula.setText(REGULARIZERS[o.reg].formula)
+        self.reg_formula.setText(formula_html(REGULARIZERS[o.reg].formula))
         self.reg.setToolTip(REGULARIZERS[o.reg].description)
         self.margin.set_value(o.margin)
         self.lam.set_value(o.lam)
@@ -281,8 +283,7 @@ class PlanePanel(Panel):
                               ("Resolution", self.resolution), ("Optimizers run", self.space),
                               ("Start (a, b)", start)):
             self.form.addRow(label, widget)
-        hint = QLabel("Click a contour to move the start.")
-        hint.setStyleSheet("color: gray;")
+        hint = MutedLabel("Click a contour to move the start.")
         self.form.addRow(hint)
         self._labels: list[str] = []
         session.committed.connect(lambda snapshot: self._problem_ready(snapshot.computed.problem))
@@ -350,9 +351,9 @@ class RunEditor(QGroupBox):
         dot.setIcon(swatch(color))
         dot.setToolTip("the colour of this optimizer's path and curve: click to choose")
         dot.clicked.connect(lambda: self._choose_color(session, index, color))
-        formula = QLabel(entry.formula)
+        formula = MutedLabel(formula_html(entry.formula))
+        formula.setTextFormat(Qt.TextFormat.RichText)
         formula.setWordWrap(True)
-        formula.setStyleSheet("color: gray;")
         remove = QToolButton()
         remove.setText("✕")
         remove.setToolTip("remove this optimizer")

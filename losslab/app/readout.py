@@ -2,22 +2,30 @@
 and a gradient check (run in the background whenever the animation rests on a frame)."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from ..engine.experiment import readout_at
 from ..engine.gradcheck import describe_check, grad_check_steps
 from .controls import swatch
-from .jobs import JobRunner
+from .jobs import JobRunner, single
 from .session import Snapshot
 from .views import run_color, run_label
+from .widgets import PALETTE_EVENTS, theme_color
 
-GRADCHECK_COLORS = {"good": "#2ca02c", "acceptable": "#bcbd22", "suspect": "#ff7f0e", "wrong": "#d62728"}
-DIVERGED_COLOR = "#d62728"
+VERDICTS = ("good", "acceptable", "kink", "suspect", "wrong")  # each has its colour in THEME_COLORS
+VERDICT_LEGEND = {"good": "≤ 1e-7: the gradient is right",
+                  "acceptable": "≤ 1e-4: fine near kinks (hinge, L1), or a gap within the numerical gradient's own error",
+                  "kink": "examples sit on a kink: the difference quotient straddles it, so the two may rightly differ",
+                  "suspect": "≤ 1e-2: usually a bug",
+                  "wrong": "> 1e-2 with no kink or finite-difference error to explain it: the gradient is wrong"}
+STATUS, GRADCHECK = 8, 9  # columns coloured by meaning
 COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "off plane", "status",
            "grad check"]
+INLINE_SCORES = 200_000  # N × C up to which the readout is computed at once (a few milliseconds a run)
 GRADCHECK_SAMPLE = 40  # above this many parameters, check a seeded sample of coordinates (CS231n's sparse check)
 
 
@@ -36,9 +44,7 @@ class Readout(QTableWidget):
         self.horizontalHeader().setStretchLastSection(True)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setObjectName("readout")
-        self.setToolTip("off plane: distance of a full-space run from the drawn slice (0 inside the slice)\n"
-                        "grad check: relative error |a − n| / max(|a|, |n|) of the analytic vs numerical gradient,\n"
-                        "green ≤ 1e-7 good, olive ≤ 1e-4 acceptable near kinks, orange ≤ 1e-2 suspect, red wrong")
+        self._write_legend()
         self._gradcheck_timer = QTimer(self)
         self._gradcheck_timer.setSingleShot(True)
         self._gradcheck_timer.setInterval(120)
@@ -50,27 +56,45 @@ class Readout(QTableWidget):
         self.show_frame(self.frame, playing=False)
 
     def show_frame(self, frame: int, playing: bool) -> None:
-        """The rows at ``frame``; the gradient check follows once the animation rests there."""
+        """The rows at ``frame``; the gradient check follows once the animation rests there.
+
+        A large problem's losses and gradients are computed in the background (one job,
+        superseded by the next frame), so the window never waits for them.
+        """
         self.frame = frame
         if self.snapshot is None:
             return
         computed = self.snapshot.computed
+        objective = computed.problem.objective
+        scores = (getattr(objective, "n_examples", None) or 1) * (getattr(objective, "n_classes", None) or 1)
+        if scores <= INLINE_SCORES:
+            self._show_readouts(computed, frame, self._readouts(computed, frame))
+        else:
+            self.jobs.submit("readout", lambda: single(self._readouts, computed, frame),
+                             on_result=lambda readouts: self._show_readouts(computed, frame, readouts))
+        self._gradcheck_timer.stop()
+        self.jobs.cancel("gradcheck")
+        for row in range(len(computed.runs)):
+            self._set_gradcheck(row, "(when paused)" if playing else "…", "")
+        if not playing:
+            self._gradcheck_timer.start()
+
+    @staticmethod
+    def _readouts(computed, frame: int) -> list:
+        return [readout_at(computed.problem, result, frame) for result in computed.runs]
+
+    def _show_readouts(self, computed, frame: int, readouts: list) -> None:
+        if self.snapshot is None or self.snapshot.computed is not computed or self.frame != frame:
+            return  # a later frame or other runs are on their way
         rows, colors = [], []
         slice_space = computed.experiment.slice_space
-        for result in computed.runs:
-            r = readout_at(computed.problem, result, frame)
+        for result, r in zip(computed.runs, readouts):
             accuracy = "—" if r.accuracy is None else f"{r.accuracy:.1%}"
             off_plane = "0 (in slice)" if slice_space else f"{r.off_plane:.3g}"
             rows.append([run_label(result.spec), str(r.step), f"{r.data_loss:.5g}", f"{r.reg_loss:.5g}",
                          f"{r.total:.5g}", accuracy, f"{r.grad_norm:.3g}", off_plane, r.status])
             colors.append(run_color(result.index, result.spec))
         self._set_rows(rows, colors)
-        self._gradcheck_timer.stop()
-        self.jobs.cancel("gradcheck")
-        for row in range(len(rows)):
-            self._set_gradcheck(row, "(when paused)" if playing else "…", "")
-        if not playing:
-            self._gradcheck_timer.start()
 
     def stop(self) -> None:
         self._gradcheck_timer.stop()
@@ -78,7 +102,6 @@ class Readout(QTableWidget):
 
     def _set_rows(self, rows: list[list[str]], colors: list[str]) -> None:
         self.setRowCount(len(rows))
-        text_color = self.palette().text().color()
         for r, (values, color) in enumerate(zip(rows, colors)):
             for c, text in enumerate(values):
                 item = self.item(r, c)
@@ -90,17 +113,44 @@ class Readout(QTableWidget):
                 if c == 0 and item.data(Qt.ItemDataRole.UserRole) != color:
                     item.setIcon(swatch(color))  # a colour dot: readable text whatever the run's colour
                     item.setData(Qt.ItemDataRole.UserRole, color)
-                if c == 8:
-                    item.setForeground(QColor(DIVERGED_COLOR) if text == "diverged" else text_color)
+                if c == STATUS:
+                    self._colour(item, "wrong" if text == "diverged" else "")
 
     def _set_gradcheck(self, row: int, text: str, verdict: str) -> None:
-        item = self.item(row, 9)
+        item = self.item(row, GRADCHECK)
         if item is None:
             item = QTableWidgetItem()
-            self.setItem(row, 9, item)
+            self.setItem(row, GRADCHECK, item)
         if item.text() != text:
             item.setText(text)
-        item.setForeground(QColor(GRADCHECK_COLORS[verdict]) if verdict else self.palette().text().color())
+        item.setData(Qt.ItemDataRole.UserRole, verdict)  # kept for re-colouring when the theme changes
+        self._colour(item, verdict)
+
+    def _colour(self, item: QTableWidgetItem, meaning: str) -> None:
+        """The theme's shade of ``meaning`` (a verdict), or no colour of its own: the palette's text then."""
+        if meaning:
+            item.setForeground(theme_color(meaning, self.palette()))
+        elif item.data(Qt.ItemDataRole.ForegroundRole) is not None:
+            item.setData(Qt.ItemDataRole.ForegroundRole, None)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in PALETTE_EVENTS:  # a theme change: colours picked for the old one would not read
+            for row in range(self.rowCount()):
+                status, check = self.item(row, STATUS), self.item(row, GRADCHECK)
+                if status is not None:
+                    self._colour(status, "wrong" if status.text() == "diverged" else "")
+                if check is not None:
+                    self._colour(check, check.data(Qt.ItemDataRole.UserRole) or "")
+            self._write_legend()
+
+    def _write_legend(self) -> None:
+        """The table's tooltip, with each verdict in its colour of the current theme."""
+        rows = "".join(f"<tr><td style='color: {theme_color(v, self.palette()).name()}'><b>{v}</b></td>"
+                       f"<td>{html.escape(VERDICT_LEGEND[v])}</td></tr>" for v in VERDICTS)
+        self.setToolTip("<p><b>off plane</b>: distance of a full-space run from the drawn slice (0 inside the slice)</p>"
+                        "<p><b>grad check</b>: relative error |a − n| / max(|a|, |n|) of the analytic and numerical "
+                        f"gradients</p><table>{rows}</table>")
 
     def request_gradcheck(self) -> None:
         """Check every run's gradient at the current frame, in the background (cancelled by any move)."""

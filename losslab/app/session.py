@@ -26,7 +26,7 @@ from ..engine.optimizers import OPTIMIZERS
 from ..engine.surfaces import SURFACES, make_surface
 from ..io.session_file import SessionError, spec_from_dict
 from .display import SurfaceDisplay, surface_display
-from .jobs import JobRunner
+from .jobs import JobRunner, single
 
 LAYOUTS = ("side", "overlay")
 PARTS = ("total", "data", "reg")
@@ -400,7 +400,7 @@ class Session(QObject):
         self.viewChanged.emit(view)
         if self.snapshot is not None and display_key(old) != display_key(view):
             computed = self.snapshot.computed
-            self.jobs.submit("picture", lambda: _single_display(computed, view), on_result=self._new_display)
+            self.jobs.submit("picture", lambda: single(_display_result, computed, view), on_result=self._new_display)
 
     def _new_display(self, result) -> None:
         computed, view, display = result
@@ -417,9 +417,8 @@ class Session(QObject):
         self.jobs.shutdown()
 
 
-def _single_display(computed: Computed, view: ViewSettings):
+def _display_result(computed: Computed, view: ViewSettings):
     return computed, view, display_for(computed, view)
-    yield  # unreachable: a generator, so it runs as a job
 
 
 def _describe(error: Exception) -> str:

@@ -1,11 +1,38 @@
 """The transport bar: play/pause, step, restart, the timeline, speed and loop."""
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap, QPolygonF
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from .clock import AnimationClock
 from .session import Session
+from .widgets import PALETTE_EVENTS
+
+# the media symbols on a 16 × 16 grid: bars (x, width) and triangles (x of the flat side, x of the tip)
+MEDIA_SHAPES = {"restart": ([(3, 2)], [(13, 5)]), "back": ([], [(8, 1), (15, 8)]), "play": ([], [(4, 13)]),
+                "pause": ([(4, 3), (9, 3)], []), "forward": ([], [(1, 8), (8, 15)])}
+
+
+def media_icon(kind: str, color: QColor) -> QIcon:
+    """A flat media symbol in ``color``: the style's own icons are drawn dark, unreadable on a dark theme."""
+    bars, triangles = MEDIA_SHAPES[kind]
+    icon = QIcon()
+    for size in (16, 32):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.scale(size / 16, size / 16)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        for x, width in bars:
+            painter.drawRect(QRectF(x, 3, width, 10))
+        for flat, tip in triangles:
+            painter.drawPolygon(QPolygonF([QPointF(flat, 3), QPointF(tip, 8), QPointF(flat, 13)]))
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
 
 
 class TransportBar(QWidget):
@@ -17,20 +44,21 @@ class TransportBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
 
-        def button(icon: QStyle.StandardPixmap, tip: str, slot, name: str) -> QToolButton:
+        self.buttons: dict[str, QToolButton] = {}
+
+        def button(kind: str, tip: str, slot, name: str) -> QToolButton:
             b = QToolButton()
-            b.setIcon(self.style().standardIcon(icon))
+            self.buttons[kind] = b
             b.setToolTip(tip)
             b.setObjectName(name)
             b.clicked.connect(slot)
             layout.addWidget(b)
             return b
 
-        pixmaps = QStyle.StandardPixmap
-        button(pixmaps.SP_MediaSkipBackward, "restart (Home)", clock.restart, "button_restart")
-        button(pixmaps.SP_MediaSeekBackward, "step back (←)", lambda: clock.step(-1), "button_back")
-        self.play = button(pixmaps.SP_MediaPlay, "play / pause (Space)", clock.toggle, "button_play")
-        button(pixmaps.SP_MediaSeekForward, "step forward (→)", lambda: clock.step(1), "button_forward")
+        button("restart", "restart (Home)", clock.restart, "button_restart")
+        button("back", "step back (←)", lambda: clock.step(-1), "button_back")
+        self.play = button("play", "play / pause (Space)", clock.toggle, "button_play")
+        button("forward", "step forward (→)", lambda: clock.step(1), "button_forward")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("timeline")
         self.slider.setToolTip("scrub: every panel follows")
@@ -54,8 +82,20 @@ class TransportBar(QWidget):
         layout.addWidget(self.loop)
         session.viewChanged.connect(self.show_view)
         clock.frameChanged.connect(self.show_frame)
-        clock.playingChanged.connect(lambda on: self.play.setIcon(self.style().standardIcon(
-            pixmaps.SP_MediaPause if on else pixmaps.SP_MediaPlay)))
+        clock.playingChanged.connect(lambda _on: self.paint_icons())
+        self.paint_icons()
+
+    def paint_icons(self) -> None:
+        """Draw the buttons' symbols in the theme's button text colour (and play or pause as the clock is)."""
+        color = self.palette().color(QPalette.ColorRole.ButtonText)
+        for kind, b in self.buttons.items():
+            shown = "pause" if kind == "play" and self.clock.playing else kind
+            b.setIcon(media_icon(shown, color))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in PALETTE_EVENTS and hasattr(self, "buttons"):
+            self.paint_icons()
 
     def show_view(self, view) -> None:
         """Follow the session (a file opened with another speed or loop setting)."""

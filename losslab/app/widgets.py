@@ -6,15 +6,110 @@ value is put back, so the session never sees a bad value.
 """
 from __future__ import annotations
 
+import html
 import math
+import re
 from typing import Any
 
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSlider, QWidget
+from PyQt6.QtCore import QEvent, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPalette
+from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSlider,
+                             QWidget)
 
 from ..engine.registry import Param
 
 ERROR_STYLE = "QLineEdit { border: 1px solid #d62728; background: rgba(214, 39, 40, 40); }"
+
+# Colours that carry meaning, one shade per theme: each reads at 4.5:1 or more (WCAG AA for
+# text) on that theme's backgrounds, white or #efefef in the light one, #1e1e1e to #353535 in the dark.
+THEME_COLORS = {
+    "light": {"good": "#1a6e1a", "acceptable": "#6b6b00", "kink": "#1f5fa8", "suspect": "#a65200",
+              "wrong": "#c41e1e", "error": "#c41e1e"},
+    "dark": {"good": "#5cd65c", "acceptable": "#d4d45a", "kink": "#6cb4ee", "suspect": "#ffa64d",
+             "wrong": "#ff7b7b", "error": "#ff7b7b"},
+}
+TEXT_CONTRAST = 4.5  # WCAG AA for normal text
+PALETTE_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def theme_color(name: str, palette: QPalette | None = None) -> QColor:
+    """The shade of a meaningful colour (a verdict, "error") for the theme of ``palette`` (the application's)."""
+    palette = palette if palette is not None else QApplication.palette()
+    return QColor(THEME_COLORS["dark" if is_dark(palette) else "light"][name])
+
+
+def relative_luminance(color: QColor) -> float:
+    """WCAG 2's relative luminance of an sRGB colour: 0 for black, 1 for white."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    return 0.2126 * linear(color.redF()) + 0.7152 * linear(color.greenF()) + 0.0722 * linear(color.blueF())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG 2's (L1 + 0.05) / (L2 + 0.05), from 1 (none) to 21 (black on white)."""
+    high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def muted_color(text: QColor, background: QColor, ratio: float = 5.0) -> QColor:
+    """``text`` blended towards ``background`` as far as it goes while keeping ``ratio`` against it.
+
+    Secondary text (formulas, hints) then looks quieter than the rest in either theme; a
+    fixed gray cannot do that (gray on #2b2b2b is 3.6:1).
+    """
+    best = QColor(text)
+    for step in range(1, 20):
+        t = step / 20
+        mixed = QColor.fromRgbF(*(t * b + (1 - t) * a for a, b in zip(text.getRgbF()[:3], background.getRgbF()[:3])))
+        if contrast_ratio(mixed, background) < ratio:
+            break
+        best = mixed
+    return best
+
+
+# the registries write formulas in plain Unicode (the command line prints them); Unicode's
+# subscript letters are tiny in most fonts, so labels show them as rich-text subscripts
+SUBSCRIPTS = dict(zip("ᵢⱼᵧₖₗₜₙₘₐₑₒₓ₀₁₂₃₄₅₆₇₈₉", "ijyklt" "nmaeox0123456789"))
+SUPERSCRIPTS = dict(zip("ᵗᵏⁿ", "tkn"))
+_SUB = "".join(SUBSCRIPTS)
+_SUB_RUN = re.compile(f"[{_SUB}](?:[{_SUB}≠]*[{_SUB}])?")  # "ⱼ≠ᵧᵢ" is one subscript
+_SUP_RUN = re.compile(f"[{''.join(SUPERSCRIPTS)}]+")
+
+
+def formula_html(text: str) -> str:
+    """A registry formula as rich text: ``Σⱼ≠ᵧᵢ`` becomes ``Σ<sub>j≠yi</sub>``; lines are kept."""
+    out = html.escape(text, quote=False).replace("  ", "&nbsp; ")  # rich text would fold the wide gaps
+    out = _SUB_RUN.sub(lambda m: "<sub>" + "".join(SUBSCRIPTS.get(c, c) for c in m.group()) + "</sub>", out)
+    out = _SUP_RUN.sub(lambda m: "<sup>" + "".join(SUPERSCRIPTS[c] for c in m.group()) + "</sup>", out)
+    return out.replace("\n", "<br>")
+
+
+class MutedLabel(QLabel):
+    """Secondary text (a formula, a description, a hint): quieter than the labels, still readable.
+
+    Its colour follows the theme: it is recomputed whenever the palette changes.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self._recolour()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in PALETTE_EVENTS:
+            self._recolour()
+
+    def _recolour(self) -> None:
+        text = QApplication.palette().color(QPalette.ColorRole.WindowText)  # the theme's, not our own
+        color = muted_color(text, self.palette().color(QPalette.ColorRole.Window))
+        if self.palette().color(QPalette.ColorRole.WindowText) != color:  # setting it sends another PaletteChange
+            own = QPalette()  # only the text colour is ours: every other role still follows the theme
+            own.setColor(QPalette.ColorRole.WindowText, color)
+            self.setPalette(own)
 
 
 def format_number(value: float, kind: type = float) -> str:

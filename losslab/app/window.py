@@ -25,8 +25,8 @@ from .readout import Readout
 from .session import Session, ViewSettings
 from .settings import restore_window
 from .transport import TransportBar
+from .widgets import theme_color
 
-ERROR_COLOR = "#d62728"
 PROGRESS_DELAY_MS = 500  # a computation shows its progress and a Cancel button once it takes this long
 STAGE_LABELS = {"data": "building the problem", "optimum": "finding the optimum", "runs": "running the optimizers",
                 "landscape": "computing the landscape", "picture": "drawing"}
@@ -135,6 +135,10 @@ class MainWindow(QMainWindow):
         self.figure.frame = self.readout.frame = self.clock.frame
         self.figure.show_snapshot(snapshot)
         self.readout.show_snapshot(snapshot)
+        # a valid change answers an old refusal, and the point once hovered is on another landscape now
+        if self._message_is_error:
+            self.clear_message()
+        self.hover_label.clear()
 
     def on_view(self, view: ViewSettings) -> None:
         self.clock.set_speed(view.speed)
@@ -199,7 +203,8 @@ class MainWindow(QMainWindow):
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.setInterval(10_000)
-        self._message_timer.timeout.connect(self.message_label.clear)
+        self._message_timer.timeout.connect(self.clear_message)
+        self._message_is_error = False
         self._readout_timer = QElapsedTimer()
         self._readout_timer.start()
         self._progress_delay = QTimer(self)
@@ -248,8 +253,19 @@ class MainWindow(QMainWindow):
         """A line in the status bar: red for a refusal or failure, plain for news."""
         self.message_label.setText(text)
         self.message_label.setToolTip(text)
-        self.message_label.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
+        self._message_is_error = error
+        self._colour_message()
         self._message_timer.start()  # the message fades after a while; a newer one restarts the wait
+
+    def clear_message(self) -> None:
+        self.message_label.clear()
+        self.message_label.setToolTip("")
+        self._message_is_error = False
+        self._colour_message()
+
+    def _colour_message(self) -> None:
+        color = theme_color("error") if self._message_is_error else None
+        self.message_label.setStyleSheet(f"color: {color.name()};" if color is not None else "")
 
     # --- construction -----------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
@@ -342,11 +358,17 @@ class MainWindow(QMainWindow):
                 self.clock.play()
 
     # --- theme and lifecycle ----------------------------------------------------------------------
+    _theme = None
+
     def apply_theme(self, theme: str) -> None:
+        if theme == self._theme:
+            return  # a new palette re-colours every widget: only when the theme really changes
+        self._theme = theme
         app = QApplication.instance()
         if app is not None:
             app.setStyle("Fusion")
-            app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
+            app.setPalette(dark_palette() if theme == "dark" else light_palette())
+        self._colour_message()  # the error red of the old theme may not read on the new one
 
     def closeEvent(self, event) -> None:
         self.clock.pause()
@@ -359,13 +381,27 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+SELECTION_COLOR = "#1f6fbf"  # white on it reads at 5.1:1 (Fusion's own #308cc6: 3.7:1)
+
+
+def light_palette() -> QPalette:
+    palette = QApplication.style().standardPalette()
+    palette.setColor(QPalette.ColorRole.Highlight, QColor(SELECTION_COLOR))
+    return palette
+
+
 def dark_palette() -> QPalette:
+    role = QPalette.ColorRole
     palette = QPalette()
-    for role, color in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.WindowText, "#dddddd"),
-                        (QPalette.ColorRole.Base, "#1e1e1e"), (QPalette.ColorRole.AlternateBase, "#2b2b2b"),
-                        (QPalette.ColorRole.Text, "#dddddd"), (QPalette.ColorRole.Button, "#353535"),
-                        (QPalette.ColorRole.ButtonText, "#dddddd"), (QPalette.ColorRole.Highlight, "#2a82da"),
-                        (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#353535"),
-                        (QPalette.ColorRole.ToolTipText, "#dddddd")):
-        palette.setColor(role, QColor(color))
+    for r, color in ((role.Window, "#2b2b2b"), (role.WindowText, "#dddddd"), (role.Base, "#1e1e1e"),
+                     (role.AlternateBase, "#2b2b2b"), (role.Text, "#dddddd"), (role.Button, "#353535"),
+                     (role.ButtonText, "#dddddd"), (role.BrightText, "#ff7b7b"), (role.Highlight, SELECTION_COLOR),
+                     (role.HighlightedText, "#ffffff"), (role.ToolTipBase, "#353535"), (role.ToolTipText, "#dddddd"),
+                     (role.PlaceholderText, "#9a9a9a"), (role.Link, "#6cb4ee"), (role.LinkVisited, "#b48ee8"),
+                     (role.Light, "#505050"), (role.Midlight, "#404040"), (role.Mid, "#2a2a2a"),
+                     (role.Dark, "#1a1a1a"), (role.Shadow, "#101010")):
+        palette.setColor(r, QColor(color))
+    # disabled controls look disabled: dimmer text, not the light theme's gray
+    for r, color in ((role.WindowText, "#808080"), (role.Text, "#808080"), (role.ButtonText, "#808080")):
+        palette.setColor(QPalette.ColorGroup.Disabled, r, QColor(color))
     return palette

@@ -116,7 +116,7 @@ _N = Param("n", 300, "examples N", kind=int, low=2, high=1_000_000)
 _CLASSES = Param("classes", 3, "classes C", kind=int, low=2, high=100)
 
 DATASETS = Registry("dataset", [
-    Entry("blobs", "Gaussian blobs", _blobs, "x ~ N(μ_k, σ² I), centres on a circle", (_N, _CLASSES, _noise(0.5)),
+    Entry("blobs", "Gaussian blobs", _blobs, "x ~ N(μₖ, σ²I), centres on a circle", (_N, _CLASSES, _noise(0.5)),
           "Well separated clusters: a linear classifier does well."),
     Entry("spiral", "Spiral", _spiral, "r ∈ [0, 1], θ = 2πk/C + 4r + σ·ε", (_N, _CLASSES, _noise(0.2)),
           "CS231n's spiral arms: not linearly separable."),

@@ -197,19 +197,19 @@ def grad_check(objective, theta: Array, h: float = 1e-5, coordinates: Array | No
 def describe_check(check: GradCheck, n_params: int) -> tuple[str, str]:
     """A gradient check in words and the verdict to show it with: ``(text, verdict)``.
 
-    The course's verdict is relaxed to "acceptable" where a disagreement has an innocent
-    cause: examples at a kink (the difference quotient straddles it, so the two gradients
-    may rightly differ) or a gap within the numerical gradient's own error. At a kink the
-    text says "at a kink" in place of the course's word, which would read "wrong" next to
-    the colour of "acceptable"; within the finite-difference error it keeps the word and
-    says why it is relaxed. ``n_params`` is P, for "K of P coordinates" in a sparse check.
+    The course's verdict is softened where a disagreement has an innocent cause. Examples
+    at a kink (the difference quotient straddles it, so the two gradients may rightly
+    differ) make the verdict "kink", said in place of the course's word; "wrong" is kept
+    for a mismatch nothing explains. A gap within the numerical gradient's own error is
+    "acceptable", keeping the course's word and saying why. ``n_params`` is P, for
+    "K of P coordinates" in a sparse check.
     """
     verdict = label = check.verdict
     kinks = f"{check.near_kink} example{'s' if check.near_kink > 1 else ''}"
     notes = [] if check.coordinates is None else [f"{len(check.coordinates)} of {n_params} coordinates"]
     if check.verdict in ("suspect", "wrong") and check.near_kink:
-        verdict, label = "acceptable", "at a kink"
-        notes.insert(0, f"{kinks}: the difference quotient straddles it")
+        verdict = label = "kink"
+        notes.insert(0, f"{kinks} at a kink: the difference quotient straddles it")
     elif check.verdict in ("suspect", "wrong") and check.within_fd_error:
         verdict = "acceptable"
         notes.append("within the finite-difference error")

@@ -230,8 +230,8 @@ MOMENTUM = Param("momentum", 0.9, "momentum μ", low=0.0, high=1.0, high_open=Tr
                  help="velocity decay μ in v ← μv + g")
 ALPHA = Param("alpha", 0.99, "decay α", low=0.0, high=1.0, high_open=True,
               help="RMSProp's decay α in s ← αs + (1 − α)g²")
-BETA1 = Param("beta1", 0.9, "β1", low=0.0, high=1.0, high_open=True, help="Adam's first-moment decay")
-BETA2 = Param("beta2", 0.999, "β2", low=0.0, high=1.0, high_open=True, help="Adam's second-moment decay")
+BETA1 = Param("beta1", 0.9, "β₁", low=0.0, high=1.0, high_open=True, help="Adam's first-moment decay")
+BETA2 = Param("beta2", 0.999, "β₂", low=0.0, high=1.0, high_open=True, help="Adam's second-moment decay")
 TOL = Param("tol", 0.0, "tolerance", low=0.0, high=1e6,
             help="stop as converged once the exact full gradient has ‖∇L‖ ≤ tol; "
                  "0 = only at an exact stationary point")
@@ -249,11 +249,11 @@ _ADAPTIVE = (OPTIONAL_BATCH_SIZE, *_STOCHASTIC, *_SCHEDULE, TOL)
 # "none" (search), "numerical", "full", "minibatch", or "either" (full when batch_size = 0)
 OPTIMIZERS = Registry("optimizer", [
     Entry("random_search", "Random search", SearchRule(random_search_propose, ("scale",)),
-          "θ' ~ N(0, scale² I); keep θ' if L(θ') < L(θ)", (SCALE,),
+          "θ' ~ N(0, scale²·I); keep θ' if L(θ') < L(θ)", (SCALE,),
           "Guess weights at random and keep the best so far (CS231n strategy #1: a very bad idea).",
           {"gradient": "none"}),
     Entry("random_local_search", "Random local search", SearchRule(random_local_search_propose, ("step_size",)),
-          "θ' = θ + step_size · N(0, I); keep θ' if L(θ') < L(θ)", (STEP_SIZE,),
+          "θ' = θ + step size · N(0, I); keep θ' if L(θ') < L(θ)", (STEP_SIZE,),
           "Try a random step and take it only if the loss drops (strategy #2).",
           {"gradient": "none"}),
     Entry("numerical_gd", "Numerical-gradient descent", UpdateRule(no_state_init, sgd_update),
@@ -265,7 +265,7 @@ OPTIMIZERS = Registry("optimizer", [
           "Full-batch descent along the analytic gradient.",
           {"gradient": "full"}),
     Entry("sgd", "Minibatch SGD", UpdateRule(no_state_init, sgd_update),
-          "θ ← θ − lr · ∇L_B(θ), B random examples", (_lr(0.1), BATCH_SIZE, *_STOCHASTIC, *_SCHEDULE),
+          "θ ← θ − lr · ∇L(θ; B), B a random minibatch", (_lr(0.1), BATCH_SIZE, *_STOCHASTIC, *_SCHEDULE),
           "Gradient descent on a random minibatch per step: cheap, noisy steps.",
           {"gradient": "minibatch"}),
     Entry("momentum", "Momentum", UpdateRule(momentum_init, momentum_update, ("momentum",)),
@@ -285,9 +285,9 @@ OPTIMIZERS = Registry("optimizer", [
           "AdaGrad with a leaky average, so the steps do not die out.",
           {"gradient": "either"}),
     Entry("adam", "Adam", UpdateRule(adam_init, adam_update, ("beta1", "beta2", "eps")),
-          "m ← β1m + (1−β1)g;  v ← β2v + (1−β2)g²;  θ ← θ − lr·m̂ / (√v̂ + ε)",
+          "m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  θ ← θ − lr·m̂ / (√v̂ + ε)",
           (_lr(0.03), BETA1, BETA2, _eps(1e-8), *_ADAPTIVE),
-          "Momentum plus RMSProp, with bias-corrected moments m̂ = m/(1−β1^t), v̂ = v/(1−β2^t).",
+          "Momentum plus RMSProp, with bias-corrected moments m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ).",
           {"gradient": "either"}),
 ])
 

@@ -356,18 +356,18 @@ BIAS = Param("bias", "zero", "bias entries", kind=str, choices=("zero", "column"
              help="zero: biases stay fixed (Li et al.); column: b[c] joins class c's column")
 
 PLANES = Registry("plane", [
-    Entry("axes", "Two coordinates", Plane.axes, "θ = θ0 with θ_i = a, θ_j = b",
+    Entry("axes", "Two coordinates", Plane.axes, "θ = θ₀ with θᵢ = a, θⱼ = b",
           (Param("i", 0, "a: coordinate", kind=int, low=0), Param("j", 1, "b: coordinate", kind=int, low=0)),
-          "An exact slice: two entries of W or b move, the rest stay at θ0.",
+          "An exact slice: two entries of W or b move, the rest stay at θ₀.",
           {"needs": ("theta0",)}),
-    Entry("random", "Random directions (filter-normalized)", Plane.random, "θ = θ0 + a·δ1 + b·δ2",
+    Entry("random", "Random directions (filter-normalized)", Plane.random, "θ = θ₀ + a·δ₁ + b·δ₂",
           (SEED, BIAS),
-          "Two seeded Gaussian directions, each class column scaled to θ0's (Li et al. 2018).",
+          "Two seeded Gaussian directions, each class column scaled to θ₀'s (Li et al. 2018).",
           {"needs": ("theta0", "shape")}),
-    Entry("pca", "Principal directions of the paths", Plane.pca, "θ = θ_T + a·u1 + b·u2", (),
+    Entry("pca", "Principal directions of the paths", Plane.pca, "θ = θ_end + a·u₁ + b·u₂", (),
           "The top two principal components of the optimizers' iterates, centred at the end of the first run.",
           {"needs": ("trajectories",)}),
-    Entry("interpolation", "Through three points", Plane.interpolation, "θ = p0 + a·(p1 − p0) + b·(p2 − p0)", (),
+    Entry("interpolation", "Through three points", Plane.interpolation, "θ = p₀ + a·(p₁ − p₀) + b·(p₂ − p₀)", (),
           "The plane through the start and the ends of two runs.",
           {"needs": ("theta0", "two trajectories")}),
 ])

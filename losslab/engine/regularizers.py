@@ -40,12 +40,12 @@ LAM = Param("lam", 0.0, "λ (strength)", low=0.0, high=1e6, log=True,
 
 REGULARIZERS = Registry("regularizer", [
     Entry("none", "None", no_penalty, "R(W) = 0", (), "No penalty: many W give the same data loss."),
-    Entry("l2", "L2 (weight decay)", l2_penalty, "R(W) = Σ_k Σ_l W_kl²", (),
+    Entry("l2", "L2 (weight decay)", l2_penalty, "R(W) = ‖W‖² = Σₖ Σₗ Wₖₗ²", (),
           "Prefers small, diffuse weights: a round bowl in W."),
-    Entry("l1", "L1", l1_penalty, "R(W) = Σ_k Σ_l |W_kl|", (),
+    Entry("l1", "L1", l1_penalty, "R(W) = ‖W‖₁ = Σₖ Σₗ |Wₖₗ|", (),
           "Prefers sparse weights: a diamond with corners on the axes."),
     Entry("elastic_net", "Elastic net (L1 + L2)", elastic_net_penalty,
-          "R(W) = Σ_k Σ_l β W_kl² + |W_kl|", (BETA,),
+          "R(W) = Σₖ Σₗ (β Wₖₗ² + |Wₖₗ|)", (BETA,),
           "L1 plus β times L2: sparse and small."),
 ])
 

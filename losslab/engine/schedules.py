@@ -32,10 +32,10 @@ DECAY_EVERY = Param("decay_every", 100, "decay every k steps", kind=int, low=1, 
                     help="k: updates per factor γ (step and exponential)")
 
 SCHEDULES = Registry("learning-rate schedule", [
-    Entry("constant", "Constant", constant, "lr_t = lr", (), "The same step size for every update."),
-    Entry("step", "Step decay", step_decay, "lr_t = lr · γ^⌊t/k⌋", (DECAY_RATE, DECAY_EVERY),
+    Entry("constant", "Constant", constant, "lrₜ = lr", (), "The same step size for every update."),
+    Entry("step", "Step decay", step_decay, "lrₜ = lr · γ^⌊t/k⌋", (DECAY_RATE, DECAY_EVERY),
           "Multiply the rate by γ every k updates."),
-    Entry("exponential", "Exponential decay", exponential_decay, "lr_t = lr · γ^(t/k)", (DECAY_RATE, DECAY_EVERY),
+    Entry("exponential", "Exponential decay", exponential_decay, "lrₜ = lr · γ^(t/k)", (DECAY_RATE, DECAY_EVERY),
           "Decay smoothly by a factor γ per k updates."),
 ])
 

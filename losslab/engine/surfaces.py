@@ -183,11 +183,11 @@ SURFACES = Registry("test surface", [
           "A curved, flat-bottomed valley; the minimum (a, a²) is easy to find and slow to reach.", {"lr": 1e-3}),
     Entry("himmelblau", "Himmelblau", _make_himmelblau, "f = (x² + y − 11)² + (x + y² − 7)²", (),
           "Four minima of value 0: where a run ends depends on where it starts.", {"lr": 5e-3}),
-    Entry("beale", "Beale", _make_beale, "f = Σ_k (c_k − x + x yᵏ)², c = (1.5, 2.25, 2.625)", (),
+    Entry("beale", "Beale", _make_beale, "f = Σₖ (cₖ − x + x·yᵏ)², c = (1.5, 2.25, 2.625)", (),
           "Flat plateaus and sharp ridges around the minimum (3, 0.5).", {"lr": 1e-3}),
     Entry("saddle", "Saddle", _make_saddle, "f = x² − y²", (),
           "No minimum: a stationary point at the origin that a good optimizer escapes.", {"lr": 0.05}),
-    Entry("rastrigin", "Rastrigin", _make_rastrigin, "f = 2A + Σ (x_i² − A cos 2πx_i)",
+    Entry("rastrigin", "Rastrigin", _make_rastrigin, "f = 2A + Σᵢ (xᵢ² − A cos 2πxᵢ)",
           (Param("A", 10.0, "A (ripple height)", low=0.0, high=100.0),),
           "A bowl covered in local minima; the global one is at the origin.", {"lr": 1e-3}),
 ])
