@@ -384,3 +384,19 @@ def test_a_large_problem_reads_out_in_the_background(qtbot, window, monkeypatch)
     result = window.session.results[2]
     expected = window.session.problem.objective.parts(result.thetas[7])
     assert float(window.readout.item(2, 2).text()) == pytest.approx(expected[0], rel=1e-4)
+
+
+def test_a_test_surface_shows_one_set_of_its_parameters(qtbot, window):
+    from losslab.app.widgets import ParamForm
+
+    window.session.set_problem(source="surface", kind="rosenbrock", surface_params=())
+    wait_settled(qtbot, window.session)
+    window.session.set_problem(surface_params=(("a", 1.0), ("b", 50.0)))
+    wait_settled(qtbot, window.session)
+    box = window.problem_panel.surface_box
+    forms = [f for f in box.findChildren(ParamForm) if f.isVisibleTo(box)]
+    assert len(forms) == 1 and forms[0].editors["b"].value() == 50.0
+    window.session.set_problem(kind="himmelblau", surface_params=())
+    wait_settled(qtbot, window.session)
+    forms = [f for f in box.findChildren(ParamForm) if f.isVisibleTo(box)]
+    assert len(forms) == 1 and "b" not in forms[0].editors

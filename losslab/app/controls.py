@@ -108,6 +108,7 @@ class ProblemPanel(Panel):
         self.csv_label = QLabel()
         self.csv_label.setWordWrap(True)
         self.surface_form: ParamForm | None = None
+        self._surface_kind: str | None = None
         self.surface_box = QWidget()
         QVBoxLayout(self.surface_box).setContentsMargins(0, 0, 0, 0)
         for label, widget in (("N", self.n), ("Classes", self.classes), ("Noise", self.noise), ("Seed", self.seed),
@@ -178,12 +179,19 @@ class ProblemPanel(Panel):
         self.form.setRowVisible(self.surface_box, p.source == "surface")
         if p.source == "surface":
             entry = SURFACES[p.kind]
-            if self.surface_form is not None:
-                self.surface_form.deleteLater()
-            self.surface_form = ParamForm(entry.params, dict(p.surface_params))
-            self.surface_form.changed.connect(self._surface_param)
-            self.surface_form.rejected.connect(self.rejected)
-            self.surface_box.layout().addWidget(self.surface_form)
+            values = entry.defaults | dict(p.surface_params)
+            if self._surface_kind == p.kind:
+                self.surface_form.set_values(values)  # the same surface: show its values, keep its editors
+            else:
+                if self.surface_form is not None:  # out of the layout at once; deleted when Qt gets to it
+                    self.surface_box.layout().removeWidget(self.surface_form)
+                    self.surface_form.hide()
+                    self.surface_form.deleteLater()
+                self.surface_form = ParamForm(entry.params, values)
+                self.surface_form.changed.connect(self._surface_param)
+                self.surface_form.rejected.connect(self.rejected)
+                self.surface_box.layout().addWidget(self.surface_form)
+                self._surface_kind = p.kind
         entry = registry[p.kind] if registry is not None else None
         self.description.setText(formula_html(f"{entry.description}\n{entry.formula}".strip()) if entry else "")
 
