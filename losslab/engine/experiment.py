@@ -595,7 +595,7 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
 
 
 FRAME_MARGIN = 0.05  # around a start or path beyond the slice's window, of the framed size
-MAX_WIDENING = 10.0  # the window grows to at most this many times its size a side
+MAX_WIDENING = 3.0  # the window grows to at most this many times its size a side
 
 
 def extent_in_sight(extent: tuple[float, float, float, float], start: tuple[float, float],
@@ -604,8 +604,9 @@ def extent_in_sight(extent: tuple[float, float, float, float], start: tuple[floa
 
     The landscape is computed over this window and the view frames it, so the start, the
     centre (the window's middle) and the paths are always in sight over a drawn landscape.
-    A diverged run's blow-up is left out (iterates whose loss passed the divergence limit,
-    ``DIVERGENCE_FACTOR · max(1, |L(θ0)|)``: the path is drawn leaving the view), and the
+    A diverged run is left out (its path is drawn leaving the view, and says so): following
+    it would shrink every other path to a dot. Iterates past the divergence limit of a run
+    still going (``DIVERGENCE_FACTOR · max(1, |L(θ0)|)``) are left out likewise, and the
     window grows to at most ``MAX_WIDENING`` times its size a side. Where nothing leaves the
     window it is returned as it is.
     """
@@ -613,6 +614,8 @@ def extent_in_sight(extent: tuple[float, float, float, float], start: tuple[floa
     lo, hi = np.array([a0, b0], dtype=float), np.array([a1, b1], dtype=float)
     points = [np.asarray(start, dtype=float)[None, :]]
     for result in runs:
+        if result.trajectory.status == "diverged":
+            continue
         ab, losses = np.asarray(result.ab, dtype=float), np.asarray(result.trajectory.losses, dtype=float)
         n = min(len(ab), len(losses))
         limit = DIVERGENCE_FACTOR * max(1.0, abs(losses[0])) if n else 0.0
