@@ -111,6 +111,10 @@ def main() -> None:
           ViewSettings(layout="overlay", x_axis="cost", log_loss=True), frame=120)
     experiment, view, _ = load_session(resolve_session("momentum-rosenbrock"))
     shoot(app, "rosenbrock-dark", experiment, replace(view_from_dict(view), theme="dark", colormap="inferno"), frame=300)
+    shoot(app, "six-runs-dark", Experiment(objective=ObjectiveSpec(loss="softmax"),
+                                           runs=(RunSpec("gd"), RunSpec("sgd", (("batch_size", 16),)), RunSpec("momentum"),
+                                                 RunSpec("nesterov"), RunSpec("rmsprop"), RunSpec("adam"))),
+          ViewSettings(theme="dark", data_run=5), frame=60)
     shoot_preset(app, "digit-templates", "digit-templates", frame=200)
     shoot_preset(app, "learning-rate-too-high", "learning-rate-too-high", frame=100)
     shoot_export_dialog(app)
