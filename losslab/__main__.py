@@ -41,6 +41,16 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _frame(text: str) -> int:
+    try:
+        frame = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"frame must be a whole number, got {text!r}") from None
+    if frame < 0:
+        raise argparse.ArgumentTypeError(f"frame must be 0 or more (the first step), got {text!r}")
+    return frame
+
+
 def _minutes(text: str) -> float:
     try:
         minutes = float(text)
@@ -81,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
     render.add_argument("--format", choices=RENDER_FORMATS, help="default: from OUT's extension")
     render.add_argument("--size", type=_size, metavar="WxH", help="image size in pixels, e.g. 1600x1000")
-    render.add_argument("--frame", type=int, metavar="N", help="the step shown in a figure (default: the last)")
+    render.add_argument("--frame", type=_frame, metavar="N", help="the step shown in a figure (default: the last)")
     render.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     render.add_argument("--max-minutes", type=_minutes, default=None, metavar="M",
                         help="refuse a session estimated to compute for longer than M minutes (default: 5)")

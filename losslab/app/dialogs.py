@@ -5,6 +5,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QD
                              QSpinBox)
 
 from .export import figure_parts
+from .widgets import MutedLabel
 
 FIGURE_FORMAT_LABELS = {"png": "PNG image", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
 ANIMATION_FORMAT_LABELS = {"gif": "GIF", "mp4": "MP4 (H.264)"}
@@ -15,7 +16,7 @@ def _parts(figure) -> list[tuple[str, str]]:
     if figure.right.isVisible():
         parts.append(("data", "Data view"))
     for k, panel in enumerate(figure.grid.panels, start=1):
-        title = panel.titleLabel.text.split("</span>")[-1].strip() or f"{k}"
+        title = panel.heading or f"{k}"  # the whole title, not the one cut to fit the panel
         parts.append((f"panel:{k}", f"Panel {k}: {title}"))
     return parts
 
@@ -79,9 +80,9 @@ class ExportFigureDialog(_ExportDialog):
 
     def __init__(self, figure):
         super().__init__(figure, "Export figure", FIGURE_FORMAT_LABELS)
-        hint = QLabel("PNG sizes are pixels; SVG and PDF are vector drawings of that size in points.")
+        hint = MutedLabel("Sizes are pixels (SVG and PDF: CSS pixels, 96 to the inch). A PNG or SVG of another size "
+                     "than the screen's is the figure scaled whole: text, markers and lines grow with it.")
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: gray;")
         self.form.addRow(hint)
         self._finish()
 

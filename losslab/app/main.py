@@ -183,6 +183,7 @@ def _check_output(out: str, overwrite: bool) -> None:
 
 RENDER_FORMATS = ("png", "svg", "pdf", "gif", "mp4", "csv", "npz", "json")
 FIGURE_FORMATS = ("png", "svg", "pdf", "gif", "mp4")
+LAYOUT_WIDTH = 1600  # about the widest layout `render` draws; wider images scale one up
 
 
 def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] | None = None,
@@ -195,9 +196,11 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     (:func:`~losslab.engine.experiment.compute`); a session that cannot be computed
     raises, and nothing is written. Figures (png/svg/pdf) show ``frame`` (default: the
     last) drawn by the window's own :class:`~losslab.app.figure.Figure`, offscreen;
-    gif/mp4 play every frame; csv/npz write the trajectories and json the configuration,
-    both without Qt. Returns a one-line summary; raises ``ValueError``/``OSError`` with a
-    one-line message.
+    gif/mp4 play every frame (default size 1200×675); csv/npz write the trajectories and json
+    the configuration, both without Qt. A frame before the first or past the last is
+    refused. Images wider than about ``LAYOUT_WIDTH`` are a smaller layout scaled up 2× or
+    3×, like a denser screen. Returns a one-line summary; raises ``ValueError``/``OSError``
+    with a one-line message.
     """
     from pathlib import Path
 
@@ -227,18 +230,26 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     from .figure import Figure
     from .session import render_snapshot, view_from_dict
 
+    if frame is not None and frame < 0:
+        raise ValueError(f"frame must be 0 or more (the first step), got {frame}")
     snapshot = render_snapshot(experiment, view_from_dict(view), max_seconds)
     app = _application(sys.argv)
     figure = Figure()
-    width, height = size or (1600, 900)
-    figure.resize(width, height)
+    animated = fmt in ("gif", "mp4")
+    width, height = size or ((1200, 675) if animated else (1600, 900))  # animations: 151 frames stay small
+    # a wide image is a screen of 2 or 3 pixels a point: the layout of a 1500 px figure drawn at
+    # 3000 px (sharp, every line and letter twice as large), not a huge layout with tiny text
+    scale = max(1, round(width / LAYOUT_WIDTH))
+    figure.resize(round(width / scale), round(height / scale))
     figure.show()
     figure.show_snapshot(snapshot)
     app.processEvents()
-    last = figure.n_frames - 1
-    figure.set_frame(last if frame is None else min(max(frame, 0), last))
-    app.processEvents()
     try:
+        last = figure.n_frames - 1
+        if frame is not None and frame > last:
+            raise ValueError(f"frame {frame} is past the last step, {last}")
+        figure.set_frame(last if frame is None else frame)
+        app.processEvents()
         if fmt in ("png", "svg", "pdf"):
             export_figure(figure, out, fmt, (width, height), overwrite=force)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,13 +61,33 @@ LEFT_AXIS_WIDTH = 60
 BOTTOM_AXIS_HEIGHT = 42
 
 
+_band_now = BAND  # 0 while exporting vectors (see lines_cut_at_views)
+
+
 def band(lo, hi):
     """The band around a view showing [lo, hi]: [lo − BAND·h, hi + BAND·h], h = hi − lo.
 
     ``lo`` and ``hi`` are floats, or arrays with one entry per axis.
     """
     h = hi - lo
-    return lo - BAND * h, hi + BAND * h
+    return lo - _band_now * h, hi + _band_now * h
+
+
+@contextmanager
+def lines_cut_at_views():
+    """While inside, paths and curves are cut at the view's own edge, not a band around it.
+
+    Qt's SVG generator writes no clipping: a path that runs past its panel on screen (where
+    the view clips it) would run across the neighbouring panels in an SVG file. Cut at the
+    edge, it looks the same in every renderer. Views redraw their lines on the way in and out
+    (``redraw_lines``).
+    """
+    global _band_now
+    old, _band_now = _band_now, 0.0
+    try:
+        yield
+    finally:
+        _band_now = old
 
 
 def fit_cache(item: QGraphicsItem, view_box) -> None:
@@ -496,6 +517,10 @@ class LossCurves(pg.PlotWidget):
             fit_cache(curve.curve, self.plot_item.vb)  # static while the dots move: blit it when it fits
 
     def _y_range_changed(self, *_) -> None:
+        self.redraw_lines()
+
+    def redraw_lines(self) -> None:
+        """Draw the curves and dots again, cut to the current band (see lines_cut_at_views)."""
         self._draw_curves()
         self.set_frame(self._frame)
 
@@ -831,6 +856,11 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
     def set_paths(self, per_panel: list[list[PathData]], start: tuple[float, float]) -> None:
         for panel, paths in zip(self.panels, per_panel):
             panel.set_paths(paths, start)
+
+    def redraw_lines(self) -> None:
+        """Draw every panel's paths again, cut to the current band (see lines_cut_at_views)."""
+        for panel in self.panels:
+            panel.set_frame(panel._frame)
 
     def set_frame(self, frame: int) -> None:
         for panel in self.panels:

@@ -27,8 +27,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
     behind. ``overwrite=False`` refuses an existing ``path`` with ``FileExistsError``, and
     checks again at the moment the file is put in place (a hard link, which fails if a
     file of that name appeared meanwhile), so a file created during the write is never
-    clobbered. A directory as ``path`` raises ``IsADirectoryError`` before any work; a
-    full disk raises an ``OSError`` (errno ENOSPC) that says so and names the file.
+    clobbered. A directory as ``path`` raises ``IsADirectoryError`` before any work; any
+    other ``OSError`` (a read-only folder, a full disk) is raised again as one line naming
+    ``path`` and the reason, with its errno: "cannot write /x/f.png: permission denied".
     """
     path = Path(path)
     if path.is_dir():
@@ -48,14 +49,38 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
             os.replace(tmp, path)
         else:
             _link_new(tmp, path)
+    except FileExistsError:
+        raise  # _exists named the file already
     except OSError as err:
-        if err.errno in _DISK_FULL:
-            raise OSError(err.errno, f"{_DISK_FULL[err.errno]}: {path} could not be written") from err
-        raise
+        raise _cannot_write(path, tmp, err) from err
     finally:
         if os.path.lexists(tmp):
             os.remove(tmp)
     return path
+
+
+# reasons in the user's words; any other error gives its own description
+_REASONS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EROFS: "the folder is on a read-only file system", **_DISK_FULL}
+
+
+def _cannot_write(path: Path, tmp: Path, err: OSError) -> OSError:
+    """``err`` said about ``path``, the user's file, never about ``tmp``, the temporary beside it.
+
+    One line ("cannot write PATH: REASON", no ``[Errno N]``), with the same errno, and the
+    same class when it is one of Python's own (a library's may need other arguments).
+    """
+    if err.errno == errno.EACCES and not os.access(path.parent if str(path.parent) else ".", os.W_OK):
+        reason = "the folder is read-only (permission denied)"
+    else:
+        said = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = (_REASONS.get(err.errno) or err.strerror or said).replace(str(tmp), str(path))
+    if reason[1:2].islower():  # "Permission denied" → "permission denied"; "OSError" stays
+        reason = reason[:1].lower() + reason[1:]
+    kind = type(err) if type(err).__module__ == "builtins" else OSError
+    named = kind(f"cannot write {path}: {reason}")
+    named.errno = err.errno  # without strerror, str() stays the message alone
+    return named
 
 
 def _exists(path: Path) -> FileExistsError:
