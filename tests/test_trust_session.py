@@ -400,3 +400,31 @@ def test_a_test_surface_shows_one_set_of_its_parameters(qtbot, window):
     wait_settled(qtbot, window.session)
     forms = [f for f in box.findChildren(ParamForm) if f.isVisibleTo(box)]
     assert len(forms) == 1 and "b" not in forms[0].editors
+
+
+def test_an_edit_while_a_file_computes_keeps_the_files_view_and_marks_it_modified(qtbot, window):
+    from losslab.io.session_file import load_session, resolve_session
+    from losslab.app.session import view_from_dict
+
+    path = resolve_session("momentum-rosenbrock")
+    file_view = view_from_dict(load_session(path)[1])
+    assert window.open_session(path)
+    window.session.set_steps(41)  # while the file is still being computed
+    wait_settled(qtbot, window.session)
+    assert window.session.experiment.steps == 41 and window.session.view == file_view
+    assert window.windowTitle().endswith("(modified)")
+
+
+def test_declining_a_long_remembered_session_shows_the_default(qtbot):
+    session = Session(Experiment(problem=ProblemSpec(n=4000), plane=PlaneSpec(resolution=32), steps=10),
+                      confirm_seconds=1e-9)
+    asked, notices = [], []
+    session.confirmNeeded.connect(asked.append)
+    session.notice.connect(notices.append)
+    session.start()
+    qtbot.waitUntil(lambda: bool(asked), timeout=10_000)
+    session.confirm_seconds = None
+    session.decline()
+    wait_settled(qtbot, session)
+    assert session.experiment == Experiment() and "too long" in notices[0]
+    session.shutdown()

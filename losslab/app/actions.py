@@ -30,8 +30,9 @@ class FileActions:
         self.opened = None  # the experiment as that file has it: any other is shown as "(modified)"
         self.pending_open: tuple[str, dict] | None = None
         self.recent_menu = None
+        self._file_experiment = None
         session.committed.connect(self._on_committed)
-        session.failed.connect(self._on_failed)
+        session.pendingChanged.connect(self._on_pending)
 
     @property
     def session_info(self) -> dict[str, str]:
@@ -106,6 +107,7 @@ class FileActions:
         if not self.session.set_experiment(experiment, view):
             self.pending_open = None
             return False
+        self._file_experiment = self.session.target  # the file's experiment, validated: edits made meanwhile differ
         if self.session.pending is None:  # the same experiment: nothing to compute
             self._opened()
         return True
@@ -116,20 +118,23 @@ class FileActions:
         else:
             self.show_title()
 
-    def _on_failed(self, _message: str) -> None:
-        if self.session.pending is None:
-            self.pending_open = None  # the opened file did not take
+    def _on_pending(self, pending: bool) -> None:
+        if not pending:  # after a commit (handled first) or without one: a file still waiting did not take
+            self.pending_open = None
 
     def _opened(self) -> None:
         path, info = self.pending_open
         self.pending_open = None
         self.path = path
         self.session_info = info  # and the title
+        if self._file_experiment is not None:  # edits made while it computed show as "(modified)"
+            self.opened, self._file_experiment = self._file_experiment, None
+            self.show_title()
         if not path.startswith(str(presets_folder())):
             self.remember_recent(path)
         if info.get("description"):
             self.show_message(info["description"], error=False)
-        self.figure.set_frame(0)
+        self.window.clock.seek(0)  # a file opens at its first step
 
     def save_session_dialog(self) -> None:
         path = self.ask_path("Save the session", "session.json", "losslab sessions (*.json)")

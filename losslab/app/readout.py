@@ -9,9 +9,10 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from ..engine.experiment import readout_at
+from ..engine.generators import drain
 from ..engine.gradcheck import describe_check, grad_check_steps
 from .controls import swatch
-from .jobs import JobRunner, single
+from .jobs import JobRunner
 from .session import Snapshot
 from .views import run_color, run_label
 from .widgets import PALETTE_EVENTS, theme_color
@@ -68,9 +69,9 @@ class Readout(QTableWidget):
         objective = computed.problem.objective
         scores = (getattr(objective, "n_examples", None) or 1) * (getattr(objective, "n_classes", None) or 1)
         if scores <= INLINE_SCORES:
-            self._show_readouts(computed, frame, self._readouts(computed, frame))
+            self._show_readouts(computed, frame, drain(_readout_blocks(computed, frame)))
         else:
-            self.jobs.submit("readout", lambda: single(self._readouts, computed, frame),
+            self.jobs.submit("readout", lambda: _readout_blocks(computed, frame),
                              on_result=lambda readouts: self._show_readouts(computed, frame, readouts))
         self._gradcheck_timer.stop()
         self.jobs.cancel("gradcheck")
@@ -79,9 +80,6 @@ class Readout(QTableWidget):
         if not playing:
             self._gradcheck_timer.start()
 
-    @staticmethod
-    def _readouts(computed, frame: int) -> list:
-        return [readout_at(computed.problem, result, frame) for result in computed.runs]
 
     def _show_readouts(self, computed, frame: int, readouts: list) -> None:
         if self.snapshot is None or self.snapshot.computed is not computed or self.frame != frame:
@@ -178,3 +176,12 @@ class Readout(QTableWidget):
                 self._set_gradcheck(row, text, verdict)
 
         self.jobs.submit("gradcheck", work, on_result=show)
+
+
+def _readout_blocks(computed, frame: int):
+    """Each run's readout at ``frame``, one run between two yields: a superseded job stops at the next."""
+    readouts = []
+    for result in computed.runs:
+        readouts.append(readout_at(computed.problem, result, frame))
+        yield len(readouts)
+    return readouts

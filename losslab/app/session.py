@@ -301,9 +301,12 @@ class Session(QObject):
             self._submit(experiment, self._pending_view, confirmed=True)
 
     def decline(self) -> None:
-        """Do not start the long computation: back to the committed experiment."""
+        """Do not start the long computation: back to the committed experiment (the default if none is shown)."""
         if self._unconfirmed is not None:
             self._unconfirmed = None
+            if self.snapshot is None and self.fall_back and self._initial != Experiment():
+                self._fall_back_to_default("it would take too long")
+                return
             self._drop_pending("Not applied: the computation would take too long")
 
     # --- the one path of a change ---------------------------------------------------------------
@@ -323,13 +326,15 @@ class Session(QObject):
                 check_batches(experiment, getattr(committed.problem.objective, "n_examples", None))
         except (ValueError, TypeError) as err:
             return self._refuse(str(err))
-        if experiment == self.target and view is None:
-            return True
-        if experiment == self.experiment and self.snapshot is not None and view is None:
-            # back to what is on screen: nothing to compute
-            self.jobs.cancel("compute")
-            self._drop_pending(None)
-            return True
+        if view is None:
+            if experiment == self.target:
+                return True
+            if experiment == self.experiment and self.snapshot is not None and self._pending_view is None:
+                # back to what is on screen: nothing to compute
+                self.jobs.cancel("compute")
+                self._drop_pending(None)
+                return True
+            view = self._pending_view  # a file's view rides along with the edits made while it computes
         self._submit(experiment, view)
         return True
 
@@ -369,13 +374,16 @@ class Session(QObject):
         text = _describe(error)
         if (self.fall_back and self.snapshot is None and self._initial != Experiment()
                 and self.pending == self._initial):
-            # nothing was ever shown (a remembered session whose data is gone): start from the defaults
-            self.pending = None
-            self.notice.emit(f"Could not open the last session ({text}); showing the default instead")
-            self._initial = Experiment()
-            self._submit(self._initial)
+            self._fall_back_to_default(text)
             return
         self._drop_pending(f"Not applied: {text}")
+
+    def _fall_back_to_default(self, reason: str) -> None:
+        """Nothing was ever shown (a remembered session whose data is gone, say): start from the defaults."""
+        self.pending, self._pending_view = None, None
+        self.notice.emit(f"Could not open the last session ({reason}); showing the default instead")
+        self._initial = Experiment()
+        self._submit(self._initial)
 
     def _drop_pending(self, message: str | None) -> None:
         was_pending = self.pending is not None or self._unconfirmed is not None
