@@ -428,3 +428,39 @@ def test_declining_a_long_remembered_session_shows_the_default(qtbot):
     wait_settled(qtbot, session)
     assert session.experiment == Experiment() and "too long" in notices[0]
     session.shutdown()
+
+
+def test_a_change_committed_during_an_export_waits_for_it(qtbot, window, tmp_path, monkeypatch):
+    """An animation export runs the event loop: a commit meanwhile is drawn after the file, not inside it."""
+    import losslab.app.actions as actions_module
+
+    shown = window.figure.snapshot
+    seen_during = []
+
+    def export_while_a_change_lands(figure, *args, **kwargs):
+        window.session.set_objective(loss="softmax")
+        qtbot.waitUntil(lambda: settled(window.session), timeout=20_000)
+        seen_during.append(figure.snapshot)
+        return None
+
+    monkeypatch.setattr(actions_module, "export_animation", export_while_a_change_lands)
+    monkeypatch.setattr(window.files, "_export_choice", lambda dialog: (
+        {"fmt": "gif", "fps": 10.0, "stride": 5, "size": (320, 200), "part": "figure"}, str(tmp_path / "a.gif")))
+    window.export_animation_dialog()
+    assert seen_during == [shown]  # the figure kept the experiment it was exporting
+    assert window.figure.snapshot is window.session.snapshot  # and shows the new one afterwards
+    assert window.session.experiment.objective.loss == "softmax"
+
+
+def test_a_change_that_recomputes_little_does_not_ask(qtbot):
+    """The time estimate prices what will be computed: a colour change after a long run asks nothing."""
+    from dataclasses import replace
+
+    from losslab.engine.experiment import TooLong, compute, compute_all, drain
+
+    e = Experiment(plane=PlaneSpec(resolution=32), steps=50)
+    done = compute_all(e)
+    recolour = replace(e, runs=(replace(e.runs[0], color="#123456"),) + e.runs[1:])
+    assert drain(compute(recolour, done, max_seconds=1e-6)).runs[0].trajectory is done.runs[0].trajectory
+    with pytest.raises(TooLong):
+        drain(compute(replace(e, steps=5000), done, max_seconds=1e-6))

@@ -195,9 +195,11 @@ class FileActions:
             progress.setValue(done)
             return not progress.wasCanceled()
 
-        self.report(lambda: export_animation(self.figure, path, choice["fmt"], choice["fps"], choice["stride"],
-                                             choice["size"], choice["part"], progress=step), f"Saved {path}")
-        progress.close()
+        try:
+            self.report(lambda: export_animation(self.figure, path, choice["fmt"], choice["fps"], choice["stride"],
+                                                 choice["size"], choice["part"], progress=step), f"Saved {path}")
+        finally:
+            progress.close()
 
     def export_trajectories_dialog(self) -> None:
         path = self.ask_path("Export the trajectories", "trajectories.csv",

@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6 import sip
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPoint, QRect, QRectF, QSize, QSizeF, Qt
 from PyQt6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter
 from PyQt6.QtSvg import QSvgGenerator
@@ -119,13 +120,15 @@ def drawn_for_export(placed: Placed):
             for view in lines:
                 view.redraw_lines()
             yield
-    finally:
+    finally:  # each step on its own: an item the figure dropped meanwhile is skipped, not fatal
         for item, mode in cache_modes:
-            item.setCacheMode(mode)
+            if not sip.isdeleted(item):
+                item.setCacheMode(mode)
         for item in scatters:
             item.opts["useCache"] = True
         for view in lines:
-            view.redraw_lines()
+            if not sip.isdeleted(view):
+                view.redraw_lines()
 
 
 def render_image(figure, size: tuple[int, int] | None = None, part: str = "figure") -> QImage:
@@ -144,9 +147,11 @@ def render_image(figure, size: tuple[int, int] | None = None, part: str = "figur
     image.setDevicePixelRatio(scale)
     painter = QPainter(image)
     painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
-    with drawn_for_export(placed) if scale != 1 else nullcontext():  # a no-op inside another one
-        paint_parts(painter, QRectF(0, 0, width / scale, height / scale), source, placed, figure.background)
-    painter.end()
+    try:
+        with drawn_for_export(placed) if scale != 1 else nullcontext():  # a no-op inside another one
+            paint_parts(painter, QRectF(0, 0, width / scale, height / scale), source, placed, figure.background)
+    finally:
+        painter.end()  # a painter left active would hold the device
     image.setDevicePixelRatio(1.0)
     return image
 
@@ -215,9 +220,11 @@ def export_figure(figure, path: str | os.PathLike, fmt: str | None = None, size:
 def _paint_vector(device, figure, source: QSize, placed: Placed, target: QRectF) -> None:
     painter = QPainter(device)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    with drawn_for_export(placed):
-        paint_parts(painter, target, source, placed, figure.background)
-    painter.end()
+    try:
+        with drawn_for_export(placed):
+            paint_parts(painter, target, source, placed, figure.background)
+    finally:
+        painter.end()
 
 
 _MATRIX = re.compile(r"matrix\(([^)]*)\)")

@@ -10,6 +10,7 @@ exports do not care which one is shown.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
@@ -17,7 +18,7 @@ from PyQt6.QtCore import QElapsedTimer, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
-from ..engine.experiment import RunResult, extent_in_sight
+from ..engine.experiment import RunResult
 from .display import SurfaceDisplay
 from .session import Snapshot
 from .views import DataView, LandscapeGrid, LossCurves, PathData, TemplateView, run_color, run_label
@@ -85,6 +86,7 @@ class Figure(QWidget):
         self.grid.clicked.connect(self.clicked)
         self.grid.hovered.connect(self.hovered)
         self.snapshot: Snapshot | None = None
+        self._holding, self._waiting = False, None  # see held()
         self.frame = 0
         self._theme: str | None = None
         self._dataset = object()  # no snapshot yet: the first one sets the data (or hides the view)
@@ -105,12 +107,31 @@ class Figure(QWidget):
     def background(self) -> QColor:
         return QColor(BACKGROUNDS[self.snapshot.view.theme if self.snapshot else "light"])
 
+    @contextmanager
+    def held(self):
+        """While inside, new snapshots wait and are drawn on the way out (the latest only).
+
+        An export steps this figure through its frames and runs the event loop between them:
+        a change committed meanwhile must not swap the experiment in the middle of a file.
+        """
+        self._holding, self._waiting = True, None
+        try:
+            yield
+        finally:
+            self._holding, waiting = False, self._waiting
+            self._waiting = None
+            if waiting is not None:
+                self.show_snapshot(waiting)
+
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """Draw a snapshot whole: panels, picture, paths, curves and the data.
 
         A new plane or new paths move the view to keep the start, the optimum and the paths
         in sight (:meth:`framed_region`); the same ones keep the user's zoom.
         """
+        if self._holding:
+            self._waiting = snapshot
+            return
         self.snapshot = snapshot
         computed, view = snapshot.computed, snapshot.view
         self._apply_theme(view.theme)
@@ -140,6 +161,9 @@ class Figure(QWidget):
 
     def show_display(self, snapshot: Snapshot) -> None:
         """The same results with a new picture of the landscape (other colours, part or iso-lines)."""
+        if self._holding:
+            self._waiting = snapshot
+            return
         self.snapshot = snapshot
         if snapshot.display is not None:
             self.landscape_view.set_surface(snapshot.display, snapshot.view.colormap, reset_view=False)
@@ -164,10 +188,9 @@ class Figure(QWidget):
         if display is None:
             return None
         a, b = display.a_values, display.b_values
-        a0, a1, b0, b1 = extent_in_sight((a[0], a[-1], b[0], b[-1]), self._start(), self.results)
         plane = computed.plane
         key = (plane.extent, plane.labels, plane.origin.tobytes(), plane.d1.tobytes(), plane.d2.tobytes())
-        return key, (float(a0), float(a1)), (float(b0), float(b1))
+        return key, (float(a[0]), float(a[-1])), (float(b[0]), float(b[-1]))
 
     # --- pieces -----------------------------------------------------------------------------------
     def _titles(self) -> list[tuple[str, str | None]]:

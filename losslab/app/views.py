@@ -98,6 +98,9 @@ def fit_cache(item: QGraphicsItem, view_box) -> None:
     than 1.25 views a side, the item is drawn directly, clipped to the view; smaller, it is
     drawn once and blitted while the markers over it move.
     """
+    if _band_now == 0.0:  # exporting (lines_cut_at_views): everything is drawn as shapes, no bitmaps
+        item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        return
     (x0, x1), (y0, y1) = view_box.viewRange()
     rect = item.mapRectToParent(item.boundingRect())  # the view's coordinates
     small = rect.width() <= 1.25 * (x1 - x0) and rect.height() <= 1.25 * (y1 - y0)

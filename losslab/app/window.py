@@ -351,7 +351,8 @@ class MainWindow(QMainWindow):
         playing = self.clock.playing
         self.clock.pause()
         try:
-            action()
+            with self.figure.held():  # a change committed during the export is drawn after it
+                action()
         finally:
             self.figure.set_frame(self.clock.frame)
             if playing:

@@ -25,9 +25,10 @@ The memory model, read off the code (``benchmarks/bench_budget.py`` and
   the optimum) is 500 Adam steps; a PCA plane takes an SVD of the pooled (K, P) iterates,
   quadratic in min(K, P).
 
-Phases: the problem is built first (data + optimum search); then, for axes and random
-planes, the landscape and the runs are computed at the same time (two background jobs);
-pca and interpolation planes wait for the runs. The peak is the largest phase.
+Phases: the problem is built first (data + optimum search), then the runs, then the
+landscape (one job: the landscape's window follows the runs). Counting the landscape and
+the runs as if they were held at the same time keeps the estimate on the safe side. The
+peak is the largest phase.
 
 Work is counted in *operations*: one elementwise NumPy pass over one float64 (about
 :data:`SECONDS_PER_OP`); a multiply-add inside a BLAS matrix product counts
@@ -364,7 +365,7 @@ def _landscape_part(n: int, d: int, c: int, G: int, loss: str) -> Part:
         block = (3 * span * width * G + (c_groups + 6) * rows * G) * _F
         what, work_what = f"N × C^{k} / {k} = {n:,} × {width} / {k} softmax factors", \
             f"N × C × grid points = {n:,} × {c} × {G}²"
-    grids = 4 * G * G * _F  # data and penalty parts, and the window's two progressive buffers
+    grids = 4 * G * G * _F  # data and penalty parts, their total and the picture's values (a safe margin)
     reg_work = G * (2 * d * c * 12 + 40 * G)  # the penalty surface: O(G^2) (L2), or ramps over W (L1)
     memory = tables + max(setup_bytes, block) + grids
     if grids > tables:

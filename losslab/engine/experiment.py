@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv_blocks, make_dataset, standardize
-from .budget import MEMORY_BUDGET, OPTIMUM_STEPS, check_memory, check_time, experiment_cost, steps_per_yield
+from .budget import (MEMORY_BUDGET, OPTIMUM_STEPS, SECONDS_PER_OP, check_memory, check_time, experiment_cost,
+                     steps_per_yield)
 from .generators import drain
 from .landscape import loss_surface, loss_surface_blocks
 from .losses import LOSSES, MARGIN
@@ -532,10 +533,12 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
 
     Reuses what ``previous`` (an earlier result) already has where the settings it
     depends on are unchanged: the data, the optimum, the trajectories of unchanged runs,
-    the data part of the landscape when only λ, β or the regularizer moved. Checks the
-    memory the problem needs against ``memory_budget`` (bytes, default
-    ``budget.MEMORY_BUDGET``) before allocating it, and its estimated time against
-    ``max_seconds`` (``TooLong``; None: no limit). Cancel by closing the generator.
+    the data part of the landscape when only λ, β or the regularizer moved and the slice
+    stayed (through θ = 0; a slice through the optimum moves with λ, so there it is all
+    recomputed). Checks the memory the problem needs against ``memory_budget`` (bytes,
+    default ``budget.MEMORY_BUDGET``) before allocating it, and the estimated time of what
+    it will really compute (reused parts cost nothing) against ``max_seconds``
+    (``TooLong``; None: no limit). Cancel by closing the generator.
     """
 
     experiment = validate(experiment)
@@ -543,20 +546,33 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
     old = previous.experiment if previous is not None else None
     spec = experiment.problem
 
+    same_problem = (old is not None and old.problem == spec and old.objective == experiment.objective
+                    and replace(old.plane, resolution=0) == replace(experiment.plane, resolution=0))
+
     def check(n: int, d: int, c: int) -> None:
-        cost = experiment_cost(experiment, n, d, c)
-        check_memory(cost, budget)
-        if max_seconds is not None:
-            try:
-                check_time(cost, max_seconds)
-            except ValueError as err:
-                raise TooLong(str(err), cost) from None
+        check_memory(experiment_cost(experiment, n, d, c), budget)  # all of it may be held at once
+        if max_seconds is None:
+            return
+        # the time of what will really be computed: reused data, optimum, runs and landscape cost nothing
+        skip, runs = set(), experiment.runs
+        if same_problem:
+            skip = {"data", "optimum"} | ({"landscape"} if old.plane.resolution == experiment.plane.resolution else set())
+            known = {run_key(old, r.spec) for r in previous.runs}
+            runs = tuple(r for r in runs if run_key(experiment, r) not in known)
+        cost = experiment_cost(replace(experiment, runs=runs), n, d, c)
+        parts = {name: part for name, part in cost.parts.items() if name not in skip}
+        work = sum(part.work for part in parts.values())
+        if not parts:
+            return
+        cost = replace(cost, parts=parts, work=work, seconds=work * SECONDS_PER_OP)
+        try:
+            check_time(cost, max_seconds)
+        except ValueError as err:
+            raise TooLong(str(err), cost) from None
 
     if spec.source in ("generated", "surface"):
         check(spec.n, 2, spec.classes)  # before the data exists
     yield Progress("data", 0, 1)
-    same_problem = (old is not None and old.problem == spec and old.objective == experiment.objective
-                    and replace(old.plane, resolution=0) == replace(experiment.plane, resolution=0))
     if same_problem:
         problem = previous.problem
     else:
