@@ -171,3 +171,26 @@ def test_a_diverged_curve_renders_in_bounded_memory(tmp_path):
     assert image.size == (1200, 700)
     colors = np.asarray(image.convert("RGB")).reshape(-1, 3)
     assert len(np.unique(colors, axis=0)) > 200  # a real figure, not a blank page
+
+
+def test_an_exception_in_a_slot_is_reported_and_the_window_goes_on(tmp_path):
+    script = """
+import sys
+from PyQt6.QtCore import QTimer
+import losslab.app.main as m
+from losslab.app.window import MainWindow
+original = MainWindow.__init__
+def fail():
+    raise RuntimeError("a slot failed")
+def init(self, *args, **kwargs):
+    original(self, *args, **kwargs)
+    QTimer.singleShot(800, fail)
+    QTimer.singleShot(1600, lambda: (print("alive:", self.message_label.text()), self.close()))
+MainWindow.__init__ = init
+sys.exit(m.run_window(["losslab"]))
+"""
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "alive: Internal error (RuntimeError: a slot failed)" in result.stdout
+    assert "RuntimeError: a slot failed" in result.stderr

@@ -90,6 +90,22 @@ def _last_session(settings):
         return None
 
 
+def _report_and_go_on(window):
+    """An exception escaping a Qt slot: print it and say so in the status bar, instead of
+    PyQt's default of aborting the whole app (and losing the session with it)."""
+    import traceback
+
+    def hook(kind, value, trace) -> None:
+        traceback.print_exception(kind, value, trace)
+        try:
+            window.show_message(f"Internal error ({kind.__name__}: {value}); the window goes on, "
+                                "but please report it")
+        except RuntimeError:
+            pass  # the window is gone already
+
+    return hook
+
+
 def _opened_session(path: str):
     """The session of a file or preset named on the command line (``SessionError`` if it does not read)."""
     from ..io.session_file import load_session, resolve_session
@@ -139,6 +155,7 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
     else:
         session = _last_session(settings)
     window = MainWindow(session, settings=settings, autoplay=play_for is None)
+    sys.excepthook = _report_and_go_on(window)
     if info is not None:
         window.files.session_info = info
         window.setWindowTitle(f"losslab — {info.get('title') or open_path}")
