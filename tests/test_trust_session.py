@@ -464,3 +464,16 @@ def test_a_change_that_recomputes_little_does_not_ask(qtbot):
     assert drain(compute(recolour, done, max_seconds=1e-6)).runs[0].trajectory is done.runs[0].trajectory
     with pytest.raises(TooLong):
         drain(compute(replace(e, steps=5000), done, max_seconds=1e-6))
+
+
+def test_values_a_file_brings_show_in_the_round_number_combos(qtbot, window):
+    """A preset with 16 iso-lines, or a session with 200² points, shows 16 and 200, not the first item."""
+    window.session.set_view(isolines=16)
+    window.session.set_plane(resolution=200)
+    wait_settled(qtbot, window.session)
+    assert window.view_panel.isolines.currentData() == "16"
+    assert window.plane_panel.resolution.currentData() == "200"
+    items = [window.view_panel.isolines.itemData(k) for k in range(window.view_panel.isolines.count())]
+    assert items == sorted(items, key=int)  # in order
+    window.view_panel.isolines.setCurrentIndex(window.view_panel.isolines.findData("6"))
+    assert window.session.view.isolines == 6

@@ -54,6 +54,16 @@ def set_combo(box: QComboBox, key) -> None:
     box.blockSignals(False)
 
 
+def set_number_combo(box: QComboBox, value: int, label) -> None:
+    """Show ``value`` in a combo of round numbers, adding it in order if a file brought another one."""
+    if box.findData(str(value)) < 0:
+        place = sum(1 for k in range(box.count()) if int(box.itemData(k)) < value)
+        box.blockSignals(True)
+        box.insertItem(place, label(value), str(value))
+        box.blockSignals(False)
+    set_combo(box, str(value))
+
+
 def swatch(color: str) -> QIcon:
     pixmap = QPixmap(14, 14)
     pixmap.fill(QColor(color))
@@ -314,7 +324,7 @@ class PlanePanel(Panel):
         surface = experiment.problem.source == "surface"
         set_combo(self.kind, pl.kind)
         set_combo(self.centre, pl.centre)
-        set_combo(self.resolution, str(pl.resolution))
+        set_number_combo(self.resolution, pl.resolution, lambda n: f"{n} × {n}")
         set_combo(self.space, experiment.space)
         for box, axis in zip((self.axis_a, self.axis_b), pl.axes):
             box.blockSignals(True)
@@ -490,6 +500,7 @@ class ViewPanel(Panel):
                               ("", self.log_loss), ("Data view shows", self.data_run), ("Theme", self.theme)):
             self.form.addRow(label, widget)
         session.viewChanged.connect(self.sync_view)
+        self.sync_view(v)  # values a file brought that the combos do not list yet
 
     def sync(self, experiment: Experiment) -> None:
         pass
@@ -507,8 +518,9 @@ class ViewPanel(Panel):
         self.data_run.setCurrentIndex(min(v.data_run, self.data_run.count() - 1))
         self.data_run.blockSignals(False)
         for box, key in ((self.layout_box, v.layout), (self.part, v.part), (self.colormap, v.colormap),
-                         (self.isolines, str(v.isolines)), (self.x_axis, v.x_axis), (self.theme, v.theme)):
+                         (self.x_axis, v.x_axis), (self.theme, v.theme)):
             set_combo(box, key)
+        set_number_combo(self.isolines, v.isolines, str)
         for check, on in ((self.log_scale, v.log_scale), (self.log_loss, v.log_loss)):
             check.blockSignals(True)
             check.setChecked(on)
