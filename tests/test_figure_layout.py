@@ -287,3 +287,17 @@ def test_data_view_fills_its_box_and_names_the_projection(qtbot):
     assert "PCA" not in data.title
     figure = figure_for(qtbot, snapshot_of(small(problem=ProblemSpec(source="bundled", kind="iris"))))
     assert "(PCA of the 4 features)" in figure.data_view.title
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_curve_has_an_edge_that_reads_on_the_background(qtbot, theme):
+    """Run colours are data colours (Okabe–Ito, some faint on white): each curve gets an edge in the theme's
+    text colour, whose blend over the background keeps 4.5:1."""
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(3)), ViewSettings(theme=theme)))
+    background = QColor(BACKGROUNDS[theme])
+    for curve in figure.curves._curves:
+        edge = curve.opts["shadowPen"].color()
+        alpha = edge.alphaF()
+        blended = QColor(*(round(alpha * getattr(edge, c)() + (1 - alpha) * getattr(background, c)())
+                           for c in ("red", "green", "blue")))
+        assert contrast_ratio(blended, background) >= 4.5

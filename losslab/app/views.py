@@ -447,6 +447,7 @@ class LossCurves(pg.PlotWidget):
         self._legend_key: tuple | None = None
         self._axes_key: tuple | None = None
         self._curves: list[pg.PlotDataItem] = []
+        self._edge_color = "#222222"
         self._dots: list[Marker] = []
         self._log = False
         self._frame = 0
@@ -468,7 +469,7 @@ class LossCurves(pg.PlotWidget):
                 # limit (dynamicRangeLimit, 3e6 view heights) would only make auto-range creep up a
                 # diverged run over several repaints.
                 curve = self.plot_item.plot(pen=pg.mkPen(color, width=2), name=name, connect="finite",
-                                            dynamicRangeLimit=None)
+                                            dynamicRangeLimit=None, shadowPen=self._edge_pen())
                 dot = Marker(color, size=8)
                 dot.setZValue(10)
                 self.plot_item.addItem(dot, ignoreBounds=True)  # moving dots must not rescale the axes
@@ -485,8 +486,19 @@ class LossCurves(pg.PlotWidget):
         self._fit_y(runs, log_y)
         self._draw_curves()
 
+    EDGE_ALPHA = 180  # the curves' edge: the theme's text colour, this opaque (≥ 4.5:1 on both backgrounds)
+
+    def _edge_pen(self):
+        """An edge around every curve, so a light or dark run colour reads on either background."""
+        edge = QColor(self._edge_color)
+        edge.setAlpha(self.EDGE_ALPHA)
+        return pg.mkPen(edge, width=3.2)
+
     def set_colors(self, foreground: str, background: str) -> None:
-        """Text, axes, cursor and the legend's backdrop in the theme's colours."""
+        """Text, axes, cursor, the curves' edges and the legend's backdrop in the theme's colours."""
+        self._edge_color = foreground
+        for curve in self._curves:
+            curve.setShadowPen(self._edge_pen())
         self.legend.setLabelTextColor(foreground)
         for _, label in self.legend.items:  # the colour applies when the text is set: set it again
             label.setText(label.text, color=foreground)
