@@ -367,7 +367,8 @@ class MainWindow(QMainWindow):
         self._theme = theme
         app = QApplication.instance()
         if app is not None:
-            app.setStyle("Fusion")
+            if app.style().name().lower() != "fusion":  # once: replacing the style deletes the old one under
+                app.setStyle("Fusion")                   # every widget, and a half-destroyed one can crash on it
             app.setPalette(dark_palette() if theme == "dark" else light_palette())
         self._colour_message()  # the error red of the old theme may not read on the new one
 
