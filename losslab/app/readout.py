@@ -102,12 +102,7 @@ class Readout(QTableWidget):
         self.setRowCount(len(rows))
         for r, (values, color) in enumerate(zip(rows, colors)):
             for c, text in enumerate(values):
-                item = self.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.setItem(r, c, item)
-                if item.text() != text:
-                    item.setText(text)
+                item = self._cell(r, c, text)
                 if c == 0 and item.data(Qt.ItemDataRole.UserRole) != color:
                     item.setIcon(swatch(color))  # a colour dot: readable text whatever the run's colour
                     item.setData(Qt.ItemDataRole.UserRole, color)
@@ -115,14 +110,19 @@ class Readout(QTableWidget):
                     self._colour(item, "wrong" if text == "diverged" else "")
 
     def _set_gradcheck(self, row: int, text: str, verdict: str) -> None:
-        item = self.item(row, GRADCHECK)
-        if item is None:
-            item = QTableWidgetItem()
-            self.setItem(row, GRADCHECK, item)
-        if item.text() != text:
-            item.setText(text)
+        item = self._cell(row, GRADCHECK, text)
         item.setData(Qt.ItemDataRole.UserRole, verdict)  # kept for re-colouring when the theme changes
         self._colour(item, verdict)
+
+    def _cell(self, row: int, column: int, text: str) -> QTableWidgetItem:
+        """The cell's item, made on first use, showing ``text`` (set only when it changes: no repaint)."""
+        item = self.item(row, column)
+        if item is None:
+            item = QTableWidgetItem()
+            self.setItem(row, column, item)
+        if item.text() != text:
+            item.setText(text)
+        return item
 
     def _colour(self, item: QTableWidgetItem, meaning: str) -> None:
         """The theme's shade of ``meaning`` (a verdict), or no colour of its own: the palette's text then."""
