@@ -46,6 +46,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .generators import drain
+from .losses import LOSSES
 from .planes import Plane, PlaneObjective
 
 Array = np.ndarray
@@ -215,7 +216,7 @@ class _Surface:
 
     def build(self):
         a, parts = self.a, self.parts
-        if _is_linear_classifier(self.objective):
+        if _is_classifier(self.objective):
             need = {"data", "reg"} if "total" in parts else set(parts)
             terms = yield from _quietly(_classifier_terms(self.objective, self.plane, a, self.b, need))
         else:  # point by point: ask for each requested part directly (a total costs one call, not two)
@@ -267,13 +268,15 @@ def _compose(inner: Plane, outer: Plane) -> Plane:
     return Plane(inner.origin + B @ outer.origin, B @ outer.d1, B @ outer.d2, outer.kind, outer.labels, outer.extent)
 
 
-def _is_linear_classifier(objective) -> bool:
-    return getattr(objective, "n_examples", None) is not None and all(
-        hasattr(objective, name) for name in ("X", "y", "loss_kind", "margin", "reg", "lam", "beta", "unflatten"))
+def _is_classifier(objective) -> bool:
+    """An objective over data whose model declares its layout (an ``Objective``), not a test surface."""
+    return getattr(objective, "n_examples", None) is not None and getattr(objective, "model", None) is not None
 
 
 # element passes to build the data tables, per example: (a, b) for a + b*C, besides the 3C x D
 # multiply-adds of its scores (measured here at C = 3..100 by benchmarks/bench_budget.py)
+_LOSS_EXAMPLES = {name: entry.extra["per_example"] for name, entry in LOSSES.items()}
+
 _TABLE_WORK = {"svm": (120, 24), "squared_hinge": (120, 24), "ova_svm": (48, 22), "structured_svm": (110, 13),
                "softmax": (400, 60)}
 
@@ -281,31 +284,35 @@ _TABLE_WORK = {"svm": (120, 24), "squared_hinge": (120, 24), "ova_svm": (48, 22)
 def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str]):
     """The fast evaluators of an Objective's data and penalty surfaces on ``plane``: ``{part: [terms]}``.
 
-    A computation reporting its work: the data tables are built a piece of examples at a
-    time (``_PIECE_TERMS // C`` rows of X), so the N x C score matrices never exist whole.
+    The model's declared capabilities choose the data path: scores affine in theta (the
+    linear model) take the per-loss shortcuts; a network whose plane leaves the hidden
+    layer fixed is a linear classifier on its hidden features, and takes them too; any
+    other network slice evaluates many grid points at once (:class:`_NetworkData`). The
+    penalty is a sum over the model's penalized entries, whatever the model.
     """
-    X, y = objective.X, objective.y
-    Ws, bs = zip(*(objective.unflatten(v) for v in (plane.origin, plane.d1, plane.d2)))
-    (N, D), C = X.shape, Ws[0].shape[1]
+    model = objective.model
+    origin, d1, d2 = plane.origin, plane.d1, plane.d2
     terms: dict[str, list] = {}
     if "data" in need:
-        shortcut = _DATA_SURFACES.get(objective.loss_kind)
-        if shortcut is None:  # a loss with no shortcut yet: slow but exact
-            terms["data"] = [_Pointwise(objective, plane, a, "data")]
+        if model.has("affine_scores"):
+            Ws, bs = zip(*(model.unflatten(v) for v in (origin, d1, d2)))
+            terms["data"] = yield from _affine_data_terms(objective, plane, a, b, objective.X, Ws, bs)
+        elif model.has("affine_hidden"):
+            layers = [model.unflatten(v) for v in (origin, d1, d2)]
+            if not any(np.any(layers[k][0]) or np.any(layers[k][1]) for k in (1, 2)):
+                # the plane moves only the output layer: scores are affine in (a, b) over fixed features
+                features = model.hidden_layer(origin, objective.X)[1]
+                terms["data"] = yield from _affine_data_terms(objective, plane, a, b, features,
+                                                              [L[2] for L in layers], [L[3] for L in layers])
+            else:
+                term = _NetworkData(objective, layers, a)
+                yield term.setup_work
+                terms["data"] = [term]
         else:
-            coefficients, empty_sum = shortcut
-            term = empty_sum(a, b, 1.0 / N)
-            W, bias = np.hstack(Ws), np.concatenate(bs)
-            step = max(1, _PIECE_TERMS // C)
-            fixed, per_class = _TABLE_WORK[objective.loss_kind]
-            for i0 in range(0, N, step):
-                S = X[i0:i0 + step] @ W + bias  # (n, 3C): the only N x D x C products, a piece at a time
-                term.add(*coefficients(S[:, :C], S[:, C:2 * C], S[:, 2 * C:], y[i0:i0 + step], objective.margin))
-                yield S.shape[0] * (fixed + per_class * C + 3 * C * D * _MADD_WORK)
-            terms["data"] = [term]
+            terms["data"] = [_Pointwise(objective, plane, a, "data")]
     if "reg" in need:
         lam, kind = objective.lam, objective.reg
-        W0, W1, W2 = (W.ravel() for W in Ws)
+        W0, W1, W2 = (np.ravel(model.penalized(v)) for v in (origin, d1, d2))
         if lam == 0.0 or kind == "none":
             terms["reg"] = []
         elif kind in ("l2", "l1", "elastic_net"):
@@ -319,6 +326,29 @@ def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str
         else:
             terms["reg"] = [_Pointwise(objective, plane, a, "reg")]
     return terms
+
+
+def _affine_data_terms(objective, plane: Plane, a: Array, b: Array, X: Array, Ws, bs):
+    """The data surface when ``S(a, b) = X (W0 + a W1 + b W2) + (b0 + a b1 + b b2)``, by the loss's shortcut.
+
+    A computation reporting its work: the tables are built a piece of examples at a time
+    (``_PIECE_TERMS // C`` rows of X), so the N x C score matrices never exist whole.
+    """
+    y = objective.y
+    (N, D), C = X.shape, Ws[0].shape[1]
+    shortcut = _DATA_SURFACES.get(objective.loss_kind)
+    if shortcut is None:  # a loss with no shortcut yet: slow but exact
+        return [_Pointwise(objective, plane, a, "data")]
+    coefficients, empty_sum = shortcut
+    term = empty_sum(a, b, 1.0 / N)
+    W, bias = np.hstack(Ws), np.concatenate(bs)
+    step = max(1, _PIECE_TERMS // C)
+    fixed, per_class = _TABLE_WORK[objective.loss_kind]
+    for i0 in range(0, N, step):
+        S = X[i0:i0 + step] @ W + bias  # (n, 3C): the only N x D x C products, a piece at a time
+        term.add(*coefficients(S[:, :C], S[:, C:2 * C], S[:, 2 * C:], y[i0:i0 + step], objective.margin))
+        yield S.shape[0] * (fixed + per_class * C + 3 * C * D * _MADD_WORK)
+    return [term]
 
 
 def _wrong_class_terms(S0: Array, S1: Array, S2: Array, y: Array) -> tuple[Array, Array, Array]:
@@ -855,6 +885,86 @@ class _SumOfSquares:
             value += v * v
         return self.scale * value
         yield  # a computation with nothing to report: O(G) per row
+
+
+# --- the two-layer network: many grid points at once ------------------------------------------
+
+_NETWORK_BLOCK = 1 << 17  # hidden activations (grid points x examples x units) per step: 1 MiB, in cache
+
+
+class _NetworkData:
+    """The network's mean data loss over the grid, exact, for many grid points at once.
+
+    The hidden pre-activations are affine in the plane coordinates,
+    ``Z(a, b) = Z0 + a Z1 + b Z2`` with ``Zk = X W1_k + b1_k`` (k = origin, d1, d2), so the
+    N x D x H products happen once; per grid point remain the activation and the output
+    layer ``act(Z) (W2_0 + a W2_1 + b W2_2) + b2(a, b)``, done for a block of grid points
+    and examples in one matrix product. Units whose incoming weights the plane leaves
+    fixed keep their activation: their share of the scores is affine in (a, b) and is
+    computed once.
+    """
+
+    def __init__(self, objective, layers, a: Array):
+        model, X = objective.model, objective.X
+        (W1s, b1s, W2s, b2s) = zip(*layers)
+        N = X.shape[0]
+        moving = np.zeros(model.hidden, dtype=bool)
+        for k in (1, 2):
+            moving |= np.any(W1s[k] != 0, axis=0) | (b1s[k] != 0)
+        Z = [X @ W1s[k] + b1s[k] for k in range(3)]  # (N, H) each
+        fixed_act = model.act(Z[0][:, ~moving])  # units that do not move: their activation is constant
+        # the fixed units' share of the scores, with the output biases: S_fixed(a, b) = F0 + a F1 + b F2
+        self.F = [fixed_act @ W2s[k][~moving] + b2s[k] for k in range(3)]
+        self.Z = [z[:, moving] for z in Z]
+        self.V = [W[moving] for W in W2s]
+        self.moves_output = bool(np.any(self.V[1]))
+        self.act = model.act
+        self.per_example = _LOSS_EXAMPLES[objective.loss_kind]
+        self.y, self.margin, self.scale = objective.y, objective.margin, 1.0 / N
+        self.a = a
+        units, C = max(int(moving.sum()), 1), model.n_classes
+        self.piece = min(N, max(1, _NETWORK_BLOCK // units))  # examples per step
+        self.points = max(1, _NETWORK_BLOCK // (self.piece * units))  # grid points per step
+        self.setup_work = 3 * N * (X.shape[1] * model.hidden * _MADD_WORK + model.hidden * C)
+        point_work = N * (units * (4 + 2 * C * _MADD_WORK) + 12 * C)  # activations, output layer, loss
+        self.row_cost = 2 * a.size * C
+        self.row_work = a.size * point_work
+        self.min_rows = 1
+
+    def rows(self, b: Array):
+        a, y = self.a, self.y
+        Z0, Z1, Z2 = self.Z
+        V0, V1, V2 = self.V
+        F0, F1, F2 = (f.T for f in self.F)  # class-major (C, N), as the per-example losses want them
+        N, units = Z0.shape
+        C = F0.shape[0]
+        out = np.zeros((b.size, a.size))
+        # buffers reused step after step: a fresh 1 MiB temporary costs more in page faults than its arithmetic
+        H = np.empty((self.points, self.piece, units))
+        S = np.empty((2 * C if self.moves_output else C, self.points * self.piece))
+        for j, bj in enumerate(b):
+            Q = Z0 + bj * Z2  # (N, units): the row's pre-activations at a = 0
+            Vt = (np.hstack([V0 + bj * V2, V1]) if self.moves_output else V0 + bj * V2).T
+            F = F0 + bj * F2
+            for i0 in range(0, N, self.piece):
+                rows = slice(i0, i0 + self.piece)
+                q, z1, yp = Q[rows], Z1[rows], y[rows]
+                n = q.shape[0]
+                for g0 in range(0, a.size, self.points):
+                    ag = a[g0:g0 + self.points]
+                    g = ag.size
+                    h = H[:g, :n]
+                    np.multiply(ag[:, None, None], z1, out=h)
+                    h += q
+                    self.act(h, out=h)
+                    s = S[:, :g * n].reshape(-1, g, n)
+                    np.matmul(Vt, h.reshape(g * n, units).T, out=s.reshape(-1, g * n))
+                    scores = s[:C] + F[:, None, rows]
+                    slope = F1[:, None, rows] + s[C:] if self.moves_output else F1[:, None, rows]
+                    scores += ag[None, :, None] * slope  # (C, g, n)
+                    out[j, g0:g0 + g] += self.per_example(scores, yp, self.margin).sum(axis=-1)
+                    yield h.size * 6
+        return out * self.scale
 
 
 # --- anything else: point by point ---------------------------------------------------------------

@@ -122,6 +122,61 @@ def _structured_terms(scores: Array, y: Array, margin: float) -> Array:
     return np.hstack([hinge, others[:, -1:] - others[:, -2:-1]])
 
 
+# --- per-example losses over many score tables at once ------------------------------------------
+# Class-major: ``scores: (C, ..., N)`` (class c's scores of the N examples, for any number of
+# score tables, e.g. one per grid point of a landscape) -> ``L_i: (..., N)``. The same
+# arithmetic as the losses above, without their gradients; class-major because with few
+# classes a loop over them works on long contiguous rows, where reductions over a last
+# axis of 3 would crawl.
+
+def _true_class(scores: Array, y: Array) -> Array:
+    """``s_{y_i}`` from class-major scores: ``(..., N)``."""
+    true = scores[0].copy()
+    for c in range(1, len(scores)):
+        np.copyto(true, scores[c], where=y == c)
+    return true
+
+
+def _svm_examples(scores: Array, y: Array, margin: float) -> Array:
+    true = _true_class(scores, y) - margin
+    total = np.zeros_like(true)
+    for c, s in enumerate(scores):
+        total += np.maximum(s - true, 0.0) * (y != c)
+    return total
+
+
+def _squared_hinge_examples(scores: Array, y: Array, margin: float) -> Array:
+    true = _true_class(scores, y) - margin
+    total = np.zeros_like(true)
+    for c, s in enumerate(scores):
+        hinge = np.maximum(s - true, 0.0) * (y != c)
+        total += hinge * hinge
+    return total
+
+
+def _softmax_examples(scores: Array, y: Array, margin: float) -> Array:
+    top = np.max(scores, axis=0)  # the max-shift: exp cannot overflow
+    total = np.zeros_like(top)
+    for s in scores:
+        total += np.exp(s - top)
+    return np.log(total) - (_true_class(scores, y) - top)
+
+
+def _ova_examples(scores: Array, y: Array, margin: float) -> Array:
+    total = np.zeros(scores.shape[1:])
+    for c, s in enumerate(scores):
+        sign = np.where(y == c, 1.0, -1.0)
+        total += np.maximum(margin - sign * s, 0.0)
+    return total
+
+
+def _structured_examples(scores: Array, y: Array, margin: float) -> Array:
+    rival = np.full(scores.shape[1:], -np.inf)
+    for c, s in enumerate(scores):
+        np.copyto(rival, np.maximum(rival, s), where=y != c)
+    return np.maximum(rival - _true_class(scores, y) + margin, 0.0)
+
+
 MARGIN = Param("margin", 1.0, "margin Δ", low=0.0, high=1e6,
                 help="Δ: how far the correct score must beat the others before the loss is 0")
 
@@ -129,21 +184,23 @@ LOSSES = Registry("loss", [
     Entry("svm", "Multiclass SVM (hinge)", svm_loss,
           "Lᵢ = Σⱼ≠ᵧᵢ max(0, sⱼ − sᵧᵢ + Δ)", (MARGIN,),
           "Weston–Watkins multiclass hinge: every wrong class closer than Δ to the correct one adds to the loss.",
-          {"kink_terms": _pairwise_hinge_terms}),
+          {"kink_terms": _pairwise_hinge_terms, "per_example": _svm_examples}),
     Entry("squared_hinge", "Squared hinge (L2-SVM)", squared_hinge_loss,
           "Lᵢ = Σⱼ≠ᵧᵢ max(0, sⱼ − sᵧᵢ + Δ)²", (MARGIN,),
-          "The multiclass hinge with each term squared: violations cost quadratically."),
+          "The multiclass hinge with each term squared: violations cost quadratically.",
+          {"per_example": _squared_hinge_examples}),
     Entry("softmax", "Softmax (cross-entropy)", softmax_loss,
           "Lᵢ = −log(exp(sᵧᵢ) / Σⱼ exp(sⱼ))", (),
-          "Negative log-probability of the correct class under the softmax of the scores."),
+          "Negative log-probability of the correct class under the softmax of the scores.",
+          {"per_example": _softmax_examples}),
     Entry("ova_svm", "One-vs-all hinge", ova_svm_loss,
           "Lᵢ = max(0, Δ − sᵧᵢ) + Σⱼ≠ᵧᵢ max(0, Δ + sⱼ)", (MARGIN,),
           "One binary hinge per class: the correct class should score above Δ, the others below −Δ.",
-          {"kink_terms": _ova_terms}),
+          {"kink_terms": _ova_terms, "per_example": _ova_examples}),
     Entry("structured_svm", "Structured SVM (Crammer–Singer)", structured_svm_loss,
           "Lᵢ = max(0, maxⱼ≠ᵧᵢ sⱼ − sᵧᵢ + Δ)", (MARGIN,),
           "Only the highest-scoring wrong class is penalised.",
-          {"kink_terms": _structured_terms}),
+          {"kink_terms": _structured_terms, "per_example": _structured_examples}),
 ])
 
 

@@ -1,11 +1,13 @@
-"""The training objective of a linear classifier, as a function of the flat vector theta.
+"""The training objective of a classifier, as a function of the flat vector theta.
 
 Conventions (used everywhere in losslab):
 
-- ``X: (N, D)``, ``y: (N,)`` ints in ``0..C-1``, ``W: (D, C)``, ``b: (C,)``;
-- scores ``S = X @ W + b``;
-- ``theta = concat(W.ravel(), b)`` (row-major W, then b), length ``P = D*C + C``;
-- total loss = mean data loss over the examples + ``lam * R(W)``; b is never regularized.
+- ``X: (N, D)``, ``y: (N,)`` ints in ``0..C-1``;
+- the model (``losslab.engine.models``) says what theta is: for the linear classifier
+  ``W: (D, C)``, ``b: (C,)``, scores ``S = X @ W + b`` and ``theta = concat(W.ravel(), b)``
+  (row-major W, then b), length ``P = D*C + C``; for the two-layer network
+  ``theta = concat(W1.ravel(), b1, W2.ravel(), b2)``;
+- total loss = mean data loss over the examples + ``lam * R(weights)``; biases are never regularized.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .losses import LOSSES, check_scores_labels
+from .models import Model, make_model
 from .regularizers import LAM, REGULARIZERS
 from .registry import Param
 
@@ -34,6 +37,9 @@ class ObjectiveConfig:
     lam: float = 0.0
     beta: float = 0.5
     keep_prob: float = 1.0
+    model: str = "linear"
+    hidden: int = 16
+    activation: str = "relu"
 
 
 def _real(values, name: str) -> Array:
@@ -44,18 +50,21 @@ def _real(values, name: str) -> Array:
 
 
 class Objective:
-    """``L(theta) = mean_i L_i(X_i @ W + b, y_i) + lam * R(W)`` for a linear classifier.
+    """``L(theta) = mean_i L_i(s(X_i; theta), y_i) + lam * R(weights)`` for a classifier.
 
     X: (N, D) finite floats; y: (N,) ints in 0..C-1 with C = ``n_classes`` (default
     ``max(y) + 1``, at least 2). ``loss`` names an entry of ``LOSSES``, ``reg`` one of
-    ``REGULARIZERS``. ``keep_prob < 1`` applies inverted dropout to the inputs of
-    *minibatch* evaluations only (``loss_grad(theta, idx=...)``), drawn from a generator
-    seeded with ``seed`` (or the ``rng`` passed in); full evaluations never drop anything.
+    ``REGULARIZERS``, ``model`` one of ``MODELS``: ``"linear"`` (``s = X W + b``) or
+    ``"mlp"`` (``s = act(X W1 + b1) W2 + b2`` with ``hidden`` units and ``activation``
+    ``"relu"`` or ``"tanh"``). ``keep_prob < 1`` applies inverted dropout to *minibatch*
+    evaluations only (``loss_grad(theta, idx=...)``): to the inputs of the linear model,
+    to the hidden layer of the network; the masks come from a generator seeded with
+    ``seed`` (or the ``rng`` passed in); full evaluations never drop anything.
     """
 
     def __init__(self, X: Array, y: Array, loss: str = "svm", margin: float = 1.0, reg: str = "l2",
                  lam: float = 0.0, beta: float = 0.5, keep_prob: float = 1.0, seed: int = 0,
-                 n_classes: int | None = None):
+                 n_classes: int | None = None, model: str = "linear", hidden: int = 16, activation: str = "relu"):
         X = np.array(_real(X, "X"))  # a private copy: the objective never changes under us
         if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X must be a non-empty 2-D array (N, D), got shape {X.shape}")
@@ -77,7 +86,9 @@ class Objective:
         self.X, self.y = X, y
         self.n_examples, self.n_features = X.shape
         self.n_classes = classes
-        self.n_params = self.n_features * classes + classes
+        self.model: Model = make_model(model, self.n_features, classes,
+                                       **({"hidden": hidden, "activation": activation} if model == "mlp" else {}))
+        self.n_params = self.model.n_params
         self._configure(loss, margin, reg, lam, beta, keep_prob, seed)
 
     def _configure(self, loss, margin, reg, lam, beta, keep_prob, seed) -> None:
@@ -85,7 +96,9 @@ class Objective:
         reg_entry = REGULARIZERS[reg]
         margin = loss_entry.param("margin").validate(margin) if loss_entry.params else float(margin)
         beta = reg_entry.param("beta").validate(beta) if reg_entry.params else float(beta)
-        self.config = ObjectiveConfig(loss, margin, reg, LAM.validate(lam), beta, KEEP_PROB.validate(keep_prob))
+        m = self.model
+        self.config = ObjectiveConfig(loss, margin, reg, LAM.validate(lam), beta, KEEP_PROB.validate(keep_prob),
+                                      m.kind, getattr(m, "hidden", 16), getattr(m, "activation", "relu"))
         self.seed = int(seed)
         self._loss_fn = loss_entry.impl
         self._reg_fn = reg_entry.impl
@@ -101,7 +114,8 @@ class Objective:
 
     def replace(self, **changes) -> Objective:
         """A new objective on the same data with some of ``loss, margin, reg, lam, beta, keep_prob, seed`` changed."""
-        fields = dict(vars(self.config), seed=self.seed)
+        fields = {k: v for k, v in vars(self.config).items() if k not in ("model", "hidden", "activation")}
+        fields["seed"] = self.seed
         unknown = set(changes) - set(fields)
         if unknown:
             raise ValueError(f"cannot change {', '.join(sorted(unknown))}; changeable: {', '.join(fields)}")
@@ -112,37 +126,30 @@ class Objective:
 
     def __repr__(self) -> str:
         c = self.config
+        model = "" if self.model.kind == "linear" else f", model={self.model!r}"
         return (f"Objective(N={self.n_examples}, D={self.n_features}, C={self.n_classes}, loss={c.loss!r}, "
-                f"margin={c.margin:g}, reg={c.reg!r}, lam={c.lam:g}, beta={c.beta:g}, keep_prob={c.keep_prob:g})")
+                f"margin={c.margin:g}, reg={c.reg!r}, lam={c.lam:g}, beta={c.beta:g}, keep_prob={c.keep_prob:g}"
+                f"{model})")
 
-    # --- theta <-> (W, b) -------------------------------------------------------------
-    def unflatten(self, theta: Array) -> tuple[Array, Array]:
-        """``theta (P,) -> (W (D, C), b (C,))`` (views into theta)."""
-        theta = self._check_theta(theta)
-        split = self.n_features * self.n_classes
-        return theta[:split].reshape(self.n_features, self.n_classes), theta[split:]
+    # --- theta <-> the model's arrays -------------------------------------------------
+    def unflatten(self, theta: Array) -> tuple[Array, ...]:
+        """``theta (P,)`` -> the model's arrays in layout order (views into theta):
+        ``(W (D, C), b (C,))`` for the linear model, ``(W1, b1, W2, b2)`` for the network."""
+        return self.model.unflatten(self._check_theta(theta))
 
-    def flatten(self, W: Array, b: Array) -> Array:
-        """``(W (D, C), b (C,)) -> theta (P,)``, row-major W then b."""
-        W, b = _real(W, "W"), _real(b, "b")
-        if W.shape != (self.n_features, self.n_classes) or b.shape != (self.n_classes,):
-            raise ValueError(f"W must be {(self.n_features, self.n_classes)} and b ({self.n_classes},), "
-                             f"got {W.shape} and {b.shape}")
-        return np.concatenate([W.ravel(), b])
+    def flatten(self, *arrays: Array) -> Array:
+        """The model's arrays in layout order -> ``theta (P,)`` (row-major matrices)."""
+        return self.model.flatten(*arrays)
 
     def _check_theta(self, theta: Array) -> Array:
-        theta = _real(theta, "theta")
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have shape ({self.n_params},) = D*C + C for D={self.n_features}, "
-                             f"C={self.n_classes}; got {theta.shape}")
-        return theta
+        return self.model.check_theta(theta)
 
     # --- evaluation -------------------------------------------------------------------
     def scores(self, theta: Array, X: Array | None = None) -> Array:
-        """``X @ W + b``: (N, C), for the objective's X unless another is given."""
-        W, b = self.unflatten(theta)
+        """The model's scores (N, C) (``X @ W + b`` for the linear one), for the objective's X unless another is given."""
+        theta = self._check_theta(theta)
         with np.errstate(over="ignore", invalid="ignore"):
-            return (self.X if X is None else _real(X, "X")) @ W + b
+            return self.model.scores(theta, self.X if X is None else _real(X, "X"))
 
     def predict(self, theta: Array, X: Array | None = None) -> Array:
         """Predicted class per row: ``argmax`` of the scores, (N,)."""
@@ -154,10 +161,10 @@ class Objective:
 
     def parts(self, theta: Array) -> tuple[float, float]:
         """``(data_loss, reg_loss)`` over the full data; their sum is ``loss(theta)``."""
-        W, _ = self.unflatten(theta)
+        theta = self._check_theta(theta)
         with np.errstate(over="ignore", invalid="ignore"):
             data, _ = self._loss_fn(self.scores(theta), self.y, self.margin)
-            reg, _ = self._reg_fn(W, self.beta)
+            reg, _ = self._reg_fn(self.model.penalized(theta), self.beta)
         return data, self.lam * reg
 
     def loss(self, theta: Array) -> float:
@@ -170,12 +177,14 @@ class Objective:
         """Total loss and its gradient ``(P,)``, over all examples or the minibatch rows ``idx``.
 
         The data part is the mean over the rows used; the penalty is added once. With
-        ``keep_prob < 1`` a minibatch sees inverted dropout on its inputs, ``X * mask / p``
-        with ``mask ~ Bernoulli(p)``, drawn from ``rng`` (default: the objective's own seeded
-        generator).
+        ``keep_prob < 1`` a minibatch sees inverted dropout at the model's site (the
+        inputs of the linear model, ``X * mask / p``; the hidden layer of the network) with
+        ``mask ~ Bernoulli(p)``, drawn from ``rng`` (default: the objective's own seeded
+        generator). Gradients are exact backpropagation (subgradient 0 at every kink).
         """
-        W, b = self.unflatten(theta)
+        theta = self._check_theta(theta)
         X, y = self.X, self.y
+        keep_prob = 1.0
         if idx is not None:
             idx = np.asarray(idx)
             if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
@@ -184,14 +193,15 @@ class Objective:
                 raise ValueError(f"idx must index rows 0..{self.n_examples - 1}")
             X, y = X[idx], y[idx]
             if self.keep_prob < 1.0:
-                rng = self._rng if rng is None else rng
-                X = X * (rng.random(X.shape) < self.keep_prob) / self.keep_prob
+                rng, keep_prob = (self._rng if rng is None else rng), self.keep_prob
+        model = self.model
         with np.errstate(over="ignore", invalid="ignore"):
-            data, dscores = self._loss_fn(X @ W + b, y, self.margin)
-            reg, dreg = self._reg_fn(W, self.beta)
-            dW = X.T @ dscores + self.lam * dreg
-        db = dscores.sum(axis=0)
-        return data + self.lam * reg, np.concatenate([dW.ravel(), db])
+            scores, cache = model.forward(theta, X, keep_prob, rng)
+            data, dscores = self._loss_fn(scores, y, self.margin)
+            reg, dreg = self._reg_fn(model.penalized(theta), self.beta)
+            grad = model.backward(theta, cache, dscores)
+            model.add_penalty_gradient(grad, self.lam * dreg)
+        return data + self.lam * reg, grad
 
     def grad(self, theta: Array) -> Array:
         """Gradient of the total loss over the full data, (P,)."""

@@ -1,8 +1,8 @@
 """Slice planes through parameter space: ``theta(a, b) = origin + a*d1 + b*d2``.
 
 A contour view draws the loss over such a plane. ``theta``, ``origin``, ``d1``, ``d2``
-are all ``(P,)`` with ``P = D*C + C`` for a linear classifier (row-major W, then b) or
-``P = 2`` for a test surface. The plane kinds live in one registry, ``PLANES``:
+are all ``(P,)``: the model's parameters (``P = D*C + C`` for a linear classifier,
+row-major W then b; see ``losslab.engine.models``) or ``P = 2`` for a test surface. The plane kinds live in one registry, ``PLANES``:
 
 - ``axes``: two coordinates of theta move, the others stay at theta0 (an exact slice);
 - ``random``: two seeded Gaussian directions, filter-normalized (Li et al. 2018);
@@ -20,6 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .models import LinearModel, model_for_shape
 from .registry import Entry, Param, Registry
 
 Array = np.ndarray
@@ -40,16 +41,11 @@ def _vector(value, name: str) -> Array:
 
 
 def coordinate_labels(n_features: int, n_classes: int) -> list[str]:
-    """Names of the P coordinates of theta: ``W[d,c]`` row-major, then ``b[c]``."""
-    return [f"W[{d},{c}]" for d in range(n_features) for c in range(n_classes)] + \
-           [f"b[{c}]" for c in range(n_classes)]
+    """Names of the P coordinates of a linear classifier's theta: ``W[d,c]`` row-major, then ``b[c]``.
 
-
-def _shape_of(P: int, shape) -> tuple[int, int]:
-    D, C = (int(s) for s in shape)
-    if D < 1 or C < 1 or D * C + C != P:
-        raise ValueError(f"shape (D, C) = {tuple(shape)} does not match theta of length {P} = D*C + C")
-    return D, C
+    Any model's names: ``model.labels``.
+    """
+    return list(LinearModel(n_features, n_classes).labels)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,20 +113,21 @@ class Plane:
 
     # --- the named constructors (one per PLANES entry) --------------------------------
     @classmethod
-    def axes(cls, theta0: Array, i: int = 0, j: int = 1, shape: tuple[int, int] | None = None) -> Plane:
+    def axes(cls, theta0: Array, i: int = 0, j: int = 1, shape=None) -> Plane:
         """Coordinates ``i`` and ``j`` of theta move; all others stay at ``theta0``.
 
         An exact slice: ``(a, b)`` *are* the values of ``theta[i]`` and ``theta[j]`` (the
         origin is theta0 with those two entries set to 0, and d1, d2 are unit vectors), so
-        theta0 itself sits at ``(theta0[i], theta0[j])``. ``shape = (D, C)`` names the axes
-        ``W[d,c]`` / ``b[c]``; without it they are ``theta[i]``.
+        theta0 itself sits at ``(theta0[i], theta0[j])``. ``shape`` (a model, or ``(D, C)``
+        of a linear classifier) names the axes by coordinate (``W[d,c]``, ``b1[h]``...);
+        without it they are ``theta[i]``.
         """
         theta0 = _vector(theta0, "theta0")
         P = theta0.size
         i, j = _index(i, P, "i"), _index(j, P, "j")
         if i == j:
             raise ValueError(f"the two axes must be different coordinates, got i = j = {i}")
-        names = coordinate_labels(*_shape_of(P, shape)) if shape is not None else [f"theta[{k}]" for k in range(P)]
+        names = model_for_shape(P, shape).labels if shape is not None else [f"theta[{k}]" for k in range(P)]
         origin = theta0.copy()
         origin[[i, j]] = 0.0
         d1, d2 = np.zeros(P), np.zeros(P)
@@ -140,37 +137,37 @@ class Plane:
         return cls(origin, d1, d2, "axes", (names[i], names[j]), extent)
 
     @classmethod
-    def random(cls, theta0: Array, shape: tuple[int, int], seed: int = 0, bias: str = "zero") -> Plane:
-        """Two seeded Gaussian directions through ``theta0``, filter-normalized per class.
+    def random(cls, theta0: Array, shape, seed: int = 0, bias: str = "zero") -> Plane:
+        """Two seeded Gaussian directions through ``theta0``, filter-normalized.
 
-        As Li et al. (2018) do per filter, each class column ``d_W[:, c]`` of a direction is
-        rescaled to the norm of theta0's column ``W0[:, c]``, so a = 1 is a step as large as
-        the weights themselves and the picture does not depend on the weights' scale.
+        ``shape``: the model (or ``(D, C)`` of a linear classifier), which names the filters.
+        As Li et al. (2018) do, each filter of a direction — the weights into one unit: a
+        class column ``W[:, c]`` of the linear model, ``W1[:, h]`` and ``W2[:, c]`` of the
+        network — is rescaled to the norm of theta0's same filter, so a = 1 is a step as
+        large as the weights themselves and the picture does not depend on their scale.
         ``bias="zero"`` (Li et al.'s default) leaves the biases out of the directions;
-        ``bias="column"`` treats ``b[c]`` as part of class c's column ``(W[:, c], b[c])``.
-        A column of theta0 that is exactly zero has no scale to lend: its direction column
-        gets the root-mean-square norm of theta0's nonzero columns, or norm 1 when all of
-        them are zero (the usual all-zero start). The plane is centred at theta0.
+        ``bias="column"`` adds each unit's bias to its filter. A filter of theta0 that is
+        exactly zero has no scale to lend: its direction gets the root-mean-square norm of
+        theta0's nonzero filters, or norm 1 when all of them are zero (the usual all-zero
+        start). The plane is centred at theta0.
         """
         theta0 = _vector(theta0, "theta0")
-        D, C = _shape_of(theta0.size, shape)
+        filters = model_for_shape(theta0.size, shape).filters(BIAS.validate(bias))
         seed = SEED.validate(seed)
-        bias = BIAS.validate(bias)
-        rows = D + 1 if bias == "column" else D  # theta as (D+1, C), W over b: class c is column c
-        target = _column_targets(np.linalg.norm(theta0.reshape(D + 1, C)[:rows], axis=0))
+        target = _column_targets(np.concatenate([np.linalg.norm(theta0[f], axis=0) for f in filters]))
         rng = np.random.default_rng(seed)
-        rows = D + 1 if bias == "column" else D  # the rows of theta that form a class column
-        cols0 = theta0.reshape(D + 1, C)[:rows]   # (rows, C): W over b, column c = class c
-        target = _column_targets(np.linalg.norm(cols0, axis=0))
 
         def direction() -> Array:
-            cols = rng.standard_normal((rows, C))
-            scaled = np.zeros((D + 1, C))
-            scaled[:rows] = cols * (target / np.linalg.norm(cols, axis=0))
-            return scaled.ravel()
+            d = np.zeros(theta0.size)
+            used = 0
+            for f in filters:  # one (rows, units) draw per weight matrix, each column a filter
+                cols = rng.standard_normal(f.shape)
+                d[f] = cols * (target[used:used + f.shape[1]] / np.linalg.norm(cols, axis=0))
+                used += f.shape[1]
+            return d
 
         d1, d2 = direction(), direction()
-        # with one row per column (D = 1) normalization leaves only signs: draw again until independent
+        # with one row per filter (D = 1) normalization leaves only signs: draw again until independent
         for _ in range(32):
             s = np.linalg.svd(np.column_stack([d1, d2]), compute_uv=False)
             if s[1] > _INDEPENDENCE * s[0]:
@@ -179,8 +176,7 @@ class Plane:
         else:
             raise ValueError("cannot draw two independent filter-normalized directions for this shape; "
                              "use bias='column' or an axes plane")
-        directions = [d1, d2]
-        return cls(theta0, directions[0], directions[1], "random", ("direction 1", "direction 2"))
+        return cls(theta0, d1, d2, "random", ("direction 1", "direction 2"))
 
     @classmethod
     def pca(cls, trajectories: Array | Sequence[Array], origin: Array | None = None) -> Plane:
@@ -358,18 +354,18 @@ BIAS = Param("bias", "zero", "bias entries", kind=str, choices=("zero", "column"
 PLANES = Registry("plane", [
     Entry("axes", "Two coordinates", Plane.axes, "θ = θ₀ with θᵢ = a, θⱼ = b",
           (Param("i", 0, "a: coordinate", kind=int, low=0), Param("j", 1, "b: coordinate", kind=int, low=0)),
-          "An exact slice: two entries of W or b move, the rest stay at θ₀.",
-          {"needs": ("theta0",)}),
+          "An exact slice: two coordinates of θ move, the rest stay at θ₀.",
+          {"needs": ("theta0",), "from_runs": False}),
     Entry("random", "Random directions (filter-normalized)", Plane.random, "θ = θ₀ + a·δ₁ + b·δ₂",
           (SEED, BIAS),
           "Two seeded Gaussian directions, each class column scaled to θ₀'s (Li et al. 2018).",
-          {"needs": ("theta0", "shape")}),
+          {"needs": ("theta0", "shape"), "from_runs": False}),
     Entry("pca", "Principal directions of the paths", Plane.pca, "θ = θ_end + a·u₁ + b·u₂", (),
           "The top two principal components of the optimizers' iterates, centred at the end of the first run.",
-          {"needs": ("trajectories",)}),
+          {"needs": ("trajectories",), "from_runs": True}),
     Entry("interpolation", "Through three points", Plane.interpolation, "θ = p₀ + a·(p₁ − p₀) + b·(p₂ − p₀)", (),
           "The plane through the start and the ends of two runs.",
-          {"needs": ("theta0", "two trajectories")}),
+          {"needs": ("theta0", "two trajectories"), "from_runs": True}),
 ])
 
 
@@ -377,7 +373,7 @@ def make_plane(kind: str, theta0: Array | None = None, shape: tuple[int, int] | 
                trajectories: Sequence[Array] = (), **params) -> Plane:
     """The ``PLANES`` entry ``kind`` built from what a session knows, ``params`` validated.
 
-    theta0: (P,) the start point; shape: (D, C) of W (axes labels, random planes);
+    theta0: (P,) the start point; shape: the model or (D, C) of W (axes labels, random planes);
     trajectories: (T, P) runs — pca uses them all, interpolation goes through theta0 and
     the final points of the first two.
     """
@@ -391,7 +387,7 @@ def make_plane(kind: str, theta0: Array | None = None, shape: tuple[int, int] | 
         return Plane.axes(theta0, values["i"], values["j"], shape)
     if kind == "random":
         if shape is None:
-            raise ValueError("a random plane needs the shape (D, C) of W to normalize its directions")
+            raise ValueError("a random plane needs the model (or the shape (D, C) of W) to normalize its directions")
         return Plane.random(theta0, shape, **values)
     if len(trajectories) < 2:
         raise ValueError("an interpolation plane needs two trajectories (it goes through theta0 and their ends)")
