@@ -223,6 +223,23 @@ class Session(QObject):
     def set_plane(self, **changes: Any) -> bool:
         return self._change("plane", changes)
 
+    def set_model(self, **changes: Any) -> bool:
+        """Change the score function (``kind``, ``hidden``, ``activation``, ``init_scale``, ``init_seed``).
+
+        A network centred at θ = 0 sits on its symmetric point, where every hidden unit gets
+        the same gradient (0 for ReLU) and nothing learns: switching to one from a plane
+        through zero moves the plane to the random start instead (choose "zero" again to see why).
+        """
+        target = self.target
+        try:
+            model = replace(target.model, **changes)
+        except TypeError as err:
+            return self._refuse(str(err))
+        experiment = replace(target, model=model)
+        if model.kind != target.model.kind and model.kind != "linear" and target.plane.centre == "zero":
+            experiment = replace(experiment, plane=replace(target.plane, centre="init"))
+        return self.apply(experiment)
+
     def set_run(self, index: int, **changes: Any) -> bool:
         runs = list(self.target.runs)
         if not 0 <= index < len(runs):

@@ -136,7 +136,7 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
     if loss not in _landscape._TABLE_WORK:
         raise ValueError(f"loss must be one of {', '.join(_landscape._TABLE_WORK)}; got {loss!r}")
     PLANES[plane]  # an unknown kind raises, listing the valid ones
-    for value, name, choices in ((space, "space", ("slice", "full")), (centre, "centre", ("optimum", "zero"))):
+    for value, name, choices in ((space, "space", ("slice", "full")), (centre, "centre", ("optimum", "zero", "init"))):
         if value not in choices:
             raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     P = d * c + c

@@ -28,6 +28,7 @@ from .budget import (MEMORY_BUDGET, OPTIMUM_STEPS, SECONDS_PER_OP, check_memory,
 from .generators import drain
 from .landscape import loss_surface, loss_surface_blocks
 from .losses import LOSSES, MARGIN
+from .models import MODELS, Model, model_for_shape
 from .objective import Objective
 from .optimizers import DIVERGENCE_FACTOR, OPTIMIZERS, Run, Trajectory
 from .planes import PLANES, Plane, PlaneObjective, coordinate_labels, project
@@ -38,16 +39,19 @@ from .surfaces import SURFACES, make_surface
 Array = np.ndarray
 
 SOURCES = ("generated", "bundled", "csv", "surface")
-COORDINATE = re.compile(r"W\[\d+,\d+\]|b\[\d+\]")
+COORDINATE = re.compile(r"[A-Za-z]\w*\[\d+(,\d+)?\]")  # a model's coordinate name: W[0,1], b[2], W1[0,3], b1[3]
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 SPACES = ("slice", "full")
-CENTRES = ("zero", "optimum")
+CENTRES = ("zero", "init", "optimum")
 
 SPAN = Param("span", 3.0, "half-width", low=0.0, low_open=True, high=1e6, log=True,
              help="the contour shows a and b within ± this of the plane's centre")
 RESOLUTION = Param("resolution", 128, "resolution", kind=int, low=8, high=1024,
                    help="grid points per side of the landscape")
 STEPS = Param("steps", 200, "steps", kind=int, low=1, high=100_000, help="updates per optimizer")
+INIT_SCALE = Param("init_scale", 0.01, "init scale", low=0.0, low_open=True, high=1e3, log=True,
+                   help="the random start's weights are this times N(0, 1); biases start at 0")
+INIT_SEED = Param("init_seed", 0, "init seed", kind=int, low=0, help="seed of the random start")
 
 
 @dataclass(frozen=True)
@@ -82,14 +86,34 @@ class ObjectiveSpec:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """The score function: ``kind`` a ``MODELS`` name (``"linear"`` or ``"mlp"``), the network's
+    ``hidden`` width and ``activation``, and its seeded small random start (``init_scale``,
+    ``init_seed``), the point a plane centred at ``"init"`` goes through."""
+
+    kind: str = "linear"
+    hidden: int = 16
+    activation: str = "relu"
+    init_scale: float = 0.01
+    init_seed: int = 0
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The model's own parameters, for ``make_model`` / ``Objective``."""
+        return {p.name: getattr(self, p.name) for p in MODELS[self.kind].params}
+
+
+@dataclass(frozen=True)
 class PlaneSpec:
     """The slice the contour shows.
 
     ``kind`` names a ``PLANES`` entry; ``axes`` names the two coordinates of an axes plane
-    (``"W[d,c]"`` or ``"b[c]"``: names, not positions, so they keep their meaning when the
-    number of classes changes), ``seed, bias`` are those of a random one. ``centre`` is the point the plane goes through
-    (``"zero"``: W = 0, b = 0, where the regularizer's shape is centred; ``"optimum"``:
-    the minimizer found by a long full-batch run). ``span`` is the half-width of the view
+    (the model's names such as ``"W[d,c]"``, ``"b[c]"``, ``"W1[d,h]"``: names, not positions, so
+    they keep their meaning when the number of classes changes), ``seed, bias`` are those
+    of a random one. ``centre`` is the point the plane goes through (``"zero"``: every
+    parameter 0, where the regularizer's shape is centred and a network is stuck by
+    symmetry; ``"init"``: the model's seeded small random start; ``"optimum"``: the
+    minimizer found by a long full-batch run). ``span`` is the half-width of the view
     around it and ``resolution`` the grid points per side. The pca and interpolation
     planes are built from full-space runs, so they imply ``space="full"``.
     """
@@ -136,6 +160,7 @@ class Experiment:
     problem: ProblemSpec = field(default_factory=ProblemSpec)
     objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
     plane: PlaneSpec = field(default_factory=PlaneSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
     runs: tuple[RunSpec, ...] = DEFAULT_RUNS
     start: tuple[float, float] = (-2.0, 2.0)
     steps: int = 200
@@ -144,7 +169,7 @@ class Experiment:
     @property
     def slice_space(self) -> bool:
         """True when the optimizers run inside the plane (pca/interpolation planes need full space)."""
-        return self.space == "slice" and self.plane.kind in ("axes", "random")
+        return self.space == "slice" and not PLANES[self.plane.kind].extra["from_runs"]
 
 
 def _choice(value: Any, choices: tuple[str, ...] | Any, name: str) -> str:
@@ -179,13 +204,19 @@ def validate(experiment: Experiment) -> Experiment:
     LOSSES[o.loss], REGULARIZERS[o.reg]  # unknown names raise, listing the valid ones
     o = replace(o, margin=MARGIN.validate(o.margin), lam=LAM.validate(o.lam), beta=BETA.validate(o.beta))
 
+    m = experiment.model
+    model_entry = MODELS[m.kind]
+    model_params = model_entry.validate({p.name: getattr(m, p.name) for p in model_entry.params})
+    m = replace(m, **model_params, init_scale=INIT_SCALE.validate(m.init_scale), init_seed=INIT_SEED.validate(m.init_seed))
+
     pl = experiment.plane
     PLANES[pl.kind]
     _choice(pl.centre, CENTRES, "plane.centre")
     random_params = PLANES["random"].validate({"seed": pl.seed, "bias": pl.bias})
     axes = tuple(pl.axes)
     if len(axes) != 2 or not all(isinstance(a, str) and COORDINATE.fullmatch(a) for a in axes):
-        raise ValueError(f"plane.axes must be two coordinate names such as \"W[0,1]\" or \"b[2]\", got {pl.axes!r}")
+        raise ValueError(f"plane.axes must be two coordinate names such as \"W[0,1]\", \"b[2]\" or \"W1[0,3]\", "
+                         f"got {pl.axes!r}")
     if axes[0] == axes[1]:
         raise ValueError(f"plane.axes must be two different coordinates, got {axes[0]} twice")
     pl = replace(pl, axes=axes, span=SPAN.validate(pl.span), resolution=RESOLUTION.validate(pl.resolution),
@@ -211,7 +242,7 @@ def validate(experiment: Experiment) -> Experiment:
     if len(start) != 2 or not all(math.isfinite(v) for v in start):
         raise ValueError(f"start must be two finite numbers (a, b), got {experiment.start!r}")
     _choice(experiment.space, SPACES, "space")
-    return replace(experiment, problem=p, objective=o, plane=pl, runs=tuple(runs), start=start,
+    return replace(experiment, problem=p, objective=o, plane=pl, model=m, runs=tuple(runs), start=start,
                    steps=STEPS.validate(experiment.steps))
 
 
@@ -223,7 +254,8 @@ class Problem:
 
     ``dataset`` is None for a test surface. ``plane`` is the slice for axes and random
     planes; pca and interpolation planes exist only after the runs (see :func:`run_blocks`).
-    ``centre`` is the point the plane goes through, ``shape`` the (D, C) of W.
+    ``centre`` is the point the plane goes through, ``shape`` the (D, C) of the data
+    (features, classes); ``model`` (the objective's) says what theta is.
     """
 
     dataset: Dataset | None
@@ -236,6 +268,11 @@ class Problem:
     @property
     def is_surface(self) -> bool:
         return self.dataset is None
+
+    @property
+    def model(self) -> Model | None:
+        """The objective's model (None for a test surface)."""
+        return getattr(self.objective, "model", None)
 
 
 def build_dataset(spec: ProblemSpec) -> Dataset | None:
@@ -254,14 +291,18 @@ def dataset_blocks(spec: ProblemSpec) -> Iterator[int]:
     return None
 
 
-def find_optimum(objective: Objective, steps: int = OPTIMUM_STEPS) -> Array:
-    """A minimizer of the full objective, by Adam from θ = 0 (robust on hinge kinks and flat L1)."""
-    return drain(optimum_blocks(objective, steps))
+def find_optimum(objective: Objective, steps: int = OPTIMUM_STEPS, start: Array | None = None) -> Array:
+    """A minimizer of the full objective, by Adam from ``start`` (default θ = 0; robust on hinge kinks and flat L1).
+
+    A network needs a start that breaks its symmetry (at θ = 0 every hidden unit gets the
+    same gradient, 0 for ReLU): pass its random init.
+    """
+    return drain(optimum_blocks(objective, steps, start))
 
 
-def optimum_blocks(objective: Objective, steps: int = OPTIMUM_STEPS) -> Iterator[int]:
+def optimum_blocks(objective: Objective, steps: int = OPTIMUM_STEPS, start: Array | None = None) -> Iterator[int]:
     """:func:`find_optimum` step by step: yields the steps done (a cancellation point every ~10⁵ scores)."""
-    run = Run(objective, "adam", np.zeros(objective.n_params), lr=0.05)
+    run = Run(objective, "adam", np.zeros(objective.n_params) if start is None else start, lr=0.05)
     chunk = max(1, 100_000 // max(1, objective.n_examples * objective.n_classes))
     while not run.finished and run.n_steps < steps:
         run.advance(min(chunk, steps - run.n_steps))
@@ -290,34 +331,43 @@ def problem_blocks(experiment: Experiment, previous: Problem | None = None,
     old = previous_experiment
     same_data = previous is not None and old is not None and old.problem == spec and previous.dataset is not None
     data = previous.dataset if same_data else (yield from _tagged("data", dataset_blocks(spec), spec.n))
-    o = experiment.objective
+    o, m = experiment.objective, experiment.model
     objective = Objective(data.X, data.y, loss=o.loss, margin=o.margin, reg=o.reg, lam=o.lam, beta=o.beta,
-                          n_classes=data.n_classes)
+                          n_classes=data.n_classes, model=m.kind, **m.params)
+    model = objective.model
     shape = (objective.n_features, objective.n_classes)
     pl = experiment.plane
-    if pl.centre != "optimum":
+    if pl.centre == "zero":
         centre = np.zeros(objective.n_params)
-    elif same_data and old.objective == o and old.plane.centre == "optimum":
+    elif pl.centre == "init":
+        centre = model.init(m.init_seed, m.init_scale)
+    elif same_data and old.objective == o and old.model == m and old.plane.centre == "optimum":
         centre = previous.centre
-    else:
-        centre = yield from _tagged("optimum", optimum_blocks(objective), OPTIMUM_STEPS)
-    axes = axes_for(pl.axes, shape)
-    return Problem(data, objective, slice_plane(pl, centre, shape, axes), centre, shape, axes)
+    else:  # a convex objective has one bowl: search it from 0; a network from its symmetry-breaking start
+        start = None if model.has("convex") else model.init(m.init_seed, m.init_scale)
+        centre = yield from _tagged("optimum", optimum_blocks(objective, start=start), OPTIMUM_STEPS)
+    axes = axes_for(pl.axes, model)
+    return Problem(data, objective, slice_plane(pl, centre, model, axes), centre, shape, axes)
 
 
-def slice_plane(pl: PlaneSpec, centre: Array, shape: tuple[int, int], axes: tuple[str, str]) -> Plane | None:
-    """The axes or random plane through ``centre``, over ± span; None for planes made from the runs."""
+def slice_plane(pl: PlaneSpec, centre: Array, model, axes: tuple[str, str]) -> Plane | None:
+    """The axes or random plane through ``centre``, over ± span; None for planes made from the runs.
+
+    ``model``: the objective's model (or ``(D, C)`` of a linear classifier).
+    """
+    model = model_for_shape(centre.size, model)
     if pl.kind == "axes":
-        i, j = (coordinate_labels(*shape).index(a) for a in axes)
-        return _with_span(Plane.axes(centre, i, j, shape), (centre[i], centre[j]), pl.span)
+        i, j = (model.labels.index(a) for a in axes)
+        return _with_span(Plane.axes(centre, i, j, model), (centre[i], centre[j]), pl.span)
     if pl.kind == "random":
-        return _with_span(Plane.random(centre, shape, pl.seed, pl.bias), (0.0, 0.0), pl.span)
+        return _with_span(Plane.random(centre, model, pl.seed, pl.bias), (0.0, 0.0), pl.span)
     return None
 
 
-def axes_for(asked: tuple[str, str], shape: tuple[int, int]) -> tuple[str, str]:
-    """The asked axes where they exist for W of ``shape`` (D, C); a missing one becomes the first free coordinate."""
-    labels = coordinate_labels(*shape)
+def axes_for(asked: tuple[str, str], model) -> tuple[str, str]:
+    """The asked axes where they exist for ``model`` (or a linear one of shape (D, C)); a missing one
+    becomes the first free coordinate."""
+    labels = model.labels if isinstance(model, Model) else coordinate_labels(*model)
     spare = (label for label in labels if label not in asked)
     return tuple(a if a in labels else next(spare) for a in asked)
 
@@ -420,8 +470,9 @@ def run_blocks(experiment: Experiment, problem: Problem, reuse: dict[tuple, Traj
 
 def _start_plane(experiment: Experiment, problem: Problem) -> Plane:
     """Before a pca/interpolation plane exists, the start is read on the axes plane of the settings."""
-    i, j = (coordinate_labels(*problem.shape).index(a) for a in problem.axes)
-    return Plane.axes(problem.centre, i, j, problem.shape)
+    model = problem.model
+    i, j = (model.labels.index(a) for a in problem.axes)
+    return Plane.axes(problem.centre, i, j, model)
 
 
 def _plane_from_runs(experiment: Experiment, problem: Problem, theta0: Array, paths: list[Array]) -> Plane:
@@ -547,6 +598,7 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
     spec = experiment.problem
 
     same_problem = (old is not None and old.problem == spec and old.objective == experiment.objective
+                    and old.model == experiment.model
                     and replace(old.plane, resolution=0) == replace(experiment.plane, resolution=0))
 
     def check(n: int, d: int, c: int) -> None:
@@ -600,7 +652,8 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
         plane = previous.plane  # the same slice: one object, so that ``landscape.plane is plane``
     if previous is not None and plane is previous.plane and old.plane.resolution == resolution:
         o, p = old.objective, experiment.objective
-        if problem is previous.problem or (old.problem == spec and (o.loss, o.margin) == (p.loss, p.margin)):
+        if problem is previous.problem or (old.problem == spec and old.model == experiment.model
+                                           and (o.loss, o.margin) == (p.loss, p.margin)):
             landscape = previous.landscape
             if (o.reg, o.lam, o.beta) != (p.reg, p.lam, p.beta) and not problem.is_surface:
                 landscape = relandscape_penalty(landscape, problem.objective)

@@ -3,7 +3,8 @@
 A trajectory table has one row per iterate of every run: ``run`` (1-based position among
 the exported runs), ``method``, ``step``, ``cost`` (full-data passes), ``loss``, the plane
 coordinates ``a``, ``b``, the off-plane distance ``residual`` and the full parameter
-vector θ (columns named ``W[d,c]``, ``b[c]`` for a classifier, ``theta[k]`` otherwise).
+vector θ (columns named by the model's coordinates — ``W[d,c]``, ``b[c]`` for a linear
+classifier, ``W1[d,h]``, ``b1[h]``, ``W2[h,c]``, ``b2[c]`` for the network — ``theta[k]`` otherwise).
 """
 from __future__ import annotations
 
@@ -15,14 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.experiment import Landscape, RunResult
+from ..engine.models import Model
 from ..engine.planes import coordinate_labels
 from .files import atomic_write
 
 TRAJECTORY_COLUMNS = ("run", "method", "step", "cost", "loss", "a", "b", "residual")
 
 
-def theta_labels(n_params: int, shape: tuple[int, int] | None) -> list[str]:
-    if shape is not None and shape[0] * shape[1] + shape[1] == n_params:
+def theta_labels(n_params: int, shape) -> list[str]:
+    """The model's coordinate names (``shape``: a model, or (D, C) of a linear classifier); ``theta[k]`` otherwise."""
+    if isinstance(shape, Model):
+        if shape.n_params == n_params:
+            return list(shape.labels)
+    elif shape is not None and shape[0] * shape[1] + shape[1] == n_params:
         return coordinate_labels(*shape)
     return [f"theta[{k}]" for k in range(n_params)]
 
@@ -130,4 +136,4 @@ def write_trajectories(path: str | os.PathLike, computed, fmt: str | None = None
         raise ValueError("the runs are still being computed; try again in a moment")
     fmt = fmt or ("npz" if str(path).lower().endswith(".npz") else "csv")
     write = write_trajectories_npz if fmt == "npz" else write_trajectories_csv
-    return write(path, list(computed.runs), computed.problem.shape, overwrite=overwrite)
+    return write(path, list(computed.runs), computed.problem.model, overwrite=overwrite)

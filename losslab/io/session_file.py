@@ -1,7 +1,7 @@
 """Session files: the whole experiment and its view settings as versioned, readable JSON.
 
     {"format": "losslab-session", "version": 1, "title": "...", "description": "...",
-     "experiment": {"problem": {...}, "objective": {...}, "plane": {...},
+     "experiment": {"problem": {...}, "objective": {...}, "plane": {...}, "model": {...},
                     "runs": [{"method": "gd", "hyper": {"lr": 0.1}, "seed": 0, "enabled": true}, ...],
                     "start": [a, b], "steps": 200, "space": "slice"},
      "view": {"layout": "side", ...}}
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from ..engine.datasets import read_file_bytes
-from ..engine.experiment import Experiment, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec, validate
+from ..engine.experiment import Experiment, ModelSpec, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec, validate
 from .files import atomic_write_text
 
 FORMAT = "losslab-session"
@@ -220,6 +220,7 @@ def session_from_dict(data: Any, source: str = "session") -> tuple[Experiment, d
             "problem": lambda v, w: spec_from_dict(ProblemSpec, v, w, {"surface_params": _params}),
             "objective": lambda v, w: spec_from_dict(ObjectiveSpec, v, w),
             "plane": lambda v, w: spec_from_dict(PlaneSpec, v, w, {"axes": _names}),
+            "model": lambda v, w: spec_from_dict(ModelSpec, v, w),
             "runs": _runs,
             "start": _pair,
         })
