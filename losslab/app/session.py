@@ -22,6 +22,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from ..engine.budget import CONFIRM_SECONDS
 from ..engine.experiment import (Computed, Experiment, Progress, RunSpec, TooLong, check_batches, compute, drain,
                                  validate)
+from ..engine.models import MODELS, make_model
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.surfaces import SURFACES, make_surface
 from ..io.session_file import SessionError, spec_from_dict
@@ -235,10 +236,16 @@ class Session(QObject):
             model = replace(target.model, **changes)
         except TypeError as err:
             return self._refuse(str(err))
-        experiment = replace(target, model=model)
-        if model.kind != target.model.kind and model.kind != "linear" and target.plane.centre == "zero":
-            experiment = replace(experiment, plane=replace(target.plane, centre="init"))
-        return self.apply(experiment)
+        plane = target.plane
+        if model.kind != target.model.kind and model.kind in MODELS:
+            # the axes are named by the model: W[0,0] has no meaning in a network; start from its first weights
+            try:
+                plane = replace(plane, axes=tuple(make_model(model.kind, 2, 2, **model.params).labels[:2]))
+            except ValueError as err:
+                return self._refuse(str(err))
+            if model.kind != "linear" and plane.centre == "zero":
+                plane = replace(plane, centre="init")
+        return self.apply(replace(target, model=model, plane=plane))
 
     def set_run(self, index: int, **changes: Any) -> bool:
         runs = list(self.target.runs)
