@@ -1,14 +1,17 @@
 """losslab's engine: losses, regularizers, gradients, datasets, optimizers — pure NumPy, no Qt.
 
-Conventions: ``X: (N, D)``, ``y: (N,)`` ints in ``0..C-1``, ``W: (D, C)``, ``b: (C,)``,
-scores ``X @ W + b``, flat ``theta = concat(W.ravel(), b)``; data loss is the mean over
-examples, total loss = data loss + ``lam * R(W)``, the bias is never regularized.
+Conventions: ``X: (N, D)``, ``y: (N,)`` ints in ``0..C-1``; the model (``MODELS``) says what
+the flat theta is: ``W: (D, C)``, ``b: (C,)``, scores ``X @ W + b``, ``theta = concat(W.ravel(), b)``
+for the linear classifier; ``theta = concat(W1.ravel(), b1, W2.ravel(), b2)`` for the two-layer
+network. Data loss is the mean over examples, total loss = data loss + ``lam * R(weights)``,
+biases are never regularized.
 """
 from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv, make_dataset, parse_csv, standardize
 from .gradcheck import (GRADCHECK_THRESHOLDS, GradCheck, describe_check, grad_check, grad_check_steps, gradcheck_verdict,
                         numerical_gradient, relative_error)
 from .landscape import PARTS, iso_levels, log_scale, loss_surface, loss_surface_blocks, robust_range, surface_parts
 from .losses import LOSSES, data_loss, kink_distance
+from .models import MODELS, LinearModel, MLPModel, Model, make_model
 from .objective import Objective
 from .planes import PLANES, Plane, PlaneObjective, coordinate_labels, make_plane, project
 from .optimizers import OPTIMIZERS, Run, Step, Trajectory, optimize
@@ -23,6 +26,7 @@ __all__ = [
     "numerical_gradient", "relative_error",
     "PARTS", "iso_levels", "log_scale", "loss_surface", "loss_surface_blocks", "robust_range", "surface_parts",
     "LOSSES", "data_loss", "kink_distance",
+    "MODELS", "LinearModel", "MLPModel", "Model", "make_model",
     "Objective",
     "PLANES", "Plane", "PlaneObjective", "coordinate_labels", "make_plane", "project",
     "OPTIMIZERS", "Run", "Step", "Trajectory", "optimize",
