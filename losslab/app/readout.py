@@ -26,6 +26,8 @@ VERDICT_LEGEND = {"good": "≤ 1e-7: the gradient is right",
 STATUS, GRADCHECK = 8, 9  # columns coloured by meaning
 COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "off plane", "status",
            "grad check"]
+REFERENCE_LABEL = "linear classifier (its optimum)"
+REFERENCE_COLOR = "#888888"
 INLINE_SCORES = 200_000  # N × C up to which the readout is computed at once (a few milliseconds a run)
 GRADCHECK_SAMPLE = 40  # above this many parameters, check a seeded sample of coordinates (CS231n's sparse check)
 
@@ -92,7 +94,15 @@ class Readout(QTableWidget):
             rows.append([run_label(result.spec), str(r.step), f"{r.data_loss:.5g}", f"{r.reg_loss:.5g}",
                          f"{r.total:.5g}", accuracy, f"{r.grad_norm:.3g}", off_plane, r.status])
             colors.append(run_color(result.index, result.spec))
+        reference = computed.problem.reference
+        if reference is not None:  # a network's readout ends with what a linear classifier achieves on the same data
+            data_loss, reg_loss = reference.parts
+            rows.append([REFERENCE_LABEL, "—", f"{data_loss:.5g}", f"{reg_loss:.5g}", f"{data_loss + reg_loss:.5g}",
+                         f"{reference.accuracy:.1%}", "—", "—", "best fit"])
+            colors.append(REFERENCE_COLOR)
         self._set_rows(rows, colors)
+        if reference is not None:
+            self._set_gradcheck(len(rows) - 1, "", "")
 
     def stop(self) -> None:
         self._gradcheck_timer.stop()

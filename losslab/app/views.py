@@ -3,14 +3,17 @@
 - ``LandscapePanel``: filled contour (heat map + iso-lines) of the loss over a slice plane,
   with animated paths, a start marker and a marker at each current iterate.
 - ``LossCurves``: loss against step or cost, with the current frame marked.
-- ``DataView``: the data with the decision regions of a classifier's current parameters.
-- ``TemplateView``: the learned class weights as images (the digits' 8×8 templates).
+- ``DataView``: the data with the decision regions of a classifier's current parameters
+  (any model: it is handed the decision function, never the parameters themselves).
+- ``TemplateView``: weights into units as images (the digits' 8×8 templates: a linear
+  classifier's class columns, a network's first-layer units).
 """
 from __future__ import annotations
 
 import html
 import math
 from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -568,13 +571,21 @@ class LossCurves(pg.PlotWidget):
             self.cursor.setVisible(len(set(xs)) == 1)
 
 
+ScoresFn = Callable[[Array], Array]
+
+
 class DataView(pg.PlotWidget):
     """The examples coloured by class, over the decision regions of the current parameters.
 
-    For 2-D data the regions are the argmax of ``x @ W + b`` on a grid and the boundary
-    lines are where two classes tie. For D > 2 the examples are shown in their first two
-    principal components, filled by predicted class and ringed by true class.
+    It is handed a decision function ``scores(X (N, D)) -> (N, C)`` (:meth:`set_decision`),
+    so it draws any model's regions: the linear classifier's half-planes as much as a
+    network's curved ones. For 2-D data the regions are the argmax of the scores on a fixed
+    grid (``GRID`` points a side, whatever the model) and the boundary lines outline each
+    class's region. For D > 2 the examples are shown in their first two principal
+    components, filled by predicted class and ringed by true class.
     """
+
+    GRID = 120  # decision-region grid points per side: the cost of a redraw is GRID² score rows
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -594,6 +605,7 @@ class DataView(pg.PlotWidget):
         self._X2: Array | None = None
         self._y: Array | None = None
         self._grid: tuple[Array, Array] | None = None
+        self.labels: Array | None = None  # the predicted class on the grid (2-D) or of each example (D > 2)
 
     def set_colors(self, foreground: str) -> None:
         """The boundaries in the theme's text colour: dark on light, light on dark."""
@@ -602,6 +614,7 @@ class DataView(pg.PlotWidget):
     def set_data(self, X: Array, y: Array, n_classes: int, title: str) -> None:
         self._X_full, self._y, self._n_classes = X, y, n_classes
         self._D = X.shape[1]
+        self.labels = None
         if self._D == 2:
             self._X2 = X
             self.plot_item.setLabel("bottom", "x₁")
@@ -617,8 +630,8 @@ class DataView(pg.PlotWidget):
         self._box = (lo - pad, hi + pad)
         self._grid = None
         if self._D == 2:
-            gx = np.linspace(self._box[0][0], self._box[1][0], 120)
-            gy = np.linspace(self._box[0][1], self._box[1][1], 120)
+            gx = np.linspace(self._box[0][0], self._box[1][0], self.GRID)
+            gy = np.linspace(self._box[0][1], self._box[1][1], self.GRID)
             self._grid = (gx, gy)
         self.regions.setVisible(self._D == 2)
         self.boundaries.setVisible(self._D == 2)
@@ -630,20 +643,32 @@ class DataView(pg.PlotWidget):
         self.plot_item.setRange(xRange=(self._box[0][0], self._box[1][0]), yRange=(self._box[0][1], self._box[1][1]),
                                 padding=0)
 
-    def set_parameters(self, W: Array | None, b: Array | None) -> None:
+    @property
+    def grid_points(self) -> Array | None:
+        """The 2-D grid the regions are computed on, as ``(GRID², 2)`` rows (row-major: x fastest)."""
+        if self._grid is None:
+            return None
+        GX, GY = np.meshgrid(*self._grid)
+        return np.stack([GX.ravel(), GY.ravel()], axis=1)
+
+    def set_decision(self, scores: ScoresFn | None) -> None:
+        """Draw the regions of the decision function ``scores(X (N, D)) -> (N, C)`` (None: no regions).
+
+        The function is evaluated once per redraw, on ``GRID²`` points for 2-D data or on
+        the examples themselves; keeping it affordable for wide models is the caller's part
+        (see ``figure.decision_function``, which evaluates in bounded chunks).
+        """
         if self._X2 is None:
             return
-        if W is None:
+        if scores is None:
+            self.labels = None
             self.regions.clear()
             self.boundaries.setData([], [])
             return
         if self._D == 2:
             gx, gy = self._grid
-            GX, GY = np.meshgrid(gx, gy)
-            with np.errstate(all="ignore"):
-                scores = np.stack([GX.ravel(), GY.ravel()], axis=1) @ W + b
-            scores = np.nan_to_num(scores, nan=0.0, posinf=1e300, neginf=-1e300)
-            label = np.argmax(scores, axis=1).reshape(GX.shape)
+            label = np.argmax(self._finite(scores, self.grid_points), axis=1).reshape(len(gy), len(gx))
+            self.labels = label
             rgb = np.array([class_color(k).getRgb()[:3] for k in range(self._n_classes)], dtype=np.ubyte)
             self.regions.setImage(rgb[label], autoLevels=False, levels=(0, 255))
             self.regions.setRect(QRectF(gx[0], gy[0], gx[-1] - gx[0], gy[-1] - gy[0]))  # after setImage: it scales by size
@@ -653,31 +678,73 @@ class DataView(pg.PlotWidget):
             segments = np.concatenate(segments) if segments else np.empty((0, 2, 2))
             self.boundaries.setData(segments[:, :, 0].ravel(), segments[:, :, 1].ravel())
         else:
-            predicted = np.argmax(self._scores_full(W, b), axis=1)
+            predicted = np.argmax(self._finite(scores, self._X_full), axis=1)
+            self.labels = predicted
             self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in predicted],
                                 pen=[pg.mkPen(class_color(k), width=1.5) for k in self._y])
 
-    def _scores_full(self, W: Array, b: Array) -> Array:
+    def set_parameters(self, W: Array | None, b: Array | None) -> None:
+        """The linear classifier's regions, ``argmax(x W + b)`` (kept for callers that hold W and b)."""
+        self.set_decision(None if W is None else (lambda X: X @ W + b))
+
+    @staticmethod
+    def _finite(scores: ScoresFn, X: Array) -> Array:
         with np.errstate(all="ignore"):
-            return np.nan_to_num(self._X_full @ W + b)
+            values = np.asarray(scores(X), dtype=float)
+        return np.nan_to_num(values, nan=0.0, posinf=1e300, neginf=-1e300)
+
+
+DIVERGING_LUT = "CET-D1"  # blue (negative) – white (0) – red (positive): the templates' colour map
 
 
 class TemplateView(pg.GraphicsLayoutWidget):
-    """Each class's weight column ``W[:, c]`` shown as an image (the CS231n templates)."""
+    """Weight vectors into units shown as images: the CS231n templates.
+
+    The linear classifier's class columns ``W[:, c]`` (one image per class, titled by the
+    class), or a network's first-layer units ``W1[:, h]`` (what each hidden unit looks for
+    in the input, titled "hidden unit h"), each in a diverging colour map centred at 0.
+    At most ``MAX_UNITS`` units are shown (the first ones), in a grid.
+    """
+
+    MAX_UNITS = 32
+    MAX_COLUMNS = 8
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._items: list[pg.ImageItem] = []
         self._shape: tuple[int, int] | None = None
+        self._titles: tuple[str, ...] = ()
+        self._lut = pg.colormap.get(DIVERGING_LUT).getLookupTable(nPts=256)
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """The title of each image shown, in order."""
+        return self._titles
 
     def set_classes(self, class_names: tuple[str, ...], image_shape: tuple[int, int]) -> None:
+        """One image per class (the linear classifier's templates)."""
+        self.set_titles(tuple(class_names), image_shape, max_columns=5)
+
+    def set_units(self, n_units: int, image_shape: tuple[int, int]) -> None:
+        """One image per hidden unit, the first ``MAX_UNITS`` of them (a network's first layer)."""
+        shown = min(int(n_units), self.MAX_UNITS)
+        titles = tuple(f"hidden unit {h}" for h in range(shown))
+        self.set_titles(titles, image_shape, max_columns=min(self.MAX_COLUMNS, max(4, math.ceil(math.sqrt(shown)))))
+
+    def set_titles(self, titles: tuple[str, ...], image_shape: tuple[int, int], max_columns: int = 5) -> None:
+        """One image per title, in rows of at most ``max_columns`` (kept when nothing changes)."""
+        titles, image_shape = tuple(titles), tuple(image_shape)
+        if (titles, image_shape) == (self._titles, self._shape) and self._items:
+            return
         self.clear()
         self._items = []
         self._shape = image_shape
-        columns = min(5, len(class_names))
-        for k, name in enumerate(class_names):
+        self._titles = titles
+        columns = grid_columns(len(titles), max_columns) if titles else 1
+        size = "9pt" if len(titles) <= 10 else "7pt"
+        for k, name in enumerate(titles):
             view = self.addViewBox(row=2 * (k // columns) + 1, col=k % columns, lockAspect=True, enableMouse=False)
-            label = pg.LabelItem(name, size="9pt")
+            label = pg.LabelItem(name, size=size)
             self.addItem(label, row=2 * (k // columns), col=k % columns)
             image = pg.ImageItem(axisOrder="row-major")
             view.addItem(image)
@@ -685,12 +752,16 @@ class TemplateView(pg.GraphicsLayoutWidget):
             self._items.append(image)
 
     def set_weights(self, W: Array | None) -> None:
+        """Show column k of ``W (pixels, units)`` in image k (extra columns are not shown)."""
         if W is None or self._shape is None:
             return
-        for k, item in enumerate(self._items):
+        for k, item in enumerate(self._items[:W.shape[1]]):
             template = W[:, k].reshape(self._shape)
-            scale = np.abs(template).max() or 1.0
-            item.setImage(template, levels=(-scale, scale), lut=pg.colormap.get("CET-D1").getLookupTable(nPts=256))
+            with np.errstate(all="ignore"):
+                scale = float(np.nanmax(np.abs(template))) if np.isfinite(template).any() else 0.0
+            scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+            item.setImage(np.nan_to_num(template, nan=0.0, posinf=scale, neginf=-scale), levels=(-scale, scale),
+                          lut=self._lut)
 
 
 def grid_columns(n: int, max_columns: int) -> int:

@@ -264,6 +264,7 @@ class Problem:
     centre: Array
     shape: tuple[int, int] | None
     axes: tuple[str, str] | None = None  # the axes actually drawn (the asked ones may not exist here)
+    reference: LinearReference | None = None  # for a non-linear model: the linear classifier on the same data
 
     @property
     def is_surface(self) -> bool:
@@ -273,6 +274,28 @@ class Problem:
     def model(self) -> Model | None:
         """The objective's model (None for a test surface)."""
         return getattr(self.objective, "model", None)
+
+
+@dataclass(frozen=True, eq=False)
+class LinearReference:
+    """The linear classifier's best fit to the same data, loss and penalty: what a network is compared with.
+
+    ``theta`` its optimum (``find_optimum``), ``parts`` its ``(data_loss, reg_loss)`` there and
+    ``accuracy`` its training accuracy (CS231n's spiral: about 50%, where the network reaches 98%).
+    """
+
+    objective: Objective
+    theta: Array
+    parts: tuple[float, float]
+    accuracy: float
+
+
+def linear_reference_blocks(objective: Objective) -> Iterator[int]:
+    """The :class:`LinearReference` for ``objective``'s data, loss and penalty (a generator, as the optimum)."""
+    linear = Objective(objective.X, objective.y, loss=objective.loss_kind, margin=objective.margin,
+                       reg=objective.reg, lam=objective.lam, beta=objective.beta, n_classes=objective.n_classes)
+    theta = yield from optimum_blocks(linear)
+    return LinearReference(linear, theta, linear.parts(theta), linear.accuracy(theta))
 
 
 def build_dataset(spec: ProblemSpec) -> Dataset | None:
@@ -347,7 +370,13 @@ def problem_blocks(experiment: Experiment, previous: Problem | None = None,
         start = None if model.has("convex") else model.init(m.init_seed, m.init_scale)
         centre = yield from _tagged("optimum", optimum_blocks(objective, start=start), OPTIMUM_STEPS)
     axes = axes_for(pl.axes, model)
-    return Problem(data, objective, slice_plane(pl, centre, model, axes), centre, shape, axes)
+    reference = None
+    if model.kind != "linear":
+        if same_data and old.objective == o and previous.reference is not None:
+            reference = previous.reference
+        else:
+            reference = yield from _tagged("optimum", linear_reference_blocks(objective), OPTIMUM_STEPS)
+    return Problem(data, objective, slice_plane(pl, centre, model, axes), centre, shape, axes, reference)
 
 
 def slice_plane(pl: PlaneSpec, centre: Array, model, axes: tuple[str, str]) -> Plane | None:
