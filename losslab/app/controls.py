@@ -14,10 +14,11 @@ from PyQt6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QF
                              QLabel, QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from ..engine.datasets import BUNDLED, DATASETS
-from ..engine.experiment import CENTRES, SPAN, STEPS, Experiment
+from ..engine.experiment import CENTRES, INIT_SCALE, INIT_SEED, SPAN, STEPS, Experiment
 from ..engine.losses import LOSSES, MARGIN
+from ..engine.models import ACTIVATION, HIDDEN, MODELS
 from ..engine.optimizers import OPTIMIZERS
-from ..engine.planes import PLANES, coordinate_labels
+from ..engine.planes import PLANES
 from ..engine.registry import Param
 from ..engine.regularizers import BETA, LAM, REGULARIZERS
 from ..engine.surfaces import SURFACES
@@ -28,6 +29,18 @@ from .widgets import LogSlider, MutedLabel, NumberField, ParamForm, formula_html
 SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
                  "surface": "Test surface (no data)"}
 SEED = Param("seed", 0, "seed", kind=int, low=0, high=2**31 - 1, help="seed of the random generator")
+ACTIVATION_LABELS = {"relu": "ReLU: max(0, z)", "tanh": "tanh(z)"}
+# the plane's centre: (label, what it is)
+CENTRE_LABELS = {
+    "zero": ("θ = 0 (the origin)",
+             "every parameter 0: the regularizer's bowl is centred here; a network sits on its symmetric point, "
+             "where every hidden unit gets the same gradient (0 for ReLU) and nothing learns"),
+    "init": ("the random start",
+             "the model's seeded small random start: weights = init scale × N(0, 1), biases 0 "
+             "(set on the Loss tab)"),
+    "optimum": ("the optimum",
+                "the minimizer found by a long full-batch run (for a network, one of many minima)"),
+}
 RUN_STEPS = Param("steps", 0, "steps (0: shared)", kind=int, low=0, high=100_000,
                   help="this optimizer's number of steps; 0 uses the number set above for every optimizer")
 
@@ -52,6 +65,14 @@ def set_combo(box: QComboBox, key) -> None:
     box.blockSignals(True)
     box.setCurrentIndex(max(0, box.findData(key)))
     box.blockSignals(False)
+
+
+def set_item_tooltips(box: QComboBox, tooltips: dict[str, str]) -> None:
+    """Each item's own tooltip (shown over the open list), by key."""
+    for k in range(box.count()):
+        tip = tooltips.get(box.itemData(k))
+        if tip:
+            box.setItemData(k, tip, Qt.ItemDataRole.ToolTipRole)
 
 
 def set_number_combo(box: QComboBox, value: int, label) -> None:
@@ -210,6 +231,76 @@ class ProblemPanel(Panel):
         self.session.set_problem(surface_params=tuple(sorted(params.items())))
 
 
+class ModelPanel(Panel):
+    """The score function: linear classifier or two-layer network, its width and activation, its random start."""
+
+    def __init__(self, session: Session):
+        super().__init__(session)
+        m = session.target.model
+        self.kind = combo(registry_items(MODELS), m.kind, "the score function s(x; θ) the loss is computed on",
+                          "combo_model")
+        set_item_tooltips(self.kind, {name: entry.description for name, entry in MODELS.items()})
+        self.kind.currentIndexChanged.connect(lambda: session.set_model(kind=self.kind.currentData()))
+        self.formula = QLabel()
+        self.formula.setObjectName("label_model_formula")
+        self.formula.setWordWrap(True)
+        self.formula.setTextFormat(Qt.TextFormat.RichText)
+        self.hidden = self.field(HIDDEN, m.hidden, lambda v: session.set_model(hidden=v))
+        self.activation = combo([(a, ACTIVATION_LABELS.get(a, a)) for a in ACTIVATION.choices], m.activation,
+                                ACTIVATION.help, "combo_activation")
+        self.activation.currentIndexChanged.connect(
+            lambda: session.set_model(activation=self.activation.currentData()))
+        self.init_scale = self.field(INIT_SCALE, m.init_scale, lambda v: session.set_model(init_scale=v))
+        self.init_seed = self.field(INIT_SEED, m.init_seed, lambda v: session.set_model(init_seed=v))
+        self.description = MutedLabel()
+        self.description.setObjectName("label_model_description")
+        self.description.setWordWrap(True)
+        self.description.setTextFormat(Qt.TextFormat.RichText)
+        for label, widget in (("Model", self.kind), ("", self.formula), ("Hidden units H", self.hidden),
+                              ("Activation", self.activation), ("Init scale", self.init_scale),
+                              ("Init seed", self.init_seed)):
+            self.form.addRow(label, widget)
+        self.form.addRow(self.description)
+        self.sync(session.experiment)
+
+    def sizes(self, experiment: Experiment) -> str:
+        """The committed model's parameter shapes, "W₁ (2 × 16), b₁ (16), …: P = 99 parameters"
+        (empty while another model or problem is being computed: its sizes are not known yet)."""
+        committed = self.session.experiment
+        model = self.session.problem.model if self.session.problem is not None else None
+        if model is None or (committed.model, committed.problem) != (experiment.model, experiment.problem):
+            return ""
+        shapes = ", ".join(f"{subscripted(g.name)} ({' × '.join(str(n) for n in g.shape)})" for g in model.groups)
+        return f"{shapes}: P = {model.n_params} parameters"
+
+    def sync(self, experiment: Experiment) -> None:
+        m = experiment.model
+        surface = experiment.problem.source == "surface"
+        self.setEnabled(not surface)
+        self.setToolTip("a test surface is its own function of (x, y): no model" if surface else "")
+        set_combo(self.kind, m.kind)
+        set_combo(self.activation, m.activation)
+        self.hidden.set_value(m.hidden)
+        self.init_scale.set_value(m.init_scale)
+        self.init_seed.set_value(m.init_seed)
+        entry = MODELS[m.kind]
+        self.formula.setText(formula_html(entry.formula))
+        self.kind.setToolTip(entry.description)
+        network = m.kind != "linear"
+        for widget in (self.hidden, self.activation):
+            self.form.setRowVisible(widget, network)
+        # the random start matters where the plane goes through it, and for a network always
+        # (its optimum is searched from there: from θ = 0 it could not break its symmetry)
+        for widget in (self.init_scale, self.init_seed):
+            self.form.setRowVisible(widget, network or experiment.plane.centre == "init")
+        self.description.setText(formula_html("\n".join(t for t in (entry.description, self.sizes(experiment)) if t)))
+
+
+def subscripted(name: str) -> str:
+    """``W1`` as ``W₁`` (formula_html shows it as a subscript)."""
+    return name.translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
 class ObjectivePanel(Panel):
     """Loss, margin, regularizer, λ and β, with the formulas."""
 
@@ -222,7 +313,8 @@ class ObjectivePanel(Panel):
         self.loss_formula.setWordWrap(True)
         self.loss_formula.setTextFormat(Qt.TextFormat.RichText)
         self.margin = self.field(MARGIN, o.margin, lambda v: session.set_objective(margin=v))
-        self.reg = combo(registry_items(REGULARIZERS), o.reg, "the penalty R(W); biases are never regularized",
+        self.reg = combo(registry_items(REGULARIZERS), o.reg,
+                         "the penalty R on the weights (W; a network's W₁ and W₂ together); biases are never regularized",
                          "combo_reg")
         self.reg.currentIndexChanged.connect(lambda: session.set_objective(reg=self.reg.currentData()))
         self.reg_formula = QLabel()
@@ -235,9 +327,11 @@ class ObjectivePanel(Panel):
         for label, widget in (("Loss", self.loss), ("", self.loss_formula), ("Margin Δ", self.margin),
                               ("Regularizer", self.reg), ("", self.reg_formula), ("λ", self.lam), ("β", self.beta)):
             self.form.addRow(label, widget)
-        total = MutedLabel(formula_html("L = (1/N) Σᵢ Lᵢ + λ R(W)"))
-        total.setTextFormat(Qt.TextFormat.RichText)
-        self.form.addRow(total)
+        self.total = MutedLabel(formula_html("L = (1/N) Σᵢ Lᵢ + λ R(weights)"))
+        self.total.setObjectName("label_total_formula")
+        self.total.setWordWrap(True)
+        self.total.setTextFormat(Qt.TextFormat.RichText)
+        self.form.addRow(self.total)
         self.sync(session.experiment)
 
     def sync(self, experiment: Experiment) -> None:
@@ -249,7 +343,11 @@ class ObjectivePanel(Panel):
         set_combo(self.reg, o.reg)
         self.loss_formula.setText(formula_html(LOSSES[o.loss].formula))
         self.loss.setToolTip(LOSSES[o.loss].description)
-        self.reg_formula.setText(formula_html(REGULARIZERS[o.reg].formula))
+        network = experiment.model.kind != "linear"
+        reg_formula = REGULARIZERS[o.reg].formula
+        if network and o.reg != "none":  # the registry writes R(W): a network's weights are W₁ and W₂
+            reg_formula += "\nover the weights W₁ and W₂ together (never the biases)"
+        self.reg_formula.setText(formula_html(reg_formula))
         self.reg.setToolTip(REGULARIZERS[o.reg].description)
         self.margin.set_value(o.margin)
         self.lam.set_value(o.lam)
@@ -276,8 +374,9 @@ class PlanePanel(Panel):
         self.axis_b.currentTextChanged.connect(
             lambda text: text and session.set_plane(axes=(session.target.plane.axes[0], text)))
         self.seed = self.field(SEED, pl.seed, lambda v: session.set_plane(seed=v))
-        self.centre = combo([(c, {"zero": "θ = 0", "optimum": "the optimum"}[c]) for c in CENTRES], pl.centre,
+        self.centre = combo([(c, CENTRE_LABELS[c][0] if c in CENTRE_LABELS else c) for c in CENTRES], pl.centre,
                             "the point the plane goes through", "combo_centre")
+        set_item_tooltips(self.centre, {c: text for c, (_, text) in CENTRE_LABELS.items()})
         self.centre.currentIndexChanged.connect(lambda: session.set_plane(centre=self.centre.currentData()))
         self.span = self.field(SPAN, pl.span, lambda v: session.set_plane(span=v))
         self.resolution = combo([(str(n), f"{n} × {n}") for n in (64, 128, 256, 512)], str(pl.resolution),
@@ -308,8 +407,8 @@ class PlanePanel(Panel):
         self.sync(session.experiment)
 
     def _problem_ready(self, problem) -> None:
-        shape = problem.shape
-        labels = coordinate_labels(*shape) if shape else ["x", "y"]
+        model = problem.model
+        labels = list(model.labels) if model is not None else ["x", "y"]  # the model names its coordinates
         if labels != self._labels:
             self._labels = labels
             for box in (self.axis_a, self.axis_b):
@@ -336,7 +435,7 @@ class PlanePanel(Panel):
         self.start_b.set_value(experiment.start[1])
         for widget in (self.kind, self.centre, self.space, self.span):
             self.form.setRowVisible(widget, not surface)
-        from_runs = pl.kind in ("pca", "interpolation")  # these planes are made from full-space runs
+        from_runs = PLANES[pl.kind].extra["from_runs"]  # these planes are made from full-space runs
         self.space.setEnabled(not from_runs)
         self.space.setToolTip("pca and interpolation planes are made from runs in full space" if from_runs
                               else "where the optimizers run")
@@ -344,6 +443,8 @@ class PlanePanel(Panel):
         self.form.setRowVisible(self.axis_b, pl.kind == "axes" and not surface)
         self.form.setRowVisible(self.seed, pl.kind == "random" and not surface)
         self.kind.setToolTip(PLANES[pl.kind].description)
+        self.centre.setToolTip("the point the plane goes through: "
+                               + CENTRE_LABELS.get(pl.centre, (pl.centre, ""))[1])
 
 
 def replace_name(param: Param, name: str) -> Param:

@@ -27,6 +27,28 @@ BACKGROUNDS = {"light": "#ffffff", "dark": "#1e1e1e"}
 FOREGROUNDS = {"light": "#222222", "dark": "#dddddd"}
 
 
+DECISION_CHUNK = 1 << 20  # numbers per block of a decision function's widest layer (8 MB)
+
+
+def decision_function(model, theta: np.ndarray):
+    """``scores(X) -> (N, C)``: the decision values of ``model`` at ``theta`` on any points.
+
+    Evaluated in blocks of rows, each block's widest layer (the inputs, the hidden units or the
+    scores) at most ``DECISION_CHUNK`` numbers, so a 4096-unit network costs no more memory
+    than a linear model on the data view's grid.
+    """
+    theta = np.asarray(theta, dtype=float)
+    width = max(model.n_features, model.n_classes, getattr(model, "hidden", 0), 1)
+    rows = max(1, DECISION_CHUNK // width)
+
+    def scores(X: np.ndarray) -> np.ndarray:
+        if len(X) <= rows:
+            return model.scores(theta, X)
+        return np.concatenate([model.scores(theta, X[k:k + rows]) for k in range(0, len(X), rows)])
+
+    return scores
+
+
 class LandscapeView(Protocol):
     """What the figure asks of a landscape view."""
 
@@ -50,7 +72,7 @@ class LandscapeView(Protocol):
 
 
 class Figure(QWidget):
-    """Landscape panels above; loss curves and the data (or the class templates) below.
+    """Landscape panels above; loss curves and the data (or the templates: class or hidden-unit weights) below.
 
     Signals:
         clicked(float, float): a click on a contour, in plane coordinates.
@@ -141,7 +163,7 @@ class Figure(QWidget):
             if dataset is not None:
                 self.data_view.set_data(dataset.X, dataset.y, dataset.n_classes, self._data_title())
                 if dataset.image_shape is not None:
-                    self.templates.set_classes(dataset.class_names, dataset.image_shape)
+                    self._show_templates(computed.problem.model)
                     self.right.setCurrentWidget(self.templates)
                 else:
                     self.right.setCurrentWidget(self.data_view)
@@ -249,15 +271,26 @@ class Figure(QWidget):
         if self.snapshot is None or self._dataset is None:
             return
         result = self.data_result()
-        if result is None:
-            self.data_view.set_parameters(None, None)  # no run: no decision regions to show
+        model = self.snapshot.computed.problem.model
+        images = self._dataset.image_shape is not None
+        if images:
+            self._show_templates(model)
+        if result is None or model is None:
+            self.data_view.set_decision(None)  # no run: no decision regions to show
             return
         theta = result.thetas[min(self.frame, len(result.thetas) - 1)]
-        W, b = self.snapshot.computed.problem.objective.unflatten(theta)
-        if self._dataset.image_shape is not None:
-            self.templates.set_weights(W)
+        if images:
+            self.templates.set_weights(model.unflatten(theta)[0])  # W (D, C) or W1 (D, H): weights into units
         else:
-            self.data_view.set_parameters(W, b)
+            self.data_view.set_decision(decision_function(model, theta))
+
+    def _show_templates(self, model) -> None:
+        """A linear classifier's class templates, or a network's first-layer units (kept if already shown)."""
+        dataset = self._dataset
+        if model is not None and model.kind != "linear":
+            self.templates.set_units(model.groups[0].shape[1], dataset.image_shape)  # W1 (D, H): H units
+        else:
+            self.templates.set_classes(dataset.class_names, dataset.image_shape)
 
     # --- theme ------------------------------------------------------------------------------------
     def _apply_theme(self, theme: str) -> None:

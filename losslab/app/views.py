@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import html
 import math
-from contextlib import contextmanager
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -605,7 +605,8 @@ class DataView(pg.PlotWidget):
         self._X2: Array | None = None
         self._y: Array | None = None
         self._grid: tuple[Array, Array] | None = None
-        self.labels: Array | None = None  # the predicted class on the grid (2-D) or of each example (D > 2)
+        self._grid_points: Array | None = None
+        self.predicted: Array | None = None  # the predicted class on the grid (2-D) or of each example (D > 2)
 
     def set_colors(self, foreground: str) -> None:
         """The boundaries in the theme's text colour: dark on light, light on dark."""
@@ -614,7 +615,7 @@ class DataView(pg.PlotWidget):
     def set_data(self, X: Array, y: Array, n_classes: int, title: str) -> None:
         self._X_full, self._y, self._n_classes = X, y, n_classes
         self._D = X.shape[1]
-        self.labels = None
+        self.predicted = None
         if self._D == 2:
             self._X2 = X
             self.plot_item.setLabel("bottom", "x₁")
@@ -628,11 +629,13 @@ class DataView(pg.PlotWidget):
         lo, hi = self._X2.min(axis=0), self._X2.max(axis=0)
         pad = 0.08 * (hi - lo) + 1e-9
         self._box = (lo - pad, hi + pad)
-        self._grid = None
+        self._grid, self._grid_points = None, None
         if self._D == 2:
             gx = np.linspace(self._box[0][0], self._box[1][0], self.GRID)
             gy = np.linspace(self._box[0][1], self._box[1][1], self.GRID)
             self._grid = (gx, gy)
+            GX, GY = np.meshgrid(gx, gy)
+            self._grid_points = np.stack([GX.ravel(), GY.ravel()], axis=1)
         self.regions.setVisible(self._D == 2)
         self.boundaries.setVisible(self._D == 2)
         self.title = title
@@ -646,10 +649,7 @@ class DataView(pg.PlotWidget):
     @property
     def grid_points(self) -> Array | None:
         """The 2-D grid the regions are computed on, as ``(GRID², 2)`` rows (row-major: x fastest)."""
-        if self._grid is None:
-            return None
-        GX, GY = np.meshgrid(*self._grid)
-        return np.stack([GX.ravel(), GY.ravel()], axis=1)
+        return self._grid_points
 
     def set_decision(self, scores: ScoresFn | None) -> None:
         """Draw the regions of the decision function ``scores(X (N, D)) -> (N, C)`` (None: no regions).
@@ -661,14 +661,14 @@ class DataView(pg.PlotWidget):
         if self._X2 is None:
             return
         if scores is None:
-            self.labels = None
+            self.predicted = None
             self.regions.clear()
             self.boundaries.setData([], [])
             return
         if self._D == 2:
             gx, gy = self._grid
             label = np.argmax(self._finite(scores, self.grid_points), axis=1).reshape(len(gy), len(gx))
-            self.labels = label
+            self.predicted = label
             rgb = np.array([class_color(k).getRgb()[:3] for k in range(self._n_classes)], dtype=np.ubyte)
             self.regions.setImage(rgb[label], autoLevels=False, levels=(0, 255))
             self.regions.setRect(QRectF(gx[0], gy[0], gx[-1] - gx[0], gy[-1] - gy[0]))  # after setImage: it scales by size
@@ -679,7 +679,7 @@ class DataView(pg.PlotWidget):
             self.boundaries.setData(segments[:, :, 0].ravel(), segments[:, :, 1].ravel())
         else:
             predicted = np.argmax(self._finite(scores, self._X_full), axis=1)
-            self.labels = predicted
+            self.predicted = predicted
             self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in predicted],
                                 pen=[pg.mkPen(class_color(k), width=1.5) for k in self._y])
 
@@ -714,6 +714,7 @@ class TemplateView(pg.GraphicsLayoutWidget):
         self._items: list[pg.ImageItem] = []
         self._shape: tuple[int, int] | None = None
         self._titles: tuple[str, ...] = ()
+        self.heading = ""
         self._lut = pg.colormap.get(DIVERGING_LUT).getLookupTable(nPts=256)
 
     @property
@@ -728,24 +729,33 @@ class TemplateView(pg.GraphicsLayoutWidget):
     def set_units(self, n_units: int, image_shape: tuple[int, int]) -> None:
         """One image per hidden unit, the first ``MAX_UNITS`` of them (a network's first layer)."""
         shown = min(int(n_units), self.MAX_UNITS)
-        titles = tuple(f"hidden unit {h}" for h in range(shown))
-        self.set_titles(titles, image_shape, max_columns=min(self.MAX_COLUMNS, max(4, math.ceil(math.sqrt(shown)))))
+        more = f" (the first {shown} of {n_units})" if n_units > shown else ""
+        self.set_titles(tuple(f"hidden unit {h}" for h in range(shown)), image_shape,
+                        max_columns=min(self.MAX_COLUMNS, max(4, math.ceil(math.sqrt(shown)))),
+                        heading=f"first-layer weights W₁[:, h] into each hidden unit{more}")
 
-    def set_titles(self, titles: tuple[str, ...], image_shape: tuple[int, int], max_columns: int = 5) -> None:
-        """One image per title, in rows of at most ``max_columns`` (kept when nothing changes)."""
+    def set_titles(self, titles: tuple[str, ...], image_shape: tuple[int, int], max_columns: int = 5,
+                   heading: str = "") -> None:
+        """One image per title, in rows of at most ``max_columns``, under an optional ``heading``.
+
+        Nothing is rebuilt when the titles, shape and heading are the ones shown.
+        """
         titles, image_shape = tuple(titles), tuple(image_shape)
-        if (titles, image_shape) == (self._titles, self._shape) and self._items:
+        if (titles, image_shape, heading) == (self._titles, self._shape, self.heading) and self._items:
             return
         self.clear()
         self._items = []
-        self._shape = image_shape
-        self._titles = titles
+        self._shape, self._titles, self.heading = image_shape, titles, heading
         columns = grid_columns(len(titles), max_columns) if titles else 1
+        top = 0
+        if heading:
+            self.addItem(pg.LabelItem(heading, size="9pt"), row=0, col=0, colspan=columns)
+            top = 1
         size = "9pt" if len(titles) <= 10 else "7pt"
         for k, name in enumerate(titles):
-            view = self.addViewBox(row=2 * (k // columns) + 1, col=k % columns, lockAspect=True, enableMouse=False)
-            label = pg.LabelItem(name, size=size)
-            self.addItem(label, row=2 * (k // columns), col=k % columns)
+            row, col = top + 2 * (k // columns), k % columns
+            view = self.addViewBox(row=row + 1, col=col, lockAspect=True, enableMouse=False)
+            self.addItem(pg.LabelItem(name, size=size), row=row, col=col)
             image = pg.ImageItem(axisOrder="row-major")
             view.addItem(image)
             view.invertY(True)

@@ -11,14 +11,15 @@ from dataclasses import asdict
 
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                             QSizePolicy, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                             QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from .. import __version__
 from ..io.session_file import dumps, list_presets
 from .actions import FileActions
 from .clock import AnimationClock
-from .controls import ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
+from ..engine.planes import PLANES
+from .controls import ModelPanel, ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
 from .display import PART_LABELS
 from .figure import Figure
 from .readout import Readout
@@ -38,7 +39,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None, settings: QSettings | None = None,
                  clock: AnimationClock | None = None, autoplay: bool = False):
         super().__init__()
-        self.setWindowTitle("losslab — loss landscapes of linear classifiers")
+        self.setWindowTitle("losslab — loss landscapes of classifiers")
         self.settings = settings if settings is not None else QSettings("losslab", "losslab")
         self.session = session or Session()
         self.session.setParent(self)
@@ -60,12 +61,14 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self, self.session, self.figure, self.settings, self.show_message)
         self.problem_panel = ProblemPanel(self.session)
         self.problem_panel.ask_path = self.files.ask_path
+        self.model_panel = ModelPanel(self.session)
         self.objective_panel = ObjectivePanel(self.session)
         self.plane_panel = PlanePanel(self.session)
         self.optimizers_panel = OptimizersPanel(self.session)
         self.view_panel = ViewPanel(self.session)
         docks = [self._dock(title, scrolled(panel), Qt.DockWidgetArea.LeftDockWidgetArea)
-                 for title, panel in (("Data", self.problem_panel), ("Loss", self.objective_panel),
+                 for title, panel in (("Data", self.problem_panel),
+                                      ("Loss", stacked(self.model_panel, self.objective_panel)),
                                       ("Slice", self.plane_panel), ("Optimizers", self.optimizers_panel),
                                       ("View", self.view_panel))]
         # one tab group on the left, each panel with the full height (two stacked groups leave
@@ -74,8 +77,8 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(docks[0], dock)
         docks[0].raise_()
         self.resizeDocks([readout_dock], [150], Qt.Orientation.Vertical)
-        for panel in (self.problem_panel, self.objective_panel, self.plane_panel, self.optimizers_panel,
-                      self.view_panel):
+        for panel in (self.problem_panel, self.model_panel, self.objective_panel, self.plane_panel,
+                      self.optimizers_panel, self.view_panel):
             panel.rejected.connect(self.show_message)
         self._build_menus()
 
@@ -164,7 +167,7 @@ class MainWindow(QMainWindow):
 
     # --- interaction ------------------------------------------------------------------------------
     def on_contour_click(self, a: float, b: float) -> None:
-        if not self.session.target.slice_space and self.session.target.plane.kind in ("pca", "interpolation"):
+        if not self.session.target.slice_space and PLANES[self.session.target.plane.kind].extra["from_runs"]:
             self.show_message("This plane is made from the runs themselves: set the start in the Slice panel")
             return
         self.session.set_start(float(f"{a:.4g}"), float(f"{b:.4g}"))
@@ -319,8 +322,8 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("About losslab", self)
         about.triggered.connect(lambda: QMessageBox.about(
-            self, "About losslab", f"<b>losslab {__version__}</b><br>Loss landscapes of linear classifiers and the "
-            "optimizers that cross them, after CS231n lecture 3, “Loss functions and optimization”."))
+            self, "About losslab", f"<b>losslab {__version__}</b><br>Loss landscapes of linear classifiers and small "
+            "networks, and the optimizers that cross them, after CS231n lecture 3, “Loss functions and optimization”."))
         help_menu.addAction(about)
 
     # --- the File menu's entry points (kept here for scripts and tests) ----------------------------
@@ -381,6 +384,23 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.session.shutdown()
         super().closeEvent(event)
+
+
+def stacked(*panels: QWidget) -> QWidget:
+    """Panels one above the other on one tab, a thin line between them (the Loss tab: model, then loss)."""
+    widget = QWidget()
+    layout = QVBoxLayout(widget)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    for k, panel in enumerate(panels):
+        if k:
+            line = QFrame()
+            line.setFrameShape(QFrame.Shape.HLine)
+            line.setFrameShadow(QFrame.Shadow.Sunken)
+            layout.addWidget(line)
+        layout.addWidget(panel)
+    layout.addStretch(1)
+    return widget
 
 
 SELECTION_COLOR = "#1f6fbf"  # white on it reads at 5.1:1 (Fusion's own #308cc6: 3.7:1)
