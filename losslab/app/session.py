@@ -100,10 +100,16 @@ class Snapshot:
     display: SurfaceDisplay | None
 
 
+PREVIEW_SECONDS = 0.2  # a new landscape estimated to take longer is first shown on a coarse grid
+
+
 def snapshot_blocks(experiment: Experiment, view: ViewSettings, previous: Computed | None,
-                    max_seconds: float | None):
-    """Compute an experiment and the picture of its landscape (a generator of Progress; returns a Snapshot)."""
-    computed = yield from compute(experiment, previous, max_seconds=max_seconds)
+                    max_seconds: float | None, preview_seconds: float | None = None):
+    """Compute an experiment and the picture of its landscape (a generator of Progress; returns a Snapshot).
+
+    ``preview_seconds``: see ``compute`` (a slow new landscape comes back coarse first).
+    """
+    computed = yield from compute(experiment, previous, max_seconds=max_seconds, preview_seconds=preview_seconds)
     yield Progress("picture", 0, 1)
     return Snapshot(computed, view, display_for(computed, view))
 
@@ -118,7 +124,9 @@ class Session(QObject):
 
     Signals:
         committed(Snapshot): a change was computed and is now what is shown (experiment,
-            results and the landscape's picture together).
+            results and the landscape's picture together). A landscape slower than
+            ``preview_seconds`` comes first on a coarse grid (``computed.is_preview``) and is
+            committed again, the same experiment, once its full grid is done.
         displayChanged(Snapshot): the same results with a new picture of the landscape (new view settings).
         experimentChanged(Experiment): the experiment the controls should show: the
             target after a change, the committed one again after a refusal or failure.
@@ -143,7 +151,7 @@ class Session(QObject):
 
     def __init__(self, experiment: Experiment | None = None, view: ViewSettings | None = None,
                  parent: QObject | None = None, confirm_seconds: float | None = CONFIRM_SECONDS,
-                 fall_back: bool = True):
+                 fall_back: bool = True, preview_seconds: float | None = PREVIEW_SECONDS):
         super().__init__(parent)
         self.fall_back = fall_back  # if the first experiment cannot be computed, show the default instead
         self._initial = validate(experiment or Experiment())
@@ -153,6 +161,7 @@ class Session(QObject):
         self._pending_view: ViewSettings | None = None  # a file being opened brings its own view
         self._unconfirmed: Experiment | None = None
         self.confirm_seconds = confirm_seconds
+        self.preview_seconds = preview_seconds
         self.jobs = JobRunner(self)
         self.jobs.busyChanged.connect(self.busyChanged)
 
@@ -368,7 +377,9 @@ class Session(QObject):
         self.experimentChanged.emit(experiment)
         previous, shown_view = self.computed, view or self.view
         max_seconds = None if confirmed else self.confirm_seconds
-        self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds),
+        self.jobs.cancel("refine")  # the landscape being refined is about to be replaced
+        self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds,
+                                                            self.preview_seconds),
                          on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit)
         if not was_pending:
             self.pendingChanged.emit(True)
@@ -389,6 +400,23 @@ class Session(QObject):
         self.pendingChanged.emit(False)
         for note in snapshot.computed.notes:
             self.notice.emit(note)
+        if snapshot.computed.is_preview:
+            self._refine(snapshot.computed)
+
+    def _refine(self, preview: Computed) -> None:
+        """Compute the full landscape of a committed preview; the same experiment, committed again when done."""
+        view = self.view
+        self.jobs.submit("refine", lambda: snapshot_blocks(preview.experiment, view, preview, None),
+                         on_result=lambda snapshot: self._refined(preview, snapshot),
+                         on_error=lambda error: self.failed.emit(f"The full landscape failed: {_describe(error)}"))
+
+    def _refined(self, preview: Computed, snapshot: Snapshot) -> None:
+        if self.snapshot is None or self.snapshot.computed is not preview:
+            return  # something else was committed meanwhile
+        if display_key(snapshot.view) != display_key(self.view):
+            snapshot = replace(snapshot, display=display_for(snapshot.computed, self.view))
+        self.snapshot = replace(snapshot, view=self.view)
+        self.committed.emit(self.snapshot)
 
     def _failed(self, error: Exception) -> None:
         if isinstance(error, TooLong):

@@ -602,13 +602,18 @@ class Computed:
     notes: tuple[str, ...] = ()
 
     @property
+    def is_preview(self) -> bool:
+        """True when the landscape is a coarse grid computed first (``compute(..., resolution=...)``)."""
+        return self.landscape.a_values.size != self.experiment.plane.resolution
+
+    @property
     def n_frames(self) -> int:
         """Frames of the animation: the longest run's iterates (1 with no run)."""
         return max((len(r.ab) for r in self.runs), default=1)
 
 
 def compute(experiment: Experiment, previous: Computed | None = None, max_seconds: float | None = None,
-            memory_budget: float | None = None) -> Iterator[Progress]:
+            memory_budget: float | None = None, preview_seconds: float | None = None) -> Iterator[Progress]:
     """Compute an experiment: problem, runs and landscape; yields :class:`Progress`, returns :class:`Computed`.
 
     Reuses what ``previous`` (an earlier result) already has where the settings it
@@ -618,10 +623,14 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
     recomputed). Checks the memory the problem needs against ``memory_budget`` (bytes,
     default ``budget.MEMORY_BUDGET``) before allocating it, and the estimated time of what
     it will really compute (reused parts cost nothing) against ``max_seconds``
-    (``TooLong``; None: no limit). Cancel by closing the generator.
+    (``TooLong``; None: no limit). With ``preview_seconds``, a landscape that must be computed
+    anew and is estimated to take longer is computed on a coarse ``PREVIEW_RESOLUTION`` grid
+    instead (``Computed.is_preview``); computing again with that preview as ``previous``
+    reuses everything but the landscape. Cancel by closing the generator.
     """
 
     experiment = validate(experiment)
+    grid = experiment.plane.resolution
     budget = MEMORY_BUDGET if memory_budget is None else memory_budget
     old = previous.experiment if previous is not None else None
     spec = experiment.problem
@@ -637,7 +646,7 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
         # the time of what will really be computed: reused data, optimum, runs and landscape cost nothing
         skip, runs = set(), experiment.runs
         if same_problem:
-            skip = {"data", "optimum"} | ({"landscape"} if old.plane.resolution == experiment.plane.resolution else set())
+            skip = {"data", "optimum"} | ({"landscape"} if previous.landscape.a_values.size == grid else set())
             known = {run_key(old, r.spec) for r in previous.runs}
             runs = tuple(r for r in runs if run_key(experiment, r) not in known)
         cost = experiment_cost(replace(experiment, runs=runs), n, d, c)
@@ -663,8 +672,9 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
         check(*problem.dataset.X.shape, problem.dataset.n_classes)
     notes = []
     if problem.axes is not None and tuple(problem.axes) != tuple(experiment.plane.axes):
-        notes.append(f"The slice's axes {', '.join(experiment.plane.axes)} do not exist here; "
-                     f"showing {', '.join(problem.axes)}")
+        if experiment.plane.kind == "axes":  # other planes do not show the axes: nothing to say
+                notes.append(f"The slice's axes {', '.join(experiment.plane.axes)} do not exist here; "
+                             f"showing {', '.join(problem.axes)}")
         experiment = replace(experiment, plane=replace(experiment.plane, axes=problem.axes))
 
     reuse = None
@@ -675,21 +685,27 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
     start = tuple(runs[0].ab[0]) if runs else experiment.start
     plane = replace(plane, extent=extent_in_sight(plane.extent, start, runs))
 
-    resolution = experiment.plane.resolution
     landscape = None
     if previous is not None and _same_plane(previous.plane, plane):
         plane = previous.plane  # the same slice: one object, so that ``landscape.plane is plane``
-    if previous is not None and plane is previous.plane and old.plane.resolution == resolution:
+    if previous is not None and plane is previous.plane and previous.landscape.a_values.size == grid:
         o, p = old.objective, experiment.objective
         if problem is previous.problem or (old.problem == spec and old.model == experiment.model
                                            and (o.loss, o.margin) == (p.loss, p.margin)):
             landscape = previous.landscape
             if (o.reg, o.lam, o.beta) != (p.reg, p.lam, p.beta) and not problem.is_surface:
                 landscape = relandscape_penalty(landscape, problem.objective)
+    if landscape is None and preview_seconds is not None and grid > PREVIEW_RESOLUTION:
+        dims = (1, 1, 2) if problem.dataset is None else (*problem.dataset.X.shape, problem.dataset.n_classes)
+        if experiment_cost(experiment, *dims).parts["landscape"].work * SECONDS_PER_OP > preview_seconds:
+            grid = PREVIEW_RESOLUTION
     if landscape is None:
-        landscape = yield from _tagged("landscape", landscape_blocks(problem.objective, plane, resolution),
-                                       resolution, lambda item: item[0].stop)
+        landscape = yield from _tagged("landscape", landscape_blocks(problem.objective, plane, grid),
+                                       grid, lambda item: item[0].stop)
     return Computed(experiment, problem, plane, landscape, tuple(runs), tuple(notes))
+
+
+PREVIEW_RESOLUTION = 32  # grid points a side of a coarse landscape shown first
 
 
 FRAME_MARGIN = 0.05  # around a start or path beyond the slice's window, of the framed size
