@@ -311,3 +311,15 @@ def test_missing_axes_of_another_model_are_replaced_with_a_note():
     computed = compute_all(small_network_experiment(kind="axes", axes=("W[0,0]", "W[0,1]")))
     assert computed.plane.labels == ("W1[0,0]", "W1[0,1]")
     assert any("do not exist here" in note for note in computed.notes)
+
+
+def test_gradient_check_at_a_relu_kink_says_kink_not_wrong():
+    from losslab.engine import describe_check, grad_check
+    o = Objective(np.ones((4, 1)), np.array([0, 1, 0, 1]), loss="softmax", reg="none", model="mlp", hidden=1)
+    theta = o.flatten(np.array([[1.0]]), np.array([-1.0]), np.array([[2.0, -1.0]]), np.zeros(2))
+    check = grad_check(o, theta)
+    assert check.near_kink == 4  # every example's hidden input sits exactly on the kink
+    text, verdict = describe_check(check, o.n_params)
+    assert verdict in ("kink", "acceptable", "good") and "kink" in text
+    away = o.flatten(np.array([[1.0]]), np.array([0.5]), np.array([[2.0, -1.0]]), np.zeros(2))
+    assert grad_check(o, away).near_kink == 0 and grad_check(o, away).verdict == "good"

@@ -166,10 +166,12 @@ def _grad_check_steps(objective, theta: Array, h: float, which: Array,
     resolved = np.maximum(np.abs(analytic), np.abs(numerical)) > floor
     worst = float(np.max(rel[resolved])) if resolved.any() else 0.0
     near = 0
-    if hasattr(objective, "scores") and hasattr(objective, "loss_kind"):
-        reach = h * np.maximum(1.0, np.abs(objective.X).max(axis=1))
+    model = getattr(objective, "model", None)
+    if model is not None and hasattr(objective, "loss_kind"):
+        # a kink of the loss within a step's reach of the scores, or one inside the model (ReLU at 0)
+        reach = model.score_reach(theta, objective.X, h)
         distance = kink_distance(objective.scores(theta), objective.y, objective.loss_kind, objective.margin)
-        near = int(np.sum(distance < reach))
+        near = int(np.sum((distance < reach) | (model.kink_distance(theta, objective.X, h) < 1.0)))
     fd_error = np.abs(coarse - numerical) / 3 + floor
     within = bool(np.all(np.abs(analytic - numerical) <= 3 * fd_error))
     return GradCheck(analytic, numerical, rel, worst, gradcheck_verdict(worst), near, h, float(floor),
@@ -184,7 +186,8 @@ def grad_check(objective, theta: Array, h: float = 1e-5, coordinates: Array | No
 
     A step of h in one coordinate of W changes a score by at most ``h * max|x_id|`` (by h
     for a bias), so an example counts as near a kink when its nearest hinge term is closer
-    than ``h * max(1, max_d |x_id|)``. Objectives without examples report 0.
+    than ``h * max(1, max_d |x_id|)`` (the model's ``score_reach``; a network's also counts
+    a ReLU whose input is within a step of 0). Objectives without examples report 0.
     """
     steps = grad_check_steps(objective, theta, h, coordinates)
     while True:

@@ -170,6 +170,14 @@ class Model:
         """Decision values ``(N, C)`` at any points ``X (N, D)``: the data view's regions."""
         return self.forward(theta, X)[0]
 
+    def score_reach(self, theta: Array, X: Array, h: float) -> Array:
+        """Per example ``(N,)``, how far a step of ``h`` in any one coordinate can move a score."""
+        return h * np.maximum(1.0, np.abs(X).max(axis=1))
+
+    def kink_distance(self, theta: Array, X: Array, h: float) -> Array:
+        """Per example ``(N,)``, how many steps of ``h`` its nearest kink *inside the model* is (inf: none)."""
+        return np.full(len(X), np.inf)
+
     def init(self, seed: int = 0, scale: float = 0.01) -> Array:
         """A seeded small random start: weights ``scale * N(0, 1)``, biases 0 (as the course does)."""
         rng = np.random.default_rng(seed)
@@ -281,6 +289,20 @@ class MLPModel(Model):
     def scores(self, theta, X):
         _, _, W2, b2 = self.unflatten(theta)
         return self.hidden_layer(theta, X)[1] @ W2 + b2
+
+    def score_reach(self, theta, X, h):
+        # a step in W1[d, k] moves z_k by h x_d, a score by at most that times |W2[k, c]| (slopes <= 1);
+        # a step in W2[k, c] moves it by h a_k; in a bias by h (times |W2| for b1)
+        _, _, W2, _ = self.unflatten(theta)
+        A = self.hidden_layer(theta, X)[1]
+        first = np.maximum(1.0, np.abs(X).max(axis=1)) * max(1.0, float(np.abs(W2).max()))
+        return h * np.maximum(first, np.abs(A).max(axis=1))
+
+    def kink_distance(self, theta, X, h):
+        if self.activation != "relu":
+            return super().kink_distance(theta, X, h)
+        Z1, _ = self.hidden_layer(theta, X)  # a step of h in W1 or b1 moves z by at most h max(1, |x|)
+        return np.abs(Z1).min(axis=1) / (h * np.maximum(1.0, np.abs(X).max(axis=1)))
 
 
 HIDDEN = Param("hidden", 16, "hidden units H", kind=int, low=1, high=4096,
