@@ -377,9 +377,10 @@ class Session(QObject):
         self.experimentChanged.emit(experiment)
         previous, shown_view = self.computed, view or self.view
         max_seconds = None if confirmed else self.confirm_seconds
+        preview_seconds = self.preview_seconds  # the job's thread must hold no reference to the session
         self.jobs.cancel("refine")  # the landscape being refined is about to be replaced
         self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds,
-                                                            self.preview_seconds),
+                                                            preview_seconds),
                          on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit)
         if not was_pending:
             self.pendingChanged.emit(True)
