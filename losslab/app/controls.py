@@ -314,8 +314,8 @@ class ObjectivePanel(Panel):
         self.loss_formula.setTextFormat(Qt.TextFormat.RichText)
         self.margin = self.field(MARGIN, o.margin, lambda v: session.set_objective(margin=v))
         self.reg = combo(registry_items(REGULARIZERS), o.reg,
-                         "the penalty R on the weights (W; a network's W₁ and W₂ together); biases are never regularized",
-                         "combo_reg")
+                         "the penalty R on the weights (W; a network's W₁ and W₂ together); "
+                         "biases are never regularized", "combo_reg")
         self.reg.currentIndexChanged.connect(lambda: session.set_objective(reg=self.reg.currentData()))
         self.reg_formula = QLabel()
         self.reg_formula.setWordWrap(True)

@@ -308,6 +308,7 @@ class Figure(QWidget):
         self.landscape_view.set_foreground(foreground)
         self.curves.set_colors(foreground, background)
         self.data_view.set_colors(foreground)
+        self.templates.set_foreground(foreground)
         for item in (self.curves.plot_item, self.data_view.plot_item):
             for side in ("left", "bottom"):
                 axis = item.getAxis(side)

@@ -238,7 +238,9 @@ class Session(QObject):
 
         A network centred at θ = 0 sits on its symmetric point, where every hidden unit gets
         the same gradient (0 for ReLU) and nothing learns: switching to one from a plane
-        through zero moves the plane to the random start instead (choose "zero" again to see why).
+        through zero moves the plane to the random start instead (choose "zero" again to see
+        why), and an axes plane becomes a random one (two weights of a network often belong
+        to units that do nothing there).
         """
         target = self.target
         try:
@@ -252,8 +254,13 @@ class Session(QObject):
                 plane = replace(plane, axes=tuple(make_model(model.kind, 2, 2, **model.params).labels[:2]))
             except ValueError as err:
                 return self._refuse(str(err))
-            if model.kind != "linear" and plane.centre == "zero":
-                plane = replace(plane, centre="init")
+            if model.kind != "linear":
+                # two weights of a network often belong to units that do nothing there (dead, or
+                # unused): Li et al.'s filter-normalized random plane moves every unit at once
+                plane = replace(plane, kind="random" if plane.kind == "axes" else plane.kind,
+                                centre="init" if plane.centre == "zero" else plane.centre)
+            elif target.problem.source == "generated" and plane.kind == "random":
+                plane = replace(plane, kind="axes")  # back to W's own axes, as generated data starts
         return self.apply(replace(target, model=model, plane=plane))
 
     def set_run(self, index: int, **changes: Any) -> bool:

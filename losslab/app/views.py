@@ -702,8 +702,9 @@ class TemplateView(pg.GraphicsLayoutWidget):
 
     The linear classifier's class columns ``W[:, c]`` (one image per class, titled by the
     class), or a network's first-layer units ``W1[:, h]`` (what each hidden unit looks for
-    in the input, titled "hidden unit h"), each in a diverging colour map centred at 0.
-    At most ``MAX_UNITS`` units are shown (the first ones), in a grid.
+    in the input, titled "unit h" under a heading that says so), each in a diverging colour
+    map centred at 0 (blue negative, white 0, red positive) and scaled to its own largest
+    weight. At most ``MAX_UNITS`` units are shown (the first ones), in a grid.
     """
 
     MAX_UNITS = 32
@@ -712,15 +713,29 @@ class TemplateView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._items: list[pg.ImageItem] = []
+        self._labels: list[pg.LabelItem] = []
         self._shape: tuple[int, int] | None = None
         self._titles: tuple[str, ...] = ()
         self.heading = ""
+        self._foreground: str | None = None  # None: pyqtgraph's default until the figure sets the theme's
         self._lut = pg.colormap.get(DIVERGING_LUT).getLookupTable(nPts=256)
 
     @property
     def titles(self) -> tuple[str, ...]:
         """The title of each image shown, in order."""
         return self._titles
+
+    @property
+    def images(self) -> list[pg.ImageItem]:
+        return list(self._items)
+
+    def set_foreground(self, color: str) -> None:
+        """The colour of the titles (the figure's theme)."""
+        if color == self._foreground:
+            return
+        self._foreground = color
+        for label in self._labels:
+            label.setText(label.text, color=color)
 
     def set_classes(self, class_names: tuple[str, ...], image_shape: tuple[int, int]) -> None:
         """One image per class (the linear classifier's templates)."""
@@ -729,37 +744,50 @@ class TemplateView(pg.GraphicsLayoutWidget):
     def set_units(self, n_units: int, image_shape: tuple[int, int]) -> None:
         """One image per hidden unit, the first ``MAX_UNITS`` of them (a network's first layer)."""
         shown = min(int(n_units), self.MAX_UNITS)
-        more = f" (the first {shown} of {n_units})" if n_units > shown else ""
-        self.set_titles(tuple(f"hidden unit {h}" for h in range(shown)), image_shape,
-                        max_columns=min(self.MAX_COLUMNS, max(4, math.ceil(math.sqrt(shown)))),
-                        heading=f"first-layer weights W₁[:, h] into each hidden unit{more}")
+        which = f"the first {shown} of {n_units}" if n_units > shown else f"all {n_units}"
+        self.set_titles(tuple(f"unit {h}" for h in range(shown)), image_shape, max_columns=self.MAX_COLUMNS,
+                        heading=f"hidden units: first-layer weights W₁[:, h] ({which})")
 
     def set_titles(self, titles: tuple[str, ...], image_shape: tuple[int, int], max_columns: int = 5,
                    heading: str = "") -> None:
         """One image per title, in rows of at most ``max_columns``, under an optional ``heading``.
 
-        Nothing is rebuilt when the titles, shape and heading are the ones shown.
+        Nothing is rebuilt when the titles, shape and heading are the ones shown. Many
+        images (more than ten) get smaller titles and tighter rows, so the images keep their size.
         """
         titles, image_shape = tuple(titles), tuple(image_shape)
         if (titles, image_shape, heading) == (self._titles, self._shape, self.heading) and self._items:
             return
         self.clear()
-        self._items = []
+        self._items, self._labels = [], []
         self._shape, self._titles, self.heading = image_shape, titles, heading
         columns = grid_columns(len(titles), max_columns) if titles else 1
+        color = {"color": self._foreground} if self._foreground else {}
+        many = len(titles) > 10
+        self.ci.layout.setVerticalSpacing(2 if many else 6)
         top = 0
         if heading:
-            self.addItem(pg.LabelItem(heading, size="9pt"), row=0, col=0, colspan=columns)
+            self.addItem(self._label(heading, "9pt", color, tight=False, heading=True), row=0, col=0, colspan=columns)
             top = 1
-        size = "9pt" if len(titles) <= 10 else "7pt"
         for k, name in enumerate(titles):
             row, col = top + 2 * (k // columns), k % columns
             view = self.addViewBox(row=row + 1, col=col, lockAspect=True, enableMouse=False)
-            self.addItem(pg.LabelItem(name, size=size), row=row, col=col)
+            self.ci.layout.setRowStretchFactor(row + 1, 1)  # the images' rows take the height the titles leave
+            self.addItem(self._label(name, "8pt" if many else "9pt", color, tight=many), row=row, col=col)
             image = pg.ImageItem(axisOrder="row-major")
             view.addItem(image)
             view.invertY(True)
             self._items.append(image)
+
+    def _label(self, text: str, size: str, color: dict, tight: bool, heading: bool = False) -> pg.LabelItem:
+        label = pg.LabelItem(text, size=size, **color)
+        if tight:  # no margin around the text: the row is as tall as the text
+            label.item.document().setDocumentMargin(0)
+            label.updateMin()
+        if not heading:  # a title's row is its text's height, the rest is image (a spanning heading
+            label.setMaximumHeight(label.minimumHeight())  # with a maximum would cap the whole grid's height)
+        self._labels.append(label)
+        return label
 
     def set_weights(self, W: Array | None) -> None:
         """Show column k of ``W (pixels, units)`` in image k (extra columns are not shown)."""

@@ -11,8 +11,8 @@ from dataclasses import asdict
 
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                             QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QFormLayout, QFrame, QLabel, QMainWindow, QMessageBox,
+                             QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from .. import __version__
 from ..io.session_file import dumps, list_presets
@@ -322,8 +322,9 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("About losslab", self)
         about.triggered.connect(lambda: QMessageBox.about(
-            self, "About losslab", f"<b>losslab {__version__}</b><br>Loss landscapes of linear classifiers and small "
-            "networks, and the optimizers that cross them, after CS231n lecture 3, “Loss functions and optimization”."))
+            self, "About losslab", f"<b>losslab {__version__}</b><br>Loss landscapes of linear classifiers and "
+            "small networks, and the optimizers that cross them, after CS231n lecture 3, "
+            "“Loss functions and optimization”."))
         help_menu.addAction(about)
 
     # --- the File menu's entry points (kept here for scripts and tests) ----------------------------
@@ -387,11 +388,15 @@ class MainWindow(QMainWindow):
 
 
 def stacked(*panels: QWidget) -> QWidget:
-    """Panels one above the other on one tab, a thin line between them (the Loss tab: model, then loss)."""
+    """Panels one above the other on one tab, a thin line between them (the Loss tab: model, then loss).
+
+    Their forms' label columns get one width, so the fields of every panel line up.
+    """
     widget = QWidget()
     layout = QVBoxLayout(widget)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(0)
+    labels = []
     for k, panel in enumerate(panels):
         if k:
             line = QFrame()
@@ -399,6 +404,13 @@ def stacked(*panels: QWidget) -> QWidget:
             line.setFrameShadow(QFrame.Shadow.Sunken)
             layout.addWidget(line)
         layout.addWidget(panel)
+        form = getattr(panel, "form", None)
+        if isinstance(form, QFormLayout):
+            items = (form.itemAt(row, QFormLayout.ItemRole.LabelRole) for row in range(form.rowCount()))
+            labels += [item.widget() for item in items if item is not None and isinstance(item.widget(), QLabel)]
+    width = max((label.sizeHint().width() for label in labels), default=0)
+    for label in labels:
+        label.setMinimumWidth(width)
     layout.addStretch(1)
     return widget
 
