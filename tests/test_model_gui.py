@@ -326,3 +326,15 @@ def test_digits_network_shows_its_hidden_units(qtbot, tmp_path):
         assert templates.titles == tuple(str(k) for k in range(10)) and templates.heading == ""
     finally:
         win.close()
+
+
+def test_a_loss_that_does_not_move_gets_a_readable_axis():
+    """A stuck network's loss is constant up to rounding: the axis shows ±5% around it, not its last digits."""
+    from losslab.app.views import flat_range
+    stuck = np.log(3) + np.array([0.0, 2e-16, -2e-16, 4e-16])
+    lo, hi = flat_range(stuck, log=False)
+    assert lo == pytest.approx(0.95 * np.log(3)) and hi == pytest.approx(1.05 * np.log(3))
+    assert flat_range(stuck, log=True) == pytest.approx((np.log10(np.log(3)) - 0.05, np.log10(np.log(3)) + 0.05))
+    assert flat_range(np.array([1.0, 0.9]), log=False) is None  # a loss that moves keeps the automatic range
+    assert flat_range(np.zeros(3), log=False) == (-1.0, 1.0)
+    assert flat_range(np.array([np.nan]), log=False) is None

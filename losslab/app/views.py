@@ -93,6 +93,28 @@ def lines_cut_at_views():
         _band_now = old
 
 
+FLAT = 1e-9  # a spread of values below this fraction of their size is flat: rounding, not change
+
+
+def flat_range(values: Array, log: bool) -> tuple[float, float] | None:
+    """A y range of ±5% around values that do not move (None if they do, or there are none).
+
+    Left to itself the axis would zoom into the last digits of a constant loss and label its
+    rounding noise (1.098612288668110, 1.098612288668112, ...).
+    """
+    values = values[np.isfinite(values)]
+    if log:
+        values = np.log10(values[values > 0])
+    if not values.size:
+        return None
+    lo, hi = float(values.min()), float(values.max())
+    mid = (lo + hi) / 2
+    if hi - lo > FLAT * max(abs(mid), 1e-300):
+        return None
+    half = 0.05 if log else 0.05 * abs(mid) or 1.0
+    return mid - half, mid + half
+
+
 def fit_cache(item: QGraphicsItem, view_box) -> None:
     """Cache a static item's drawing only while it is not much larger than the view.
 
@@ -545,6 +567,10 @@ class LossCurves(pg.PlotWidget):
     def _fit_y(self, runs, log_y: bool) -> None:
         """Show every run that did not diverge in full; a diverged one may leave the top of the plot."""
         steady = [np.asarray(losses)[np.isfinite(losses)] for _, _, _, losses, status in runs if status != "diverged"]
+        flat = flat_range(np.concatenate(steady) if steady else np.array([]), log_y)
+        if flat is not None:  # a loss that does not move (a stuck network): a readable window around it
+            self.plot_item.setYRange(*flat, padding=0)
+            return
         if not steady or len(steady) == len(runs) or log_y:
             self.plot_item.enableAutoRange(axis="y")
             return
