@@ -323,3 +323,16 @@ def test_gradient_check_at_a_relu_kink_says_kink_not_wrong():
     assert verdict in ("kink", "acceptable", "good") and "kink" in text
     away = o.flatten(np.array([[1.0]]), np.array([0.5]), np.array([[2.0, -1.0]]), np.zeros(2))
     assert grad_check(o, away).near_kink == 0 and grad_check(o, away).verdict == "good"
+
+
+def test_exports_name_the_network_coordinates(tmp_path):
+    import csv
+    from losslab.io.exports import write_trajectories
+    computed = compute_all(small_network_experiment())
+    path = write_trajectories(tmp_path / "runs.csv", computed)
+    with open(path, newline="") as f:
+        header = next(csv.reader(f))
+    model = computed.problem.model
+    assert header[8:] == list(model.labels) and "W1[0,0]" in header and "b2[2]" in header
+    npz = np.load(write_trajectories(tmp_path / "runs.npz", computed))
+    assert list(npz["theta_labels"]) == list(model.labels)
