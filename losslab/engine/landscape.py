@@ -23,6 +23,16 @@ so the N x D x C products happen once, never per grid point — and on a shortcu
 - L2 (and elastic net's L2 part): an exact quadratic in (a, b);
 - structured SVM (a max over classes): a vectorized per-point fallback, O(G^2 N C).
 
+That is the linear model (capability ``"affine_scores"``). For the two-layer network
+(``"affine_hidden"``) the hidden pre-activations are affine in (a, b) instead,
+``Z(a, b) = Z0 + a Z1 + b Z2``, so the N x D x H products happen once, and the rest is
+evaluated for blocks of grid points at once (:class:`_NetworkData`): with ReLU, along a row
+each (example, unit) term is a quadratic in a that switches on at one kink, binned into the
+a-grid like the hinges (prefix sums from the left for rising units, from the right for
+falling ones, so nothing is subtracted); with tanh, ``exp(2z)`` factors into an a-part and a
+b-part, as softmax's exponentials do. A plane that leaves the first layer fixed makes the
+network a linear classifier on its hidden features: the linear shortcuts apply.
+
 Where the binned sums could lose digits to cancellation (near a hinge's zero set, where
 a sum of large terms is tiny) the few affected grid points are recomputed directly.
 
@@ -40,8 +50,13 @@ can cancel within ``_STEP_WORK``. ``losslab.engine.budget`` models this memory a
 """
 from __future__ import annotations
 
+import itertools
 import math
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -889,82 +904,370 @@ class _SumOfSquares:
 
 # --- the two-layer network: many grid points at once ------------------------------------------
 
-_NETWORK_BLOCK = 1 << 17  # hidden activations (grid points x examples x units) per step: 1 MiB, in cache
+_NETWORK_BLOCK = 1 << 17  # activations (units x grid points x examples) per step of the dense path: 1 MiB, in cache
+_DENSE_EXAMPLES = 128  # examples per step of the dense path, at least (the inner axis of its operations)
+_KINK_BLOCK = 1 << 20  # bins, weights and scores per step of the ReLU path, in float64 elements (8 MiB; measured)
+_DENSE_UNIT_WORK = 3.5  # element passes per activation of the dense path, besides its products (measured)
+_TANH_SAFE = 600.0  # |2z| parts below this keep e^{-2q}, e^{2ap} exact through the clipping at +-700 (see _dense_step)
+# Threads for the dense path's steps (1: the caller's thread only). Its steps are independent and
+# spend nearly all their time inside a few large NumPy loops, which release the GIL, so a second
+# thread can use an idle core; but on the shared two-core machine this was tuned on, the other
+# core was never idle, and two threads measured 5-35% slower (at a load average of 5). Off until
+# measured on an idle machine (benchmarks/bench_mlp_landscape.py --threads 2). The binned path
+# always runs on the caller's thread: its many small calls (the prefix sums) convoy on the GIL,
+# 1.5-2x slower with two threads on a busy machine.
+_THREADS = 1
+
+
+def _label_pieces(y: Array, size: int) -> list[slice]:
+    """Slices of at most ``size`` examples of sorted labels ``y``, none straddling two labels.
+
+    A per-example loss handed one label's examples works on whole contiguous arrays (its
+    true class is one row of the scores), and nearly equal pieces waste no step on a sliver.
+    """
+    cuts = np.flatnonzero(y[1:] != y[:-1]) + 1
+    pieces = []
+    for s, e in zip(np.r_[0, cuts], np.r_[cuts, y.size]):
+        k = -(-(e - s) // size)
+        bounds = s + ((e - s) * np.arange(k + 1)) // k
+        pieces += [slice(int(i0), int(i1)) for i0, i1 in zip(bounds[:-1], bounds[1:])]
+    return pieces
+
+
+def _threaded(steps: list, threads: int):
+    """Run the callables ``steps`` on ``threads`` threads; yield their results in order.
+
+    At most one step per thread is under way at a time, so memory stays that of a step per
+    thread; closing the generator (cancellation) waits only for the steps already running.
+    A step must set its own ``np.errstate``: a thread does not inherit the caller's.
+    """
+    if threads < 2 or len(steps) < 2:
+        for step in steps:
+            yield step()
+        return
+    todo = iter(steps)
+    with ThreadPoolExecutor(threads) as pool:
+        running = deque(pool.submit(step) for step in itertools.islice(todo, threads))
+        try:
+            while running:
+                result = running.popleft().result()
+                step = next(todo, None)
+                if step is not None:
+                    running.append(pool.submit(step))
+                yield result
+        finally:
+            for future in running:
+                future.cancel()
 
 
 class _NetworkData:
     """The network's mean data loss over the grid, exact, for many grid points at once.
 
-    The hidden pre-activations are affine in the plane coordinates,
-    ``Z(a, b) = Z0 + a Z1 + b Z2`` with ``Zk = X W1_k + b1_k`` (k = origin, d1, d2), so the
-    N x D x H products happen once; per grid point remain the activation and the output
-    layer ``act(Z) (W2_0 + a W2_1 + b W2_2) + b2(a, b)``, done for a block of grid points
-    and examples in one matrix product. Units whose incoming weights the plane leaves
-    fixed keep their activation: their share of the scores is affine in (a, b) and is
-    computed once.
+    The hidden pre-activations are affine in the plane coordinates, ``Z(a, b) = Z0 + a Z1 +
+    b Z2`` with ``Zk = X W1_k + b1_k`` (k = origin, d1, d2), and so are the output weights,
+    ``W2(a, b) = V0 + a V1 + b V2``: the N x D x H products happen once. Units whose
+    incoming weights the plane leaves fixed keep their activation: their share of the
+    scores, with the output biases, is affine in (a, b) and computed once (``F``). What
+    remains per grid point is ``sum_h act(z_h) W2_h`` over the moving units, by the
+    activation's shortcut:
+
+    - ReLU (:meth:`_relu_step`): along a row (b fixed) each (example, unit) term
+      ``relu(q + a p) (u + a v)`` is a quadratic in a switched on at one kink; binning the
+      kinks into the a-grid gives the row in O(N H C + N G C) instead of O(N H G);
+    - tanh (:meth:`_dense_step`): ``tanh z = 1 - 2 / (1 + e^{2z})`` and ``e^{2(q + a p)} =
+      e^{2q} e^{2ap}``, whose a-side factor serves every row of a step: an add and a divide
+      per activation instead of a tanh (5x dearer). Equal to np.tanh within a few eps
+      absolute (|tanh| <= 1), so the scores are within a few eps of ``sum_h |W2_h|``;
+    - any other activation: ``act(z)`` directly (:meth:`_dense_step`).
+
+    The examples are sorted by label and taken in pieces of one label each: a per-example
+    loss then works on whole arrays, the true class being one row of the scores. The steps
+    (a piece of examples x some grid rows) are independent; the dense path's can run on
+    ``_THREADS`` threads (:func:`_threaded`). The set-up (the three N x D x H products) waits
+    for the first block and reports its work piece by piece, so that a long one can be
+    cancelled too.
     """
 
     def __init__(self, objective, layers, a: Array):
-        model, X = objective.model, objective.X
-        (W1s, b1s, W2s, b2s) = zip(*layers)
-        N = X.shape[0]
-        moving = np.zeros(model.hidden, dtype=bool)
+        model = objective.model
+        self.objective, self.layers, self.act = objective, layers, model.act
+        self.order = np.argsort(objective.y, kind="stable")
+        self.y = objective.y[self.order]
+        (W1s, b1s, W2s, _) = zip(*layers)
+        self.moving = np.zeros(model.hidden, dtype=bool)
         for k in (1, 2):
-            moving |= np.any(W1s[k] != 0, axis=0) | (b1s[k] != 0)
-        Z = [X @ W1s[k] + b1s[k] for k in range(3)]  # (N, H) each
-        fixed_act = model.act(Z[0][:, ~moving])  # units that do not move: their activation is constant
-        # the fixed units' share of the scores, with the output biases: S_fixed(a, b) = F0 + a F1 + b F2
-        self.F = [fixed_act @ W2s[k][~moving] + b2s[k] for k in range(3)]
-        self.Z = [z[:, moving] for z in Z]
-        self.V = [W[moving] for W in W2s]
-        self.moves_output = bool(np.any(self.V[1]))
-        self.act = model.act
+            self.moving |= np.any(W1s[k] != 0, axis=0) | (b1s[k] != 0)
+        self.V = [np.ascontiguousarray(W[self.moving].T) for W in W2s]  # (C, H'): the moving units' output weights
+        self.moves_output = bool(np.any(self.V[1]))  # W2 changes along a: scores are quadratic in a
         self.per_example = _LOSS_EXAMPLES[objective.loss_kind]
-        self.y, self.margin, self.scale = objective.y, objective.margin, 1.0 / N
-        self.a = a
-        units, C = max(int(moving.sum()), 1), model.n_classes
-        self.piece = min(N, max(1, _NETWORK_BLOCK // units))  # examples per step
-        self.points = max(1, _NETWORK_BLOCK // (self.piece * units))  # grid points per step
-        self.setup_work = 3 * N * (X.shape[1] * model.hidden * _MADD_WORK + model.hidden * C)
-        point_work = N * (units * (4 + 2 * C * _MADD_WORK) + 12 * C)  # activations, output layer, loss
-        self.row_cost = 2 * a.size * C
-        self.row_work = a.size * point_work
-        self.min_rows = 1
+        self.margin, self.scale = objective.margin, 1.0 / objective.n_examples
+        self.a, self.n_classes = a, model.n_classes
+        self.Z: list[Array] = []  # made by _setup: (H', N) each, a unit's examples side by side
+        self.F: list[Array] = []  # (C, N) each
+        self.setup_work = 0  # reported by rows(), piece by piece, when the first block asks
+        self._scratch = threading.local()
+        self.row_cost = 2 * a.size
+        self.tanh = model.activation == "tanh"
+        units, N, G, C = int(self.moving.sum()), objective.n_examples, a.size, model.n_classes
+        K = self.n_coef = 3 if self.moves_output else 2
+        outputs = 2 * C if self.moves_output else C
+        # element passes per (example, grid point), measured here (N = 300..2000, H' = 1..1024,
+        # C = 3..10, G = 32..256): binning (ReLU only) ~7 per bin of the point (K C of them),
+        # ~10 per term dropped into the bins (H' K C per grid row); the dense path ~3.5 per
+        # activation besides its products, ~7 per class for the rest. ReLU takes the cheaper: at
+        # C = 3, G = 128 the dense path wins below H' ~ 13; at C = 10, G = 32..64, always
+        binned_work = 7 * K * C + 10 * units * K * C / G
+        dense_work = units * (_DENSE_UNIT_WORK + outputs * _MADD_WORK) + 7 * C
+        self.binned = model.activation == "relu" and binned_work < dense_work
+        if self.binned:
+            # a step of n examples x r rows holds (G + 1) x 2 x K x C bins, K x C x H' weights and
+            # indices and C x G scores per (example, row): ``cells`` (example, row) pairs per step
+            self.cells = max(1, _KINK_BLOCK // (2 * K * C * (G + 1) + 2 * K * C * units + 6 * C * G))
+            self.pieces = _label_pieces(self.y, self.cells)
+            self.min_rows = 1
+        else:
+            # a step: H' x g x n activations within _NETWORK_BLOCK, with n (the contiguous inner
+            # axis of every operation) long enough that NumPy's per-loop overhead stays small, and
+            # g (columns) at least 8: a step's per-row work, O(H' n), is then small next to its
+            # activations, O(H' g n), even if that takes more than _NETWORK_BLOCK (very wide layers)
+            size = max(_DENSE_EXAMPLES // 4, min(_DENSE_EXAMPLES, _NETWORK_BLOCK // (max(units, 1) * 8)))
+            self.pieces = _label_pieces(self.y, size)
+            longest = max(s.stop - s.start for s in self.pieces)
+            self.points = min(G, max(8, _NETWORK_BLOCK // (longest * max(units, 1))))  # grid columns per step
+            # rows per step: their output-layer products within 2 x _NETWORK_BLOCK, their activations
+            # within 16 x (a step stays a few ms); each step makes the a-side factors once for all
+            cells = self.points * longest
+            self.min_rows = max(1, min(2 * _NETWORK_BLOCK // (outputs * cells),
+                                       16 * _NETWORK_BLOCK // (max(units, 1) * cells)))
+        self.point_work = binned_work if self.binned else dense_work
+        self.row_work = G * N * self.point_work
 
     def rows(self, b: Array):
-        a, y = self.a, self.y
-        Z0, Z1, Z2 = self.Z
-        V0, V1, V2 = self.V
-        F0, F1, F2 = (f.T for f in self.F)  # class-major (C, N), as the per-example losses want them
-        N, units = Z0.shape
-        C = F0.shape[0]
-        out = np.zeros((b.size, a.size))
-        # buffers reused step after step: a fresh 1 MiB temporary costs more in page faults than its arithmetic
-        H = np.empty((self.points, self.piece, units))
-        S = np.empty((2 * C if self.moves_output else C, self.points * self.piece))
-        for j, bj in enumerate(b):
-            Q = Z0 + bj * Z2  # (N, units): the row's pre-activations at a = 0
-            Vt = (np.hstack([V0 + bj * V2, V1]) if self.moves_output else V0 + bj * V2).T
-            F = F0 + bj * F2
-            for i0 in range(0, N, self.piece):
-                rows = slice(i0, i0 + self.piece)
-                q, z1, yp = Q[rows], Z1[rows], y[rows]
-                n = q.shape[0]
-                for g0 in range(0, a.size, self.points):
-                    ag = a[g0:g0 + self.points]
-                    g = ag.size
-                    h = H[:g, :n]
-                    np.multiply(ag[:, None, None], z1, out=h)
-                    h += q
-                    self.act(h, out=h)
-                    s = S[:, :g * n].reshape(-1, g, n)
-                    np.matmul(Vt, h.reshape(g * n, units).T, out=s.reshape(-1, g * n))
-                    scores = s[:C] + F[:, None, rows]
-                    slope = F1[:, None, rows] + s[C:] if self.moves_output else F1[:, None, rows]
-                    scores += ag[None, :, None] * slope  # (C, g, n)
-                    out[j, g0:g0 + g] += self.per_example(scores, yp, self.margin).sum(axis=-1)
-                    yield h.size * 6
+        if not self.Z:
+            yield from self._setup()
+        steps, targets = [], []  # the steps' callables and the rows of the block each one fills
+        for rows in self.pieces:
+            if self.binned:  # a piece of examples x as many grid rows as fill a step, all columns
+                r = max(1, self.cells // (rows.stop - rows.start))
+                for j0 in range(0, b.size, r):
+                    steps.append(partial(self._relu_step, rows, b[j0:j0 + r]))
+                    targets.append(slice(j0, j0 + r))
+            else:  # a piece of examples x some columns x min_rows grid rows
+                for g0, j0 in itertools.product(range(0, self.a.size, self.points), range(0, b.size, self.min_rows)):
+                    steps.append(partial(self._dense_step, rows, g0, b[j0:j0 + self.min_rows]))
+                    targets.append(slice(j0, j0 + self.min_rows))
+        out = np.zeros((b.size, self.a.size))
+        for target, (columns, values, work) in zip(targets, _threaded(steps, 1 if self.binned else _THREADS)):
+            out[target, columns] += values
+            yield work
         return out * self.scale
+
+    def _buffer(self, name: str, size: int, dtype=float) -> Array:
+        """A scratch array of ``size`` elements, this thread's own, reused from step to step.
+
+        A fresh 1 MiB temporary costs more in page faults than the arithmetic done in it.
+        """
+        held = getattr(self._scratch, name, None)
+        if held is None or held.size < size:
+            held = np.empty(size, dtype)
+            setattr(self._scratch, name, held)
+        return held[:size]
+
+    def _setup(self):
+        """Z0..Z2 (the moving units' pre-activations) and F0..F2 (the fixed share), a piece of examples at a time."""
+        model, X = self.objective.model, self.objective.X
+        (W1s, b1s, W2s, b2s) = zip(*self.layers)
+        N, D = X.shape
+        units, C = int(self.moving.sum()), self.n_classes
+        Zs, Fs = [np.empty((units, N)) for _ in range(3)], [np.empty((C, N)) for _ in range(3)]
+        step = max(1, _PIECE_TERMS // model.hidden)
+        for i0 in range(0, N, step):
+            rows = self.order[i0:i0 + step]
+            with np.errstate(over="ignore", invalid="ignore"):
+                Z = [X[rows] @ W1s[k] + b1s[k] for k in range(3)]  # (n, H) each
+                fixed_act = self.act(Z[0][:, ~self.moving])  # units that do not move: a constant activation
+                for k in range(3):
+                    Zs[k][:, i0:i0 + step] = Z[k][:, self.moving].T
+                    # the fixed units' share of the scores, with the output biases: F0 + a F1 + b F2
+                    Fs[k][:, i0:i0 + step] = (fixed_act @ W2s[k][~self.moving] + b2s[k]).T
+            yield rows.size * model.hidden * (3 * D * _MADD_WORK + 3 * C * _MADD_WORK + 12)
+        self.Z, self.F = Zs, Fs  # only once whole: a set-up cancelled midway is started again
+
+    # --- ReLU: kink binning ---------------------------------------------------------------------
+    # Row b, anchored mid-grid (a = a_mid + delta): unit h of example i has pre-activation
+    # q + delta p (q = Z0 + a_mid Z1 + b Z2, p = Z1) and output weights u + delta v (u = V0 +
+    # a_mid V1 + b V2, v = V1), so while active it adds to class c's score the quadratic
+    #     q u_c + delta (p u_c + q v_c) + delta^2 p v_c.
+    # Units with p > 0 are active right of their kink -q/p, those with p < 0 left of it, those
+    # with p = 0 everywhere or nowhere. One bincount drops each term's K = 3 (2 when v = 0) x C
+    # coefficients into the bin of its first active column (p > 0, "forward") or, counted from
+    # the right, of its first inactive one (p < 0, "backward"); prefix sums over the columns then
+    # give, at every column, the coefficients summed over exactly the active terms — forward
+    # ones from the left, backward ones from the right: nothing is ever subtracted, so nothing
+    # cancels. Rounding: a few eps of the terms' size over the window. A kink put one column off
+    # by rounding lies within rounding of that column, where its term is ~0.
+
+    def _kink_bins(self, q: Array, p: Array, back: Array) -> Array:
+        """Each term's bin, 0..G: its first active column (forward) or G - its first inactive one (backward).
+
+        q: (r, H', n) the pre-activations at a_mid; p: (H', n) their a-slopes; back: p < 0.
+        """
+        a, G = self.a, self.a.size
+        mid = G // 2
+        step = _uniform_step(a)
+        flat = p == 0  # active everywhere (q > 0) or nowhere
+        if step is not None:  # arithmetic: t = q * nu + shift, floored
+            with np.errstate(divide="ignore", over="ignore"):
+                nu = -1.0 / (p * step)
+            flat |= ~np.isfinite(nu)  # a slope too small to move the kink onto the grid: flat
+            # forward: the first active column floor(mid - q / (p step)) + 1; backward, counted from
+            # the right: G - that = floor(G - mid + q / (p step)) (off exact kinks, where the term is 0)
+            nu = np.where(back, -nu, nu)
+            nu[flat] = -np.inf  # q > 0: -inf, bin 0 (active everywhere); q < 0: +inf, bin G (nowhere), either part
+            shift = np.where(back, G - mid, mid + 1.0)
+            shift[flat] = 0.0
+            t = q * nu
+            t += shift
+            # clipped to 0..G: infinities go to the ends, NaN (q = 0 on a flat unit, a term worth 0) to 0
+            np.fmax(t, 0.0, out=t)
+            np.fmin(t, G, out=t)
+            return t.astype(np.intp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kink = a[mid] - q / p
+        col = np.searchsorted(a, kink.ravel(), side="right").reshape(q.shape)
+        np.subtract(G, col, out=col, where=np.broadcast_to(back, q.shape))
+        flat = np.broadcast_to(flat, q.shape)
+        col[flat] = np.where(q[flat] > 0, 0, G)  # bin 0: active everywhere, G: nowhere (either part)
+        return col
+
+    def _relu_step(self, rows: slice, b: Array):
+        """The loss sums of examples ``rows`` at the rows ``b`` of the grid: ``(slice(None), (r, G) sums, work)``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            a, G, C, K = self.a, self.a.size, self.n_classes, self.n_coef
+            a_mid = a[G // 2]
+            delta = (a - a_mid)[:, None]  # (G, 1): anchored mid-grid, |delta| <= half the window
+            Z0, Z1, Z2 = (z[:, rows] for z in self.Z)
+            V0, V1, V2 = self.V
+            F0, F1, F2 = (f[:, rows] for f in self.F)
+            units, n = Z1.shape
+            r = b.size
+            p = Z1
+            q = np.multiply.outer(b, Z2)  # (r, H', n) pre-activations at (a_mid, b)
+            q += Z0 + a_mid * p
+            u = ((V0 + a_mid * V1)[:, None, :] + b[:, None] * V2[:, None, :])[..., None]  # (C, r, H', 1)
+            v = V1[:, None, :, None]
+            back = p < 0
+            width = r * 2 * K * C * n  # bins per column: rows x (forward, backward) x K x C x n
+            first = self._kink_bins(q, p, back)
+            first *= width
+            first += back * (K * C * n)
+            first += (2 * K * C * n) * np.arange(r)[:, None, None] + np.arange(n)
+            # (K, C, r, H', n) bin indices and weights, in this thread's scratch arrays (fresh ones
+            # of MiBs cost more in page faults than the arithmetic)
+            index = self._buffer("index", K * C * r * units * n, np.intp).reshape(K, C, r, units, n)
+            np.add(first, (n * np.arange(K * C)).reshape(K, C, 1, 1, 1), out=index)
+            weights = self._buffer("weights", K * C * r * units * n).reshape(K, C, r, units, n)
+            np.multiply(u, q, out=weights[0])
+            np.multiply(u, p, out=weights[1])
+            if K == 3:  # v = 0 otherwise
+                weights[1] += np.multiply(v, q, out=weights[2])
+                np.multiply(v, p, out=weights[2])
+            bins = np.bincount(index.ravel(), weights.ravel(), (G + 1) * width).reshape(G + 1, r, 2, K, C, n)
+            # the fixed share, active everywhere: F(a_mid, b) + delta F1
+            bins[0, :, 0, 0] += np.multiply.outer(b, F2) + (F0 + a_mid * F1)
+            bins[0, :, 0, 1] += F1
+            # prefix sums over the columns, one contiguous row of bins at a time (np.cumsum along
+            # either axis is ~6x slower here: short or strided inner loops)
+            sums = bins.reshape(G + 1, width)
+            for i in range(1, G):
+                np.add(sums[i - 1], sums[i], out=sums[i])
+            # (K, C, r, G, n) coefficient sums; the backward ones read from the right
+            forward = bins[:G, :, 0].transpose(2, 3, 1, 0, 4)
+            backward = bins[G - 1::-1, :, 1].transpose(2, 3, 1, 0, 4)
+            scores = self._buffer("scores", C * r * G * n).reshape(C, r, G, n)  # class-major, for the loss
+            slope = self._buffer("slope", C * r * G * n).reshape(C, r, G, n)
+            np.add(forward[0], backward[0], out=scores)  # K0 + delta (K1 + delta K2)
+            np.add(forward[K - 1], backward[K - 1], out=slope)
+            if K == 3:
+                slope *= delta
+                slope += forward[1]
+                slope += backward[1]
+            slope *= delta
+            scores += slope
+            values = self.per_example(scores, self.y[rows], self.margin).sum(axis=-1)
+        return slice(None), values, r * n * G * self.point_work
+
+    # --- dense: every activation ------------------------------------------------------------------
+
+    def _dense_step(self, rows: slice, g0: int, b: Array):
+        """The loss sums of examples ``rows`` at grid columns g0.. and rows ``b``: ``(columns, (r, g) sums, work)``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            C = self.n_classes
+            Z0, Z1, Z2 = (z[:, rows] for z in self.Z)
+            V0, V1, V2 = self.V
+            F0, F1, F2 = (f[:, rows] for f in self.F)
+            ag = self.a[g0:g0 + self.points]
+            units, n = Z1.shape
+            r, g = b.size, ag.size
+            p = Z1
+            q = np.multiply.outer(b, Z2)  # (r, H', n) pre-activations at a = 0
+            q += Z0
+            # per row: the output weights as one (outputs, H') operand; the constant and a-slope
+            # shares of the scores, (r, C, n), added to every row's scores at once
+            U = V0 + b[:, None, None] * V2  # (r, C, H')
+            weights = np.concatenate([U, np.broadcast_to(V1, U.shape)], axis=1) if self.moves_output else U
+            const = F0 + b[:, None, None] * F2
+            slope = np.broadcast_to(F1, const.shape)
+            if self.tanh:  # sum_h tanh_h w_h = sum_h w_h - 2 sum_h w_h / (1 + e^{2 z_h})
+                const = const + U.sum(axis=2)[:, :, None]
+                slope = slope + V1.sum(axis=1)[:, None]
+                weights = -2.0 * weights
+                # 1 / (1 + e^{2q} e^{2ap}) = s / (f + s) with f = e^{2ap}, made once for all the
+                # step's rows, and s = e^{-2q}: two passes per activation. Exponents clipped at +-700
+                # (finite and normal) leave it exact unless both |2q| and |2ap| pass _TANH_SAFE
+                # (those units are done directly)
+                e = np.clip(-2.0 * q, -700.0, 700.0)
+                far = (np.abs(e) > _TANH_SAFE) & (2.0 * np.abs(p) * np.max(np.abs(ag)) > _TANH_SAFE)
+                sq = np.exp(e, out=e)[:, :, None, :]  # (r, H', 1, n)
+            outputs = weights.shape[1]
+            m = self._buffer("m", r * outputs * g * n).reshape(r, outputs, g * n)
+            part = self._buffer("part", outputs * g * n).reshape(outputs, g * n)
+            # the units a few at a time, so that a wide layer's activations stay in cache across the rows
+            width = max(1, _NETWORK_BLOCK // (g * n))
+            for u0 in range(0, units, width):
+                hs = slice(u0, u0 + width)
+                k = min(width, units - u0)
+                ap = self._buffer("ap", k * g * n).reshape(k, g, n)  # the a-side: p a, or e^{2ap} (tanh)
+                t = self._buffer("t", k * g * n).reshape(k, g, n)
+                np.multiply(p[hs, None, :], ag[None, :, None], out=ap)
+                if self.tanh:
+                    ap *= 2.0
+                    np.clip(ap, -700.0, 700.0, out=ap)
+                    np.exp(ap, out=ap)
+                for j in range(r):
+                    if self.tanh:
+                        np.add(ap, sq[j, hs], out=t)
+                        np.divide(sq[j, hs], t, out=t)  # 1 / (1 + e^{2z})
+                        if far[j, hs].any():
+                            hh, ii = np.nonzero(far[j, hs])
+                            z = q[j, u0 + hh, ii][:, None] + ag[None, :] * p[u0 + hh, ii][:, None]
+                            t[hh, :, ii] = 0.5 - 0.5 * np.tanh(z)
+                    else:
+                        np.add(ap, q[j, hs, None, :], out=t)
+                        self.act(t, out=t)
+                    if u0 == 0:
+                        np.matmul(weights[j][:, hs], t.reshape(k, g * n), out=m[j])
+                    else:
+                        m[j] += np.matmul(weights[j][:, hs], t.reshape(k, g * n), out=part)
+            m = m.reshape(r, outputs, g, n)
+            scores = m[:, :C]  # (r, C, g, n): the hidden share, then the rest, for all rows at once
+            scores += const[:, :, None, :]
+            s1 = m[:, C:] if self.moves_output else np.zeros_like(scores)
+            s1 += slope[:, :, None, :]
+            s1 *= ag[:, None]
+            scores += s1
+            values = self.per_example(scores.transpose(1, 0, 2, 3), self.y[rows], self.margin).sum(axis=-1)
+        return slice(g0, g0 + g), values, r * g * n * self.point_work
 
 
 # --- anything else: point by point ---------------------------------------------------------------

@@ -11,6 +11,8 @@ drop it. A blown-up run then shows a NaN loss and is caught as diverged.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .registry import Entry, Param, Registry
@@ -125,56 +127,110 @@ def _structured_terms(scores: Array, y: Array, margin: float) -> Array:
 # --- per-example losses over many score tables at once ------------------------------------------
 # Class-major: ``scores: (C, ..., N)`` (class c's scores of the N examples, for any number of
 # score tables, e.g. one per grid point of a landscape) -> ``L_i: (..., N)``. The same
-# arithmetic as the losses above, without their gradients; class-major because with few
-# classes a loop over them works on long contiguous rows, where reductions over a last
-# axis of 3 would crawl.
+# arithmetic as the losses above, in the same order (each L_i rounds as the reference's
+# does), without their gradients. Class-major because with few classes a loop over them
+# works on long contiguous rows, where reductions over a last axis of 3 would crawl.
+#
+# Each is written for labels that come in runs (one run per class, as the landscape hands
+# them over: it sorts its examples by label once): a run's true-class scores are then a
+# slice of one class's row, and its wrong classes are the other rows — no masks, no gathers,
+# no true-class term computed only to be multiplied by 0. Other labels are sorted into runs
+# first (and the losses put back in the caller's order), which costs one copy of the scores.
 
-def _true_class(scores: Array, y: Array) -> Array:
-    """``s_{y_i}`` from class-major scores: ``(..., N)``."""
-    true = scores[0].copy()
-    for c in range(1, len(scores)):
-        np.copyto(true, scores[c], where=y == c)
-    return true
+def _per_example(loss):
+    """``loss(scores, runs, margin)`` over runs ``[(class, slice)]`` -> a per-example loss over any labels."""
 
+    @functools.wraps(loss)
+    def per_example(scores: Array, y: Array, margin: float) -> Array:
+        y = np.asarray(y)
+        if y.size == 0:
+            return np.zeros(scores.shape[1:])
+        cuts = np.flatnonzero(y[1:] != y[:-1]) + 1
+        if cuts.size >= len(scores):  # more runs than classes: sort the examples into runs
+            order = np.argsort(y, kind="stable")
+            out = np.empty(scores.shape[1:])
+            out[..., order] = per_example(scores[..., order], y[order], margin)
+            return out
+        starts, ends = np.r_[0, cuts], np.r_[cuts, y.size]
+        return loss(scores, [(int(y[s]), slice(int(s), int(e))) for s, e in zip(starts, ends)], margin)
 
-def _svm_examples(scores: Array, y: Array, margin: float) -> Array:
-    true = _true_class(scores, y) - margin
-    total = np.zeros_like(true)
-    for c, s in enumerate(scores):
-        total += np.maximum(s - true, 0.0) * (y != c)
-    return total
-
-
-def _squared_hinge_examples(scores: Array, y: Array, margin: float) -> Array:
-    true = _true_class(scores, y) - margin
-    total = np.zeros_like(true)
-    for c, s in enumerate(scores):
-        hinge = np.maximum(s - true, 0.0) * (y != c)
-        total += hinge * hinge
-    return total
-
-
-def _softmax_examples(scores: Array, y: Array, margin: float) -> Array:
-    top = np.max(scores, axis=0)  # the max-shift: exp cannot overflow
-    total = np.zeros_like(top)
-    for s in scores:
-        total += np.exp(s - top)
-    return np.log(total) - (_true_class(scores, y) - top)
+    return per_example
 
 
-def _ova_examples(scores: Array, y: Array, margin: float) -> Array:
+def _wrong(scores: Array, c: int, run: slice):
+    """The scores of the classes other than c, for the examples of ``run``."""
+    return (s[..., run] for j, s in enumerate(scores) if j != c)
+
+
+@_per_example
+def _svm_examples(scores: Array, runs, margin: float) -> Array:
+    """``sum_{j != y} max(0, (s_j - s_y) + margin)``, as ``svm_loss`` rounds it."""
     total = np.zeros(scores.shape[1:])
-    for c, s in enumerate(scores):
-        sign = np.where(y == c, 1.0, -1.0)
-        total += np.maximum(margin - sign * s, 0.0)
+    for c, run in runs:
+        true, out = scores[c][..., run], total[..., run]
+        for s in _wrong(scores, c, run):
+            term = s - true
+            term += margin
+            out += np.maximum(term, 0.0, out=term)
     return total
 
 
-def _structured_examples(scores: Array, y: Array, margin: float) -> Array:
-    rival = np.full(scores.shape[1:], -np.inf)
-    for c, s in enumerate(scores):
-        np.copyto(rival, np.maximum(rival, s), where=y != c)
-    return np.maximum(rival - _true_class(scores, y) + margin, 0.0)
+@_per_example
+def _squared_hinge_examples(scores: Array, runs, margin: float) -> Array:
+    """``sum_{j != y} max(0, (s_j - s_y) + margin)^2``."""
+    total = np.zeros(scores.shape[1:])
+    for c, run in runs:
+        true, out = scores[c][..., run], total[..., run]
+        for s in _wrong(scores, c, run):
+            term = s - true
+            term += margin
+            np.maximum(term, 0.0, out=term)
+            out += np.square(term, out=term)
+    return total
+
+
+@_per_example
+def _softmax_examples(scores: Array, runs, margin: float) -> Array:
+    """``log(sum_j exp(s_j - top)) - (s_y - top)`` with ``top = max_j s_j``: exp cannot overflow."""
+    top = scores[0].copy()
+    for s in scores[1:]:
+        np.maximum(top, s, out=top)
+    total = np.zeros_like(top)
+    term = np.empty_like(top)
+    for s in scores:
+        np.subtract(s, top, out=term)
+        total += np.exp(term, out=term)
+    loss = np.log(total, out=total)
+    for c, run in runs:
+        loss[..., run] -= scores[c][..., run] - top[..., run]
+    return loss
+
+
+@_per_example
+def _ova_examples(scores: Array, runs, margin: float) -> Array:
+    """``max(0, margin - s_y) + sum_{j != y} max(0, margin + s_j)``."""
+    total = np.zeros(scores.shape[1:])
+    for c, run in runs:
+        out = total[..., run]
+        for j, s in enumerate(scores):
+            term = margin - s[..., run] if j == c else margin + s[..., run]
+            out += np.maximum(term, 0.0, out=term)
+    return total
+
+
+@_per_example
+def _structured_examples(scores: Array, runs, margin: float) -> Array:
+    """``max(0, (max_{j != y} s_j - s_y) + margin)``."""
+    total = np.empty(scores.shape[1:])
+    for c, run in runs:
+        wrong = _wrong(scores, c, run)
+        rival = next(wrong).copy()
+        for s in wrong:
+            np.maximum(rival, s, out=rival)
+        rival -= scores[c][..., run]
+        rival += margin
+        total[..., run] = np.maximum(rival, 0.0, out=rival)
+    return total
 
 
 MARGIN = Param("margin", 1.0, "margin Δ", low=0.0, high=1e6,
