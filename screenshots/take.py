@@ -117,6 +117,13 @@ def main() -> None:
           ViewSettings(theme="dark", data_run=5), frame=60)
     shoot_preset(app, "digit-templates", "digit-templates", frame=200)
     shoot_preset(app, "learning-rate-too-high", "learning-rate-too-high", frame=100)
+    shoot_preset(app, "network-optimizers", "network-optimizers", frame=500)
+    shoot_preset(app, "spiral-network", "spiral-linear-vs-network", frame=1000)
+    experiment, view, _ = load_session(resolve_session("spiral-linear-vs-network"))
+    shoot(app, "digit-units-dark", replace(experiment, problem=replace(experiment.problem, source="bundled",
+                                                                       kind="digits", standardize=True),
+                                           steps=100, runs=(RunSpec("adam", (("lr", 0.01),)),)),
+          replace(view_from_dict(view), theme="dark", data_run=0), frame=100)
     shoot_export_dialog(app)
 
 
