@@ -240,3 +240,119 @@ def test_tables_in_pieces_give_the_exact_surface(monkeypatch, loss, uniform):
     assert empty_before_first_rows > 0  # the set-up itself yields: it can be cancelled
     assert np.all(np.abs(Z - expected) <= 1e-9 * np.abs(expected) + 1e-12)
     np.testing.assert_allclose(loss_surface(objective, plane, a, b, "data"), Z, rtol=1e-13, atol=1e-15)
+
+
+# --- the two-layer network ------------------------------------------------------------------------
+
+def network_experiment(n, classes, resolution, loss="svm", kind="random", steps=20, centre="init", hidden=16,
+                       activation="relu", runs=None):
+    from losslab.engine.experiment import ModelSpec
+    runs = runs or (RunSpec("random_search"), RunSpec("numerical_gd"), RunSpec("gd"), RunSpec("sgd"))
+    return validate(Experiment(problem=ProblemSpec(n=n, classes=classes), objective=ObjectiveSpec(loss=loss),
+                               model=ModelSpec(kind="mlp", hidden=hidden, activation=activation),
+                               plane=PlaneSpec(kind=kind, resolution=resolution, centre=centre), runs=runs,
+                               steps=steps))
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("plane", ["random", "axes", "pca"])
+def test_the_network_estimate_grows_with_its_width_linearly_when_wide(loss, plane):
+    widths = (16, 64, 256, 1024, 2048)
+    costs = [problem_cost(5_000, 8, 5, 64, DEFAULT_RUNS, loss, plane=plane, hidden=h) for h in widths]
+    works = [c.work for c in costs]
+    assert works == sorted(works) and len(set(works)) == len(works)
+    assert [c.memory for c in costs] == sorted(c.memory for c in costs)
+    assert 1.7 < costs[-1].memory / costs[-2].memory <= 2.0
+    if plane == "pca":  # full-space runs: a numerical gradient is 2P losses of P ~ H parameters each
+        assert 3.5 < works[-1] / works[-2] <= 4.0
+        return
+    # twice as wide, twice the work, once the hidden layer dominates
+    assert 1.8 < works[-1] / works[-2] <= 2.0
+    # and every part that evaluates the hidden layer scales with it; an axes plane moves at
+    # most two hidden units: its landscape evaluates two (the others' share is made once)
+    for name in ("optimum", "runs", "landscape"):
+        ratio = costs[-1].parts[name].work / costs[-2].parts[name].work
+        assert ratio < 1.2 if (name, plane) == ("landscape", "axes") else 1.8 < ratio <= 2.0
+
+
+def test_a_network_costs_more_than_the_linear_model_and_the_linear_estimates_stay_put():
+    linear = problem_cost(20_000, 2, 3, 128, DEFAULT_RUNS, "svm")
+    assert problem_cost(20_000, 2, 3, 128, DEFAULT_RUNS, "svm", hidden=None) == linear
+    network = problem_cost(20_000, 2, 3, 128, DEFAULT_RUNS, "svm", hidden=64)
+    assert network.work > 10 * linear.work and network.memory > linear.memory
+    # a network's problem also fits the linear classifier on its data: the linear optimum search's work
+    assert network.parts["reference"].work == linear.parts["optimum"].work
+    assert "reference" not in linear.parts
+    # centred at the network's random start: no search for its optimum (the reference is still made)
+    start = problem_cost(20_000, 2, 3, 128, DEFAULT_RUNS, "svm", centre="init", hidden=64)
+    assert "optimum" not in start.parts and "reference" in start.parts
+    assert start.work < network.work
+    with pytest.raises(ValueError, match="hidden must be an integer of at least 1"):
+        problem_cost(300, 2, 3, 64, [], "svm", hidden=0)
+
+
+def test_experiment_cost_reads_the_model():
+    import types
+    e = experiment(2_000, 3, 64, "svm")
+    mlp = network_experiment(2_000, 3, 64, kind="axes", centre="zero", hidden=32)
+    runs = [(r.method, 20, None) for r in mlp.runs]
+    assert experiment_cost(mlp) == problem_cost(2_000, 2, 3, 64, runs, "svm", centre="zero", hidden=32)
+    # an experiment without a model is a linear classifier
+    bare = types.SimpleNamespace(**{f: getattr(e, f) for f in ("problem", "plane", "runs", "steps", "objective")},
+                                 slice_space=e.slice_space)
+    assert experiment_cost(bare) == experiment_cost(e)
+
+
+def test_a_huge_network_is_refused_before_any_data_exists():
+    from losslab.engine.experiment import TooLong, compute
+    # a million examples through 4,096 units: the hidden layer alone is 32 GB
+    huge = network_experiment(10**6, 3, 128, hidden=4096)
+    with pytest.raises(ValueError, match=r"needs about \d+ GB of memory \(.*1,000,000 × 4,096.*\), over the 2 GB "
+                                         r"budget: lower N or the hidden units"):
+        next(compute(huge, max_seconds=TIME_LIMIT))
+    # it fits, but a fine landscape of 10,000 examples x 1,024 units takes hours; the same
+    # experiment with the linear model takes seconds
+    slow = network_experiment(10_000, 3, 512, hidden=1024)
+    check_memory(experiment_cost(slow))
+    with pytest.raises(TooLong, match=r"would run for about \d+ hours \(the landscape: N × H × grid points = "
+                                      r"10,000 × 1,024 × 512²\), over the 5-minute limit: lower N, the hidden "
+                                      r"units or the resolution") as info:
+        next(compute(slow, max_seconds=TIME_LIMIT))
+    assert info.value.cost.largest("work")[0] == "landscape"
+    linear = validate(Experiment(problem=slow.problem, plane=slow.plane, runs=slow.runs, steps=slow.steps))
+    assert experiment_cost(linear).seconds < 30
+
+
+def test_network_runs_yield_more_often_the_wider_the_network():
+    chunks = [steps_per_yield(5_000, 2, 3, "gd", "svm", hidden=h) for h in (4, 16, 64, 256, 1024)]
+    assert chunks == sorted(chunks, reverse=True) and chunks[0] > chunks[-1] >= 1
+    assert steps_per_yield(5_000, 2, 3, "gd", "svm", hidden=64) < steps_per_yield(5_000, 2, 3, "gd", "svm")
+    assert steps_per_yield(5_000, 2, 3, "gd", "svm", hidden=None) == steps_per_yield(5_000, 2, 3, "gd", "svm")
+    # numerical gradients in the full space: 2P losses of the network's P = D*H + H + H*C + C
+    P = 2 * 64 + 64 + 64 * 3 + 3
+    assert steps_per_yield(300, 2, 3, "numerical_gd", "svm", params=P, hidden=64) < \
+        steps_per_yield(300, 2, 3, "numerical_gd", "svm", params=2, hidden=64)
+
+
+def test_run_blocks_yields_as_often_as_the_network_needs():
+    e = network_experiment(5_000, 3, 8, steps=12, hidden=64, runs=(RunSpec("gd"),))
+    problem = build_problem(e)
+    chunk = steps_per_yield(5_000, 2, 3, "gd", "svm", hidden=64)
+    assert 1 <= chunk < 12 < steps_per_yield(5_000, 2, 3, "gd", "svm")  # the linear model's would be one block
+    done = list(run_blocks(e, problem))
+    assert done == [min(k, 12) for k in range(chunk, 12 + chunk, chunk)]
+
+
+@pytest.mark.parametrize("n, hidden, kind, centre, loss, activation", [
+    (2_000, 32, "random", "optimum", "svm", "relu"),
+    (5_000, 64, "axes", "init", "softmax", "tanh"),
+])
+def test_the_network_memory_estimate_bounds_a_whole_experiment(n, hidden, kind, centre, loss, activation):
+    # the estimate sums the runs' and the landscape's working sets (the app computes them side
+    # by side); here they run one after the other, which only makes the bound safer. The
+    # landscape's part also bounds a set-up that makes the three (N, H) products at once
+    e = network_experiment(n, 3, 32, loss, kind, centre=centre, hidden=hidden, activation=activation)
+    cost = experiment_cost(e)
+    _, measured = traced_peak(lambda: whole_experiment(e))
+    assert measured <= cost.memory <= 4 * measured, \
+        f"estimate {format_bytes(cost.memory)}, measured {format_bytes(measured)}"

@@ -8,6 +8,13 @@ would run for many minutes is refused (``losslab render``) or confirmed (the win
 Sizes: N examples, D features, C classes, ``P = D*C + C`` parameters (2 in the slice
 space), a G x G landscape grid, runs of T steps. Float64 and intp are 8 bytes each.
 
+The two-layer network (``models.MLPModel``, ``hidden=H``) has ``P = D*H + H + H*C + C``,
+and every size-dependent part scales with H: a loss is ~D*H + H*C multiply-adds and a few
+passes over the (N, H) hidden layer per example; its landscape (``landscape._NetworkData``)
+keeps three (N, H) pre-activation arrays and evaluates every grid point over N x H
+activations (N x 2 on an axes plane; see :func:`_network_landscape_part`). ``hidden=None``
+is the linear model, priced exactly as before.
+
 The memory model, read off the code (``benchmarks/bench_budget.py`` and
 ``tests/test_budget.py`` compare it with tracemalloc's peaks):
 
@@ -15,20 +22,24 @@ The memory model, read off the code (``benchmarks/bench_budget.py`` and
   the Objective checks the labels against an (N, C) array (a transient N x C);
 - one full evaluation of the loss (or its gradient): the scores and the loss's
   temporaries, about 4 + 5.5 C floats per example (every optimizer step evaluates the
-  full loss once, whatever its batch);
+  full loss once, whatever its batch); the network adds ~5 H (its hidden layer and the
+  backward pass's (N, H) arrays), and 2 H per row of a minibatch for dropout's mask;
 - the landscape: its per-loss tables, linear in N x C (hinge losses: 5 floats per term;
   structured SVM: 3; softmax: 4 C^k / k per example, k examples per group), a set-up
   piece and one block of bounded size (``landscape._PIECE_TERMS``, ``_BLOCK_ELEMENTS``),
-  and the G x G grids;
+  and the G x G grids; the network's: three (N, H') pre-activation arrays of the H' hidden
+  units the plane moves (all H, or 2 on an axes plane), three (N, C) output shares, and
+  bounded pieces and steps;
 - the runs: per step, the iterate (P_space floats, twice: list and stacked), the full
   theta (P floats) and ~200 bytes of Python objects; the optimum search (plane centred at
   the optimum) is 500 Adam steps; a PCA plane takes an SVD of the pooled (K, P) iterates,
   quadratic in min(K, P).
 
-Phases: the problem is built first (data + optimum search), then the runs, then the
-landscape (one job: the landscape's window follows the runs). Counting the landscape and
-the runs as if they were held at the same time keeps the estimate on the safe side. The
-peak is the largest phase.
+Phases: the problem is built first (data + optimum search; a network's problem also fits
+the linear classifier on the same data as its reference: 500 more Adam steps, the
+"reference" part), then the runs, then the landscape (one job: the landscape's window
+follows the runs). Counting the landscape and the runs as if they were held at the same
+time keeps the estimate on the safe side. The peak is the largest phase.
 
 Work is counted in *operations*: one elementwise NumPy pass over one float64 (about
 :data:`SECONDS_PER_OP`); a multiply-add inside a BLAS matrix product counts
@@ -80,6 +91,30 @@ _SVD_OPS = 4  # operations per K x P x min(K, P) of an SVD (LAPACK gesdd, a roug
 _CSV_BYTES_PER_BYTE = 20.0  # peak bytes per byte of CSV text while parsing (rows of Python str cells)
 _CSV_OPS_PER_BYTE = 800.0  # parsing, per byte of text (pure Python: 200-750 ns a byte)
 
+# The two-layer network (H hidden units), measured by benchmarks/bench_budget.py --network at
+# N = 2,000..50,000, D = 2..784, H = 16..1024, C = 3..100 (relu and tanh; min of repeats):
+# one full loss, per example, on top of the loss's own a + b*C above: k + e*H + m*(D*H + H*C)
+# (e: X W1's output, + b1, the activation, the (N, H) allocations; m: the two products'
+# multiply-adds, BLAS-fast only for wide operands)
+_MLP_LOSS_OPS = (0, 12, 0.10)
+_MLP_GRAD_OPS = (300, 25, 0.18)  # one full loss and its gradient (the backward pass: 3 products, the slope)
+# per parameter of a loss / gradient call: theta's copies, the penalized weights, the gradient's concatenation
+_MLP_CALL_PARAM_OPS = (8, 10)
+_MLP_STEP_PARAM_OPS = 20  # per parameter the run moves, per step: the update (Adam's moments) and the record
+# one evaluation's hidden layer, floats per example and unit: a gradient (tracemalloc: 3.2-4.8 H); a
+# minibatch with dropout adds its mask and the masked activations, 2 H per row of the batch
+_MLP_EVAL_FLOATS = (5, 2)
+# the network's landscape per grid point and example: per hidden unit (its pre-activation, the
+# activation, the block buffers: ~6 passes), per class (the per-example loss), besides the output
+# layer's 2 H C multiply-adds (the a-slope of W2 too); its set-up per example and unit: the three
+# (N, H) pre-activation arrays and their moving columns (allocation bound), besides 3 D H multiply-adds
+_NET_UNIT_OPS = 6
+_NET_CLASS_OPS = 20
+_NET_SETUP_OPS = 60
+# one step of the landscape's ReLU path (bins, weights, indices, scores) or dense path (activations, the
+# output layer, scores and the loss's temporaries): bounded by landscape._KINK_BLOCK, _NETWORK_BLOCK (<= 13 MiB)
+_NET_STEP_BYTES = 16 * 2**20
+
 
 @dataclass(frozen=True)
 class Part:
@@ -104,8 +139,8 @@ class Cost:
 
     memory: peak bytes (the largest phase, see the module docstring); work: operations
     (elementwise float64 passes); seconds: ``work * SECONDS_PER_OP``; parts: ``{name:
-    Part}`` for "data", "optimum", "runs", "plane", "landscape" (those that apply), so a
-    message can say what dominates and what to lower.
+    Part}`` for "data", "optimum", "reference" (a network's), "runs", "plane", "landscape"
+    (those that apply), so a message can say what dominates and what to lower.
     """
 
     memory: int
@@ -121,14 +156,17 @@ class Cost:
 # --- the model ------------------------------------------------------------------------------
 
 def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[str, int, int | None]],
-                 loss: str, *, space: str = "slice", plane: str = "axes", centre: str = "optimum") -> Cost:
+                 loss: str, *, space: str = "slice", plane: str = "axes", centre: str = "optimum",
+                 hidden: int | None = None) -> Cost:
     """The cost of a classifier experiment from its sizes: N = n, D = d, C = c, G = resolution.
 
     runs: one ``(method, steps, batch_size)`` per enabled optimizer (``OPTIMIZERS`` names;
     batch_size None: the method's default, 0: the full batch). loss: a ``LOSSES`` name.
     space: ``"slice"`` (the optimizers run in the plane, 2 parameters) or ``"full"``;
     plane: a ``PLANES`` kind (pca and interpolation planes are made from the runs, in the
-    full space); centre: ``"optimum"`` (500 Adam steps first) or ``"zero"``.
+    full space); centre: ``"optimum"`` (500 Adam steps first), ``"zero"`` or ``"init"``
+    (the model's random start: no search either). hidden: the two-layer network's H
+    (``P = D*H + H + H*C + C``); None: the linear classifier (``P = D*C + C``).
     """
     n, d, c, G = (_count(v, name) for v, name in ((n, "n"), (d, "d"), (c, "c"), (resolution, "resolution")))
     if c < 2:
@@ -139,7 +177,8 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
     for value, name, choices in ((space, "space", ("slice", "full")), (centre, "centre", ("optimum", "zero", "init"))):
         if value not in choices:
             raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    P = d * c + c
+    h = None if hidden is None else _count(hidden, "hidden")
+    P = d * c + c if h is None else d * h + h + h * c + c
     full_space = space == "full" or plane in ("pca", "interpolation")
     P_space = P if full_space else 2
     runs = [_run_spec(r, n) for r in runs]
@@ -149,19 +188,47 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
     # (N, C) zeros and their finiteness mask, X's finiteness mask
     build = n * (40 + c * (_F + 1) + d)
     evaluation = int(n * (_EVAL_FLOATS[0] + _EVAL_FLOATS[1] * c) * _F)
+    if h is not None:  # the hidden layer, and dropout's on the largest minibatch
+        evaluation += (n * _MLP_EVAL_FLOATS[0] + max((b for _, _, b in runs), default=0) * _MLP_EVAL_FLOATS[1]) * h * _F
     parts = {"data": Part(data + build, n * (100 * d + 2 * c), f"the data: N × D = {n:,} × {d} values, kept twice",
                           f"the data: N × D = {n:,} × {d}", ("N",), ("N",))}
 
     optimum = 0
-    if centre == "optimum":
+    if centre == "optimum" and h is None:
         optimum = evaluation + (OPTIMUM_STEPS + 1) * (2 * P * _F + _ITERATE_BYTES)
         parts["optimum"] = Part(
             optimum, OPTIMUM_STEPS * (_grad_ops(n, d, c, loss) + _STEP_OPS),
             f"the search for the optimum: N × C = {n:,} × {c} scores per step",
             f"the search for the optimum: {OPTIMUM_STEPS} steps × N × C = {OPTIMUM_STEPS} × {n:,} × {c}",
             ("N", "the number of classes"), ("N", "the number of classes", "(or centre the plane at zero)"))
+    elif centre == "optimum":  # the network: Adam from its random start, every iterate kept
+        iterates = (OPTIMUM_STEPS + 1) * (2 * P * _F + _ITERATE_BYTES)
+        optimum = evaluation + iterates
+        if iterates > evaluation:
+            memory_what = f"the search for the optimum: {OPTIMUM_STEPS + 1} iterates × P = {P:,} parameters"
+            memory_lower = ("the hidden units", "the number of features", "(or centre the plane at the start)")
+        else:
+            memory_what = f"the search for the optimum: N × H = {n:,} × {h:,} hidden activations per step"
+            memory_lower = ("N", "the hidden units", "(or centre the plane at the start)")
+        parts["optimum"] = Part(
+            optimum, OPTIMUM_STEPS * (_grad_ops(n, d, c, loss, h, P) + _STEP_OPS + _MLP_STEP_PARAM_OPS * P),
+            memory_what,
+            f"the search for the optimum: {OPTIMUM_STEPS} steps × N × H = {OPTIMUM_STEPS} × {n:,} × {h:,}",
+            memory_lower, ("N", "the hidden units", "(or centre the plane at the start)"))
 
-    runs_part = _runs_part(runs, n, d, c, P, P_space, evaluation, loss)
+    reference = reference_held = 0
+    if h is not None:  # a network's problem also fits the linear classifier on the same data (its reference)
+        linear_P = d * c + c
+        reference_held = n * d * _F + n * _F  # the linear Objective's private copies of X and y
+        reference = int(n * (_EVAL_FLOATS[0] + _EVAL_FLOATS[1] * c) * _F) + \
+            (OPTIMUM_STEPS + 1) * (2 * linear_P * _F + _ITERATE_BYTES)
+        parts["reference"] = Part(
+            reference_held + reference, OPTIMUM_STEPS * (_grad_ops(n, d, c, loss) + _STEP_OPS),
+            f"the linear classifier's reference fit: N × C = {n:,} × {c} scores per step",
+            f"the linear classifier's reference fit: {OPTIMUM_STEPS} steps × N × C = {OPTIMUM_STEPS} × {n:,} × {c}",
+            ("N", "the number of classes"), ("N", "the number of classes"))
+
+    runs_part = _runs_part(runs, n, d, c, P, P_space, evaluation, loss, h)
     parts["runs"] = runs_part
     trajectories = _trajectory_bytes(runs, P, P_space)
     if plane == "pca" and runs:
@@ -170,9 +237,11 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
         parts["plane"] = Part((2 * K * P + K * m + m * P + 4 * m * m) * _F, _SVD_OPS * K * P * m,
                               f"the PCA plane: an SVD of the K × P = {K:,} × {P:,} iterates",
                               f"the PCA plane: an SVD of the K × P = {K:,} × {P:,} iterates",
-                              ("the steps", "the number of features or classes"), ("the steps",))
+                              ("the steps", "the number of features or classes" if h is None
+                               else "the hidden units"), ("the steps",))
 
-    parts["landscape"] = _landscape_part(n, d, c, G, loss)
+    parts["landscape"] = _landscape_part(n, d, c, G, loss) if h is None else \
+        _network_landscape_part(n, d, c, h, G, loss, plane)
 
     # the phases (module docstring): build, then landscape and runs together (or one after the other)
     landscape = parts["landscape"].memory
@@ -181,7 +250,7 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
         later = max(runs_part.memory, trajectories + plane_memory, trajectories + landscape)
     else:
         later = runs_part.memory + landscape
-    memory = data + max(build, optimum, later)  # = the largest phase
+    memory = data + reference_held + max(build, optimum, reference, later)  # = the largest phase
     work = sum(part.work for part in parts.values())
     return Cost(int(memory), float(work), work * SECONDS_PER_OP, parts)
 
@@ -191,7 +260,9 @@ def experiment_cost(experiment: Any, n: int | None = None, d: int | None = None,
 
     n, d, c: the data's sizes; for generated data they default to the spec's (D = 2), for
     bundled data to the shipped file's; CSV data must pass them (known once loaded). A
-    test surface (``problem.source == "surface"``) ignores them: its P is 2.
+    test surface (``problem.source == "surface"``) ignores them: its P is 2. The model is
+    ``experiment.model`` (kind ``"mlp"``: the two-layer network of ``model.hidden`` units);
+    an experiment without one is a linear classifier.
     """
     problem = experiment.problem
     resolution = experiment.plane.resolution
@@ -214,20 +285,28 @@ def experiment_cost(experiment: Any, n: int | None = None, d: int | None = None,
             batch = n  # dropout on every row: a minibatch of all N
         runs.append((r.method, t, batch))
     space = "slice" if experiment.slice_space else "full"
+    model = getattr(experiment, "model", None)
+    hidden = model.hidden if getattr(model, "kind", "linear") == "mlp" else None
     return problem_cost(n, d, c, resolution, runs, experiment.objective.loss, space=space,
-                        plane=experiment.plane.kind, centre=experiment.plane.centre)
+                        plane=experiment.plane.kind, centre=experiment.plane.centre, hidden=hidden)
 
 
 def steps_per_yield(n: int, d: int, c: int, method: str, loss: str, params: int = 2, batch_size: int | None = None,
-                    seconds: float = 0.03) -> int:
+                    seconds: float = 0.03, *, hidden: int | None = None) -> int:
     """How many steps of one run take about ``seconds`` (at least 1): where a run job should yield.
 
     n, d, c: the data's sizes (a surface: n = 1, c = 2); params: the parameters the run
-    moves (2 in the slice, P in the full space: numerical gradients cost 2 * params losses).
+    moves (2 in the slice, P in the full space: numerical gradients cost 2 * params losses);
+    hidden: the two-layer network's H (None: the linear classifier).
     """
     method, _, batch = _run_spec((method, 1, batch_size), _count(n, "n"))
-    per_step = _runs_part([(method, 1, batch)], n, _count(d, "d"), _count(c, "c"), params, _count(params, "params"),
-                          0, loss).work
+    d, c, params = _count(d, "d"), _count(c, "c"), _count(params, "params")
+    if hidden is None:
+        P = params
+    else:
+        h = _count(hidden, "hidden")
+        P = d * h + h + h * c + c  # every call costs the network's whole theta, whatever the run moves
+    per_step = _runs_part([(method, 1, batch)], n, d, c, P, params, 0, loss, hidden).work
     return max(1, int(seconds / (per_step * SECONDS_PER_OP)))
 
 
@@ -266,14 +345,24 @@ def _run_spec(run: tuple, n: int) -> tuple[str, int, int]:
     return entry.name, steps, batch
 
 
-def _loss_ops(rows: int, d: int, c: int, loss: str) -> float:
+def _loss_ops(rows: int, d: int, c: int, loss: str, hidden: int | None = None, P: int = 0) -> float:
+    """One loss over ``rows`` examples; ``hidden``: the network's (P its parameters), else the linear model's."""
     a, b, m = _LOSS_OPS
-    return _CALL_OPS + rows * (a + (b + _SOFTMAX_OPS * (loss == "softmax")) * c + m * d * c)
+    if hidden is None:
+        return _CALL_OPS + rows * (a + (b + _SOFTMAX_OPS * (loss == "softmax")) * c + m * d * c)
+    k, e, m = _MLP_LOSS_OPS
+    return (_CALL_OPS + _MLP_CALL_PARAM_OPS[0] * P
+            + rows * (a + (b + _SOFTMAX_OPS * (loss == "softmax")) * c + k + e * hidden + m * (d + c) * hidden))
 
 
-def _grad_ops(rows: int, d: int, c: int, loss: str) -> float:
+def _grad_ops(rows: int, d: int, c: int, loss: str, hidden: int | None = None, P: int = 0) -> float:
+    """One loss and its gradient over ``rows`` examples (as :func:`_loss_ops`)."""
     a, b, m = _GRAD_OPS
-    return _CALL_OPS + rows * (a + (b + _SOFTMAX_OPS * (loss == "softmax")) * c + m * d * c)
+    if hidden is None:
+        return _CALL_OPS + rows * (a + (b + _SOFTMAX_OPS * (loss == "softmax")) * c + m * d * c)
+    k, e, m = _MLP_GRAD_OPS
+    return (_CALL_OPS + _MLP_CALL_PARAM_OPS[1] * P
+            + rows * (a + (b + _SOFTMAX_OPS * (loss == "softmax")) * c + k + e * hidden + m * (d + c) * hidden))
 
 
 def _trajectory_bytes(runs: list[tuple[str, int, int]], P: int, P_space: int) -> int:
@@ -282,41 +371,50 @@ def _trajectory_bytes(runs: list[tuple[str, int, int]], P: int, P_space: int) ->
 
 
 def _runs_part(runs: list[tuple[str, int, int]], n: int, d: int, c: int, P: int, P_space: int,
-               evaluation: int, loss: str) -> Part:
-    """The optimizers, one after the other: per-step work by method, trajectories kept."""
+               evaluation: int, loss: str, hidden: int | None = None) -> Part:
+    """The optimizers, one after the other: per-step work by method, trajectories kept.
+
+    hidden: the network's H (its calls cost P = the whole theta each, and its updates
+    P_space per step); None: the linear classifier.
+    """
     work = 0.0
     numerical_steps = 0
+    h = hidden
+    step_ops = _STEP_OPS + (0 if h is None else _MLP_STEP_PARAM_OPS * P_space)
     for method, steps, batch in runs:
         source = OPTIMIZERS[method].extra["gradient"]
         if source == "none":  # the candidate's loss
-            per_step = _loss_ops(n, d, c, loss)
+            per_step = _loss_ops(n, d, c, loss, h, P)
         elif source == "numerical":  # 2P losses for the gradient, one for the new iterate
-            per_step = (2 * P_space + 1) * _loss_ops(n, d, c, loss)
+            per_step = (2 * P_space + 1) * _loss_ops(n, d, c, loss, h, P)
             numerical_steps += steps
         elif batch == 0:  # the full gradient, evaluated with the new iterate's loss
-            per_step = _grad_ops(n, d, c, loss)
+            per_step = _grad_ops(n, d, c, loss, h, P)
         else:  # a minibatch gradient, then the full loss of the new iterate (for the plots)
-            per_step = _grad_ops(batch, d, c, loss) + _loss_ops(n, d, c, loss)
-        work += steps * (per_step + _STEP_OPS)
+            per_step = _grad_ops(batch, d, c, loss, h, P) + _loss_ops(n, d, c, loss, h, P)
+        work += steps * (per_step + step_ops)
     total_steps = sum(steps for _, steps, _ in runs)
     trajectories = _trajectory_bytes(runs, P, P_space)
     longest = max((steps for _, steps, _ in runs), default=0)
     projection = 2 * (longest + 1) * P * _F if P_space == P else 0  # project(): offsets and their fit
     rows = 2 * n * _F  # Run's row indices and a minibatch permutation
     memory = (evaluation + rows if runs else 0) + trajectories + projection
+    # what the size-dependent work is over: N x C scores (linear), N x H activations (network)
+    size, sizes, lower = ("N × C", f"{n:,} × {c}", "the number of classes") if h is None else \
+        ("N × H", f"{n:,} × {h:,}", "the hidden units")
     if trajectories + projection > evaluation:
         memory_what = f"the runs' trajectories: {total_steps:,} steps × P = {P:,} parameters"
         memory_lower = ("the steps", "the number of optimizers")
     else:
-        memory_what = f"the runs: N × C = {n:,} × {c} scores per step"
-        memory_lower = ("N", "the number of classes")
+        memory_what = f"the runs: {size} = {sizes} {'scores' if h is None else 'hidden activations'} per step"
+        memory_lower = ("N", lower)
     if numerical_steps and 2 * P_space > 8:
-        work_what = (f"the runs: steps × N × C = {total_steps:,} × {n:,} × {c}, numerical gradients "
+        work_what = (f"the runs: steps × {size} = {total_steps:,} × {sizes}, numerical gradients "
                      f"2P = {2 * P_space:,} losses a step")
         work_lower = ("the numerical gradient's steps", "N", "(or run it in the slice)")
     else:
-        work_what = f"the runs: steps × N × C = {total_steps:,} × {n:,} × {c}"
-        work_lower = ("the steps", "N", "the number of classes")
+        work_what = f"the runs: steps × {size} = {total_steps:,} × {sizes}"
+        work_lower = ("the steps", "N", lower)
     return Part(int(memory), work, memory_what, work_what, memory_lower, work_lower)
 
 
@@ -374,6 +472,55 @@ def _landscape_part(n: int, d: int, c: int, G: int, loss: str) -> Part:
         memory_what, memory_lower = f"the landscape's tables: {what}", ("N", "the number of classes")
     return Part(int(memory), setup_work + G * row_work + reg_work, memory_what, f"the landscape: {work_what}",
                 memory_lower, ("N", "the number of classes", "the resolution"))
+
+
+def _network_landscape_part(n: int, d: int, c: int, h: int, G: int, loss: str, plane: str) -> Part:
+    """The data landscape of the two-layer network (``landscape._NetworkData``), from its sizes.
+
+    The three (N, H) pre-activation arrays ``Z0, Z1, Z2`` are made once (``3 N D H``
+    multiply-adds); per grid point remain the moving units' activations, the output
+    layer's multiply-adds and the loss's N x C. An axes plane moves at most 2 hidden units
+    (one coordinate of W1 or b1 each): the others' share of the scores is made once (3 N H C
+    multiply-adds); any other plane moves them all. The work is the dense path's, for every
+    activation: the ReLU path bins kinks only where that is cheaper, so this bounds it.
+    The memory: the moving units' three (H', N) pre-activation arrays, made a piece of
+    examples at a time (``landscape._PIECE_TERMS`` / H of them), and the steps' working sets
+    (tracemalloc: 3.7-4.8 N H floats on a random plane, less than 1 N H on an axes plane).
+
+    An axes plane on the output layer only (W2 or b2) takes the linear tables over the H
+    hidden features instead: cheaper work, so the work here over-estimates it (on the safe
+    side); its memory (the (N, H) features and those tables) is counted when it is larger.
+    """
+    L = _landscape
+    softmax = loss == "softmax"
+    P = d * h + h + h * c + c
+    units = min(2, h) if plane == "axes" else h  # hidden units the plane moves
+    # one step of either path, bounded whatever the sizes (landscape._KINK_BLOCK, _NETWORK_BLOCK)
+    block = _NET_STEP_BYTES
+    # kept: Z0..Z2 (H', N), F0..F2 (C, N), the plane's and the penalty's copies of theta, the examples'
+    # order; per step the rows' pre-activations (r, H', n) and the like: 2 more H' per example. The set-up
+    # piece: the three (n, H) products, the fixed units' activation and their transposed copies
+    hidden_bytes = 5 * units * n * _F + 5 * min(n * h, L._PIECE_TERMS + h) * _F
+    held = hidden_bytes + (3 * n * c + n * d + n) * _F + 6 * P * _F
+    rows = 2 * n * c * _F + block  # a step's output share and its temporaries
+    grids = 4 * G * G * _F
+    memory = held + rows + grids
+    # the plane moving only the output layer: the hidden features and the linear tables over them
+    memory = max(memory, 2 * n * h * _F + _landscape_part(n, h, c, G, loss).memory)
+    setup_work = n * h * (_NET_SETUP_OPS + 3 * d * L._MADD_WORK + (3 * c * L._MADD_WORK if units < h else 0))
+    point_work = n * (_NET_UNIT_OPS * units + 2 * units * c * L._MADD_WORK
+                      + (_NET_CLASS_OPS + _SOFTMAX_OPS * softmax) * c)
+    row_work = 3 * n * units + G * point_work  # the row's pre-activations at a = 0, then its G points
+    reg_work = G * (2 * (d + c) * h * 12 + 40 * G)  # the penalty surface: O(G^2) (L2), or ramps over W1, W2 (L1)
+    if grids > hidden_bytes:
+        memory_what, memory_lower = f"the landscape's grids: {G} × {G} points", ("the resolution",)
+    else:
+        memory_what = f"the landscape's hidden layer: N × H = {n:,} × {h:,} pre-activations, several times"
+        memory_lower = ("N", "the hidden units")
+    return Part(int(memory), setup_work + G * row_work + reg_work, memory_what,
+                f"the landscape: N × {'H' if units == h else 'C'} × grid points = "
+                f"{n:,} × {units if units == h else c:,} × {G}²",
+                memory_lower, ("N", "the hidden units" if units == h else "the number of classes", "the resolution"))
 
 
 def _surface_cost(resolution: int, runs: list[tuple[str, int]]) -> Cost:

@@ -475,7 +475,8 @@ def run_blocks(experiment: Experiment, problem: Problem, reuse: dict[tuple, Traj
         run = Run(space_objective, spec.method, theta0, spec.seed, **spec.hyper_dict)
         # ~30 ms of work between yields, so a superseded run stops soon
         chunk = steps_per_yield(n, d, c, spec.method, getattr(objective, "loss_kind", "svm"),
-                                space_objective.n_params, spec.hyper_dict.get("batch_size"))
+                                space_objective.n_params, spec.hyper_dict.get("batch_size"),
+                                hidden=getattr(problem.model, "hidden", None))  # a network's width, None if linear
         while not run.finished and run.n_steps < steps:
             step = min(chunk, steps - run.n_steps)
             run.advance(step)
@@ -646,7 +647,8 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
         # the time of what will really be computed: reused data, optimum, runs and landscape cost nothing
         skip, runs = set(), experiment.runs
         if same_problem:
-            skip = {"data", "optimum"} | ({"landscape"} if previous.landscape.a_values.size == grid else set())
+            skip = {"data", "optimum", "reference"} | ({"landscape"} if previous.landscape.a_values.size == grid
+                                                       else set())
             known = {run_key(old, r.spec) for r in previous.runs}
             runs = tuple(r for r in runs if run_key(experiment, r) not in known)
         cost = experiment_cost(replace(experiment, runs=runs), n, d, c)
