@@ -179,7 +179,7 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
             raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     h = None if hidden is None else _count(hidden, "hidden")
     P = d * c + c if h is None else d * h + h + h * c + c
-    full_space = space == "full" or plane in ("pca", "interpolation")
+    full_space = space == "full" or PLANES[plane].extra["from_runs"]
     P_space = P if full_space else 2
     runs = [_run_spec(r, n) for r in runs]
 
@@ -245,7 +245,7 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
 
     # the phases (module docstring): build, then landscape and runs together (or one after the other)
     landscape = parts["landscape"].memory
-    if plane in ("pca", "interpolation"):  # the runs first, then the plane made from them, then its landscape
+    if PLANES[plane].extra["from_runs"]:  # the runs first, then the plane made from them, then its landscape
         plane_memory = parts["plane"].memory if "plane" in parts else 0
         later = max(runs_part.memory, trajectories + plane_memory, trajectories + landscape)
     else:
