@@ -63,3 +63,30 @@ def test_a_change_during_refinement_replaces_it(qtbot):
     assert final.experiment.objective.lam == 0.5 and final.landscape.data.shape == (64, 64)
     assert np.isfinite(final.landscape.part("total")).all()
     session.shutdown()
+
+
+def test_a_preview_left_by_a_change_that_replaced_nothing_still_gets_its_full_grid(qtbot):
+    """Edit and edit back (or a failed edit) while the preview shows: the refinement resumes."""
+    pytest.importorskip("pytestqt")
+    from losslab.app.session import Session
+    session = Session(SMALL, preview_seconds=0.0)
+    commits = []
+    session.committed.connect(commits.append)
+    session.start()
+    qtbot.waitUntil(lambda: len(commits) >= 1, timeout=30_000)
+    lam = session.experiment.objective.lam
+    session.set_objective(lam=0.5)
+    session.set_objective(lam=lam)  # back to what is on screen
+    qtbot.waitUntil(lambda: not session.snapshot.computed.is_preview, timeout=30_000)
+    assert session.snapshot.computed.landscape.data.shape == (64, 64)
+    session.shutdown()
+
+
+def test_exports_refuse_a_preview(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from losslab.app.export import PREVIEW_SHOWN, refuse_preview
+    preview = drain(compute(SMALL, preview_seconds=0.0))
+    with pytest.raises(ValueError, match="coarse preview"):
+        refuse_preview(preview)
+    refuse_preview(drain(compute(preview.experiment, previous=preview)))  # the full one goes out
+    assert "try again" in PREVIEW_SHOWN

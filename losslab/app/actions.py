@@ -11,7 +11,7 @@ from PyQt6.QtWidgets import QDialog, QFileDialog, QMessageBox, QProgressDialog, 
 from ..io.exports import write_landscape_csv, write_landscape_npz, write_trajectories
 from ..io.session_file import SessionError, load_session, presets_folder, resolve_session, save_session
 from .dialogs import ExportAnimationDialog, ExportFigureDialog
-from .export import ExportCancelled, export_animation, export_figure
+from .export import ExportCancelled, export_animation, export_figure, refuse_preview
 from .figure import Figure
 from .session import Session, view_from_dict
 from .settings import stored_list, stored_text
@@ -221,6 +221,7 @@ class FileActions:
         computed = self.session.computed
         if computed is None:
             raise ValueError("the landscape is still being computed; try again in a moment")
+        refuse_preview(computed)
         write = write_landscape_csv if path.lower().endswith(".csv") else write_landscape_npz
         write(path, computed.landscape)
 

@@ -286,9 +286,10 @@ class ModelPanel(Panel):
         entry = MODELS[m.kind]
         self.formula.setText(formula_html(entry.formula))
         self.kind.setToolTip(entry.description)
-        network = m.kind != "linear"
-        for widget in (self.hidden, self.activation):
-            self.form.setRowVisible(widget, network)
+        takes = {p.name for p in entry.params}  # the rows of the parameters this model has
+        for widget, name in ((self.hidden, "hidden"), (self.activation, "activation")):
+            self.form.setRowVisible(widget, name in takes)
+        network = not entry.extra["capabilities"] >= {"convex"}
         # the random start matters where the plane goes through it, and for a network always
         # (its optimum is searched from there: from θ = 0 it could not break its symmetry)
         for widget in (self.init_scale, self.init_seed):

@@ -173,6 +173,15 @@ def png_bytes(image: QImage) -> bytes:
 VECTOR_DPI = 96
 
 
+PREVIEW_SHOWN = "the full landscape is still being computed (a coarse preview is on screen); try again in a moment"
+
+
+def refuse_preview(computed) -> None:
+    """An export is of the experiment as asked: never of the coarse preview shown while its full grid computes."""
+    if computed is not None and computed.is_preview:
+        raise ValueError(PREVIEW_SHOWN)
+
+
 def export_figure(figure, path: str | os.PathLike, fmt: str | None = None, size: tuple[int, int] | None = None,
                   part: str = "figure", overwrite: bool = True) -> Path:
     """Write the figure (or one part of it) as PNG, SVG or PDF; ``size`` in pixels (SVG, PDF: CSS px, 1/96 in).
@@ -181,6 +190,7 @@ def export_figure(figure, path: str | os.PathLike, fmt: str | None = None, size:
     its text and geometry, but hairlines and markers keep their on-screen widths.
     """
     fmt = format_of(path, fmt, FIGURE_FORMATS)
+    refuse_preview(figure.snapshot.computed if figure.snapshot is not None else None)
     source, placed = figure_parts(figure, part)
     width, height = size or (source.width(), source.height())
     if width < 16 or height < 16 or width > 20000 or height > 20000:
@@ -314,6 +324,7 @@ def export_animation(figure, path: str | os.PathLike, fmt: str | None = None, fp
     figure goes back to its frame afterwards.
     """
     fmt = format_of(path, fmt, ANIMATION_FORMATS)
+    refuse_preview(figure.snapshot.computed if figure.snapshot is not None else None)
     if not (isinstance(fps, (int, float)) and 1 <= fps <= 120):
         raise ValueError(f"fps must be between 1 and 120, got {fps!r}")
     frames = animation_frames(figure.n_frames, stride)

@@ -38,7 +38,7 @@ def decision_function(model, theta: np.ndarray):
     than a linear model on the data view's grid.
     """
     theta = np.asarray(theta, dtype=float)
-    width = max(model.n_features, model.n_classes, getattr(model, "hidden", 0), 1)
+    width = max(model.n_features, model.n_classes, model.hidden_units or 0, 1)
     rows = max(1, DECISION_CHUNK // width)
 
     def scores(X: np.ndarray) -> np.ndarray:
@@ -280,15 +280,15 @@ class Figure(QWidget):
             return
         theta = result.thetas[min(self.frame, len(result.thetas) - 1)]
         if images:
-            self.templates.set_weights(model.unflatten(theta)[0])  # W (D, C) or W1 (D, H): weights into units
+            self.templates.set_weights(model.input_weights(theta))  # W (D, C) or W1 (D, H): weights into units
         else:
             self.data_view.set_decision(decision_function(model, theta))
 
     def _show_templates(self, model) -> None:
         """A linear classifier's class templates, or a network's first-layer units (kept if already shown)."""
         dataset = self._dataset
-        if model is not None and model.kind != "linear":
-            self.templates.set_units(model.groups[0].shape[1], dataset.image_shape)  # W1 (D, H): H units
+        if model is not None and model.hidden_units:
+            self.templates.set_units(model.hidden_units, dataset.image_shape)
         else:
             self.templates.set_classes(dataset.class_names, dataset.image_shape)
 

@@ -370,7 +370,7 @@ class Session(QObject):
             if experiment == self.target:
                 return True
             if experiment == self.experiment and self.snapshot is not None and self._pending_view is None:
-                # back to what is on screen: nothing to compute
+                # back to what is on screen: nothing to compute (but a preview still gets its full grid)
                 self.jobs.cancel("compute")
                 self._drop_pending(None)
                 return True
@@ -410,6 +410,11 @@ class Session(QObject):
             self.notice.emit(note)
         if snapshot.computed.is_preview:
             self._refine(snapshot.computed)
+
+    def _resume_refining(self) -> None:
+        """A change that replaced nothing leaves a preview on screen: its full grid is computed after all."""
+        if self.computed is not None and self.computed.is_preview and not self.jobs.is_running("refine"):
+            self._refine(self.computed)
 
     def _refine(self, preview: Computed) -> None:
         """Compute the full landscape of a committed preview; the same experiment, committed again when done."""
@@ -453,6 +458,7 @@ class Session(QObject):
         self.experimentChanged.emit(self.experiment)  # the controls go back to what is shown
         if was_pending:
             self.pendingChanged.emit(False)
+        self._resume_refining()
 
     def _refuse(self, message: str) -> bool:
         self.failed.emit(message)

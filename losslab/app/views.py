@@ -709,10 +709,6 @@ class DataView(pg.PlotWidget):
             self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in predicted],
                                 pen=[pg.mkPen(class_color(k), width=1.5) for k in self._y])
 
-    def set_parameters(self, W: Array | None, b: Array | None) -> None:
-        """The linear classifier's regions, ``argmax(x W + b)`` (kept for callers that hold W and b)."""
-        self.set_decision(None if W is None else (lambda X: X @ W + b))
-
     @staticmethod
     def _finite(scores: ScoresFn, X: Array) -> Array:
         with np.errstate(all="ignore"):

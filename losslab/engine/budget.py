@@ -286,7 +286,7 @@ def experiment_cost(experiment: Any, n: int | None = None, d: int | None = None,
         runs.append((r.method, t, batch))
     space = "slice" if experiment.slice_space else "full"
     model = getattr(experiment, "model", None)
-    hidden = model.hidden if getattr(model, "kind", "linear") == "mlp" else None
+    hidden = model.params.get("hidden") if model is not None else None  # a network's width; None if linear
     return problem_cost(n, d, c, resolution, runs, experiment.objective.loss, space=space,
                         plane=experiment.plane.kind, centre=experiment.plane.centre, hidden=hidden)
 

@@ -499,8 +499,16 @@ def run_blocks(experiment: Experiment, problem: Problem, reuse: dict[tuple, Traj
 
 
 def _start_plane(experiment: Experiment, problem: Problem) -> Plane:
-    """Before a pca/interpolation plane exists, the start is read on the axes plane of the settings."""
-    model = problem.model
+    """Before a pca/interpolation plane exists, the start is read on another plane through the centre.
+
+    The linear model's is the axes plane of the settings ((a, b) are two weights). A
+    network's is the random plane of the settings, so that (a, b) are offsets from the
+    centre and (0, 0) is the centre itself (its random start, say): on an axes plane two
+    of its weights would be set to a and b, and a start of (0, 0) would zero them.
+    """
+    model, pl = problem.model, experiment.plane
+    if not model.has("convex"):
+        return Plane.random(problem.centre, model, pl.seed, pl.bias)
     i, j = (model.labels.index(a) for a in problem.axes)
     return Plane.axes(problem.centre, i, j, model)
 
@@ -604,7 +612,7 @@ class Computed:
 
     @property
     def is_preview(self) -> bool:
-        """True when the landscape is a coarse grid computed first (``compute(..., resolution=...)``)."""
+        """True when the landscape is a coarse grid computed first (``compute(..., preview_seconds=...)``)."""
         return self.landscape.a_values.size != self.experiment.plane.resolution
 
     @property

@@ -290,7 +290,7 @@ def _is_classifier(objective) -> bool:
 
 # element passes to build the data tables, per example: (a, b) for a + b*C, besides the 3C x D
 # multiply-adds of its scores (measured here at C = 3..100 by benchmarks/bench_budget.py)
-_LOSS_EXAMPLES = {name: entry.extra["per_example"] for name, entry in LOSSES.items()}
+_LOSS_EXAMPLES = {name: entry.extra["per_example"] for name, entry in LOSSES.items() if "per_example" in entry.extra}
 
 _TABLE_WORK = {"svm": (120, 24), "squared_hinge": (120, 24), "ova_svm": (48, 22), "structured_svm": (110, 13),
                "softmax": (400, 60)}
@@ -312,7 +312,7 @@ def _classifier_terms(objective, plane: Plane, a: Array, b: Array, need: set[str
         if model.has("affine_scores"):
             Ws, bs = zip(*(model.unflatten(v) for v in (origin, d1, d2)))
             terms["data"] = yield from _affine_data_terms(objective, plane, a, b, objective.X, Ws, bs)
-        elif model.has("affine_hidden"):
+        elif model.has("affine_hidden") and objective.loss_kind in _LOSS_EXAMPLES:
             layers = [model.unflatten(v) for v in (origin, d1, d2)]
             if not any(np.any(layers[k][0]) or np.any(layers[k][1]) for k in (1, 2)):
                 # the plane moves only the output layer: scores are affine in (a, b) over fixed features

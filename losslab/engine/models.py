@@ -57,6 +57,7 @@ class Model:
 
     kind = ""
     capabilities: frozenset[str] = frozenset()
+    hidden_units: int | None = None  # the width of a hidden layer (None: the first layer is the output)
 
     def __init__(self, n_features: int, n_classes: int, groups: tuple[Group, ...]):
         self.n_features, self.n_classes = int(n_features), int(n_classes)
@@ -170,6 +171,10 @@ class Model:
         """Decision values ``(N, C)`` at any points ``X (N, D)``: the data view's regions."""
         return self.forward(theta, X)[0]
 
+    def input_weights(self, theta: Array) -> Array:
+        """``(D, K)``: the weights from the inputs into each of the first layer's K units (images' templates)."""
+        return self.unflatten(theta)[0]
+
     def score_reach(self, theta: Array, X: Array, h: float) -> Array:
         """Per example ``(N,)``, how far a step of ``h`` in any one coordinate can move a score."""
         return h * np.maximum(1.0, np.abs(X).max(axis=1))
@@ -210,7 +215,7 @@ class LinearModel(Model):
 
     def forward(self, theta, X, keep_prob=1.0, rng=None):
         W, b = self.unflatten(theta)
-        if keep_prob < 1.0:
+        if keep_prob < 1.0:  # written out (not _dropout_mask): the same rounding as before the model seam
             X = X * (rng.random(X.shape) < keep_prob) / keep_prob
         return X @ W + b, X
 
@@ -248,7 +253,7 @@ class MLPModel(Model):
     def __init__(self, n_features: int, n_classes: int, hidden: int = 16, activation: str = "relu"):
         hidden = HIDDEN.validate(hidden)
         self.activation = ACTIVATION.validate(activation)
-        self.hidden = hidden
+        self.hidden = self.hidden_units = hidden
         self.act, self.act_slope = ACTIVATIONS[self.activation]
         super().__init__(n_features, n_classes, (
             Group("W1", (n_features, hidden), True), Group("b1", (hidden,), False),
@@ -259,10 +264,6 @@ class MLPModel(Model):
 
     def _size_text(self) -> str:
         return f"D={self.n_features}, H={self.hidden}, C={self.n_classes}"
-
-    def penalized(self, theta: Array) -> Array:
-        W1, _, W2, _ = self.unflatten(theta)
-        return np.concatenate([W1.ravel(), W2.ravel()])
 
     def hidden_layer(self, theta: Array, X: Array) -> tuple[Array, Array]:
         """``(Z1, A1)``: the pre-activations ``X W1 + b1`` and the activations, each ``(N, H)``."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .losses import LOSSES, check_scores_labels
-from .models import Model, make_model
+from .models import MODELS, Model, make_model
 from .regularizers import LAM, REGULARIZERS
 from .registry import Param
 
@@ -86,8 +86,9 @@ class Objective:
         self.X, self.y = X, y
         self.n_examples, self.n_features = X.shape
         self.n_classes = classes
+        given = {"hidden": hidden, "activation": activation}  # each model takes the ones its registry entry names
         self.model: Model = make_model(model, self.n_features, classes,
-                                       **({"hidden": hidden, "activation": activation} if model == "mlp" else {}))
+                                       **{p.name: given[p.name] for p in MODELS[model].params})
         self.n_params = self.model.n_params
         self._configure(loss, margin, reg, lam, beta, keep_prob, seed)
 
