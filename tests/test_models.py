@@ -16,7 +16,7 @@ from losslab.engine import LOSSES, MODELS, OPTIMIZERS, REGULARIZERS, Objective, 
 from losslab.engine.experiment import (Experiment, ModelSpec, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec,
                                        compute_all, validate)
 from losslab.engine.losses import kink_distance
-from losslab.engine.models import LinearModel, MLPModel, make_model
+from losslab.engine.models import LinearModel, make_model
 from losslab.engine.optimizers import Run
 from losslab.io.session_file import dumps, loads
 
