@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 
 from losslab.engine import Objective, Plane, loss_surface, make_dataset  # noqa: E402
 from losslab.engine import landscape  # noqa: E402
+from bench_landscape import best_time  # noqa: E402  (this folder: scripts run as benchmarks/NAME.py)
 
 N, D, H, C, G = 300, 2, 32, 3, 128
 LOSSES = ("softmax", "svm")
@@ -60,15 +61,6 @@ def plane_and_grid(kind: str, objective: Objective, theta: np.ndarray, seed: int
     plane = Plane.axes(theta, W1 + 0 * H + 0, W1 + 1 * H + 1, model)  # W1[0, 0] and W1[1, 1]
     a0, a1, b0, b1 = plane.extent
     return plane, np.linspace(a0, a1, G), np.linspace(b0, b1, G)
-
-
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main(argv: list[str] | None = None) -> int:
