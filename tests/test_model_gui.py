@@ -338,3 +338,13 @@ def test_a_loss_that_does_not_move_gets_a_readable_axis():
     assert flat_range(np.array([1.0, 0.9]), log=False) is None  # a loss that moves keeps the automatic range
     assert flat_range(np.zeros(3), log=False) == (-1.0, 1.0)
     assert flat_range(np.array([np.nan]), log=False) is None
+
+
+def test_the_speed_combo_shows_a_speed_the_session_started_with(qtbot, tmp_path):
+    """A preset's own speed (60 steps/s, not among the combo's items) is shown, not the first item."""
+    from losslab.app.session import ViewSettings
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(Session(SPIRAL, ViewSettings(speed=60.0)), settings=settings)
+    qtbot.addWidget(win)
+    assert win.transport.speed.currentText() == "60 steps/s" and win.transport.speed.currentData() == 60.0
+    win.close()

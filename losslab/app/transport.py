@@ -72,7 +72,6 @@ class TransportBar(QWidget):
         self.speed.setObjectName("combo_speed")
         for fps in (5, 10, 20, 40, 80, 160, 320):
             self.speed.addItem(f"{fps} steps/s", fps)
-        self.speed.setCurrentIndex(max(0, self.speed.findData(int(session.view.speed))))
         self.speed.currentIndexChanged.connect(lambda: session.set_view(speed=float(self.speed.currentData())))
         layout.addWidget(self.speed)
         self.loop = QCheckBox("loop")
@@ -80,6 +79,7 @@ class TransportBar(QWidget):
         self.loop.setChecked(session.view.loop)
         self.loop.toggled.connect(lambda on: session.set_view(loop=on))
         layout.addWidget(self.loop)
+        self.show_view(session.view)  # a session that starts with its own speed (a preset given on the command line)
         session.viewChanged.connect(self.show_view)
         clock.frameChanged.connect(self.show_frame)
         clock.playingChanged.connect(lambda _on: self.paint_icons())
