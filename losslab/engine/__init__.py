@@ -10,7 +10,7 @@ from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv, make_d
 from .gradcheck import (GRADCHECK_THRESHOLDS, GradCheck, describe_check, grad_check, grad_check_steps, gradcheck_verdict,
                         numerical_gradient, relative_error)
 from .landscape import PARTS, iso_levels, log_scale, loss_surface, loss_surface_blocks, robust_range, surface_parts
-from .losses import LOSSES, data_loss, kink_distance
+from .losses import LOSSES, data_loss, kink_distance, per_example_losses
 from .models import MODELS, LinearModel, MLPModel, Model, make_model
 from .objective import Objective
 from .planes import PLANES, Plane, PlaneObjective, coordinate_labels, make_plane, project
@@ -25,7 +25,7 @@ __all__ = [
     "GRADCHECK_THRESHOLDS", "GradCheck", "describe_check", "grad_check", "grad_check_steps", "gradcheck_verdict",
     "numerical_gradient", "relative_error",
     "PARTS", "iso_levels", "log_scale", "loss_surface", "loss_surface_blocks", "robust_range", "surface_parts",
-    "LOSSES", "data_loss", "kink_distance",
+    "LOSSES", "data_loss", "kink_distance", "per_example_losses",
     "MODELS", "LinearModel", "MLPModel", "Model", "make_model",
     "Objective",
     "PLANES", "Plane", "PlaneObjective", "coordinate_labels", "make_plane", "project",

@@ -233,6 +233,51 @@ def _structured_examples(scores: Array, runs, margin: float) -> Array:
     return total
 
 
+# --- what the lecture shows per example: each class's term ------------------------------------------
+# ``(scores (N, C), y (N,), margin) -> (losses (N,), terms (N, C))`` for :func:`per_example_losses`:
+# the hinge family's per-class parts of L_i (which sum to it), softmax's probabilities.
+
+def _summed(class_terms):
+    """A hinge loss's terms -> ``(their row sums, terms)``: each L_i is the sum of its class terms."""
+    @functools.wraps(class_terms)
+    def losses_and_terms(scores: Array, y: Array, margin: float) -> tuple[Array, Array]:
+        terms = class_terms(scores, y, margin)
+        return terms.sum(axis=1), terms
+    return losses_and_terms
+
+
+def _svm_terms(scores: Array, y: Array, margin: float) -> Array:
+    terms = np.maximum(scores - _true_scores(scores, y)[:, None] + margin, 0.0)
+    terms[np.arange(len(y)), y] = 0.0
+    return terms
+
+
+def _squared_hinge_class_terms(scores: Array, y: Array, margin: float) -> Array:
+    return _svm_terms(scores, y, margin) ** 2
+
+
+def _ova_class_terms(scores: Array, y: Array, margin: float) -> Array:
+    return np.maximum(_ova_terms(scores, y, margin), 0.0)
+
+
+def _structured_class_terms(scores: Array, y: Array, margin: float) -> Array:
+    rows = np.arange(len(y))
+    others = scores.astype(float, copy=True)
+    others[rows, y] = -np.inf
+    rival = np.argmax(others, axis=1)  # at a tie the lowest class index, as structured_svm_loss
+    terms = np.zeros_like(scores, dtype=float)
+    terms[rows, rival] = np.maximum(others[rows, rival] - _true_scores(scores, y) + margin, 0.0)
+    return terms
+
+
+def _softmax_probabilities(scores: Array, y: Array, margin: float) -> tuple[Array, Array]:
+    shifted = scores - scores.max(axis=1, keepdims=True)  # the max-shift: exp cannot overflow
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1)
+    # -log p_y from the shifted scores, never the log of a probability that underflowed to 0
+    return np.log(total) - shifted[np.arange(len(y)), y], exp / total[:, None]
+
+
 MARGIN = Param("margin", 1.0, "margin Δ", low=0.0, high=1e6,
                 help="Δ: how far the correct score must beat the others before the loss is 0")
 
@@ -240,23 +285,24 @@ LOSSES = Registry("loss", [
     Entry("svm", "Multiclass SVM (hinge)", svm_loss,
           "Lᵢ = Σⱼ≠ᵧᵢ max(0, sⱼ − sᵧᵢ + Δ)", (MARGIN,),
           "Weston–Watkins multiclass hinge: every wrong class closer than Δ to the correct one adds to the loss.",
-          {"kink_terms": _pairwise_hinge_terms, "per_example": _svm_examples}),
+          {"kink_terms": _pairwise_hinge_terms, "per_example": _svm_examples, "class_terms": _summed(_svm_terms)}),
     Entry("squared_hinge", "Squared hinge (L2-SVM)", squared_hinge_loss,
           "Lᵢ = Σⱼ≠ᵧᵢ max(0, sⱼ − sᵧᵢ + Δ)²", (MARGIN,),
           "The multiclass hinge with each term squared: violations cost quadratically.",
-          {"per_example": _squared_hinge_examples}),
+          {"per_example": _squared_hinge_examples, "class_terms": _summed(_squared_hinge_class_terms)}),
     Entry("softmax", "Softmax (cross-entropy)", softmax_loss,
           "Lᵢ = −log(exp(sᵧᵢ) / Σⱼ exp(sⱼ))", (),
           "Negative log-probability of the correct class under the softmax of the scores.",
-          {"per_example": _softmax_examples}),
+          {"per_example": _softmax_examples, "class_terms": _softmax_probabilities}),
     Entry("ova_svm", "One-vs-all hinge", ova_svm_loss,
           "Lᵢ = max(0, Δ − sᵧᵢ) + Σⱼ≠ᵧᵢ max(0, Δ + sⱼ)", (MARGIN,),
           "One binary hinge per class: the correct class should score above Δ, the others below −Δ.",
-          {"kink_terms": _ova_terms, "per_example": _ova_examples}),
+          {"kink_terms": _ova_terms, "per_example": _ova_examples, "class_terms": _summed(_ova_class_terms)}),
     Entry("structured_svm", "Structured SVM (Crammer–Singer)", structured_svm_loss,
           "Lᵢ = max(0, maxⱼ≠ᵧᵢ sⱼ − sᵧᵢ + Δ)", (MARGIN,),
           "Only the highest-scoring wrong class is penalised.",
-          {"kink_terms": _structured_terms, "per_example": _structured_examples}),
+          {"kink_terms": _structured_terms, "per_example": _structured_examples,
+           "class_terms": _summed(_structured_class_terms)}),
 ])
 
 
@@ -298,6 +344,24 @@ def data_loss(scores: Array, y: Array, kind: str = "svm", margin: float = 1.0) -
     if entry.params:
         margin = entry.param("margin").validate(margin)
     return entry.impl(scores, y, margin)
+
+
+def per_example_losses(scores: Array, y: Array, kind: str = "svm", margin: float = 1.0) -> tuple[Array, Array]:
+    """Each example's loss and what the lecture shows of it per class: ``(losses (N,), terms (N, C))``.
+
+    scores: (N, C); y: (N,) ints in 0..C-1; kind: a name in ``LOSSES``; margin: Δ (≥ 0).
+    ``losses[i]`` is L_i (their mean is :func:`data_loss`). For the hinge family
+    ``terms[i, j]`` is class j's term of L_i (the row sums to L_i): ``max(0, s_j - s_y + Δ)``
+    (squared for the L2-SVM) with 0 for the true class; one-vs-all's true class holds
+    ``max(0, Δ - s_y)``; the structured SVM's only non-zero term is its most violating wrong
+    class (the lowest index at a tie). For softmax ``terms[i, j]`` is the probability
+    ``softmax(s_i)_j`` (the row sums to 1) and ``L_i = -log softmax(s_i)_{y_i}``.
+    """
+    entry = LOSSES[kind]
+    scores, y = check_scores_labels(scores, y)
+    if entry.params:
+        margin = entry.param("margin").validate(margin)
+    return entry.extra["class_terms"](scores, y, margin)
 
 
 def kink_distance(scores: Array, y: Array, kind: str = "svm", margin: float = 1.0) -> Array:
