@@ -15,12 +15,13 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QFormLayout, QFrame, QLa
                              QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from .. import __version__
+from ..engine.planes import PLANES
 from ..io.session_file import dumps, list_presets
 from .actions import FileActions
 from .clock import AnimationClock
-from ..engine.planes import PLANES
 from .controls import ModelPanel, ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
 from .display import PART_LABELS
+from .examples_table import ExampleTable
 from .figure import Figure
 from .readout import Readout
 from .session import Session, ViewSettings
@@ -57,6 +58,11 @@ class MainWindow(QMainWindow):
 
         self.readout = Readout(self.session.jobs)
         readout_dock = self._dock("Readout", self.readout, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.examples = ExampleTable()
+        self.examples_dock = self._dock("Examples", self.examples, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(readout_dock, self.examples_dock)
+        readout_dock.raise_()
+        self.examples_dock.visibilityChanged.connect(lambda visible: visible and self.show_examples())
         self._build_status_bar()
         self.files = FileActions(self, self.session, self.figure, self.settings, self.show_message)
         self.problem_panel = ProblemPanel(self.session)
@@ -138,6 +144,7 @@ class MainWindow(QMainWindow):
         self.figure.frame = self.readout.frame = self.clock.frame
         self.figure.show_snapshot(snapshot)
         self.readout.show_snapshot(snapshot)
+        self.show_examples()
         # a valid change answers an old refusal, and the point once hovered is on another landscape now
         if self._message_is_error:
             self.clear_message()
@@ -149,6 +156,7 @@ class MainWindow(QMainWindow):
         self.apply_theme(view.theme)
         if self.session.snapshot is not None:
             self.figure.show_snapshot(self.session.snapshot)
+            self.show_examples()  # the data view's run may be another one now
 
     READOUT_INTERVAL_MS = 100  # while playing, the table follows at most ten times a second
 
@@ -159,11 +167,18 @@ class MainWindow(QMainWindow):
         if not playing or self._readout_timer.hasExpired(self.READOUT_INTERVAL_MS):
             self._readout_timer.restart()
             self.readout.show_frame(frame, playing)
+            self.show_examples()
 
     def on_playing(self, playing: bool) -> None:
         if not playing:
             self.figure.set_frame(self.clock.frame)
             self.readout.show_frame(self.clock.frame, playing=False)
+            self.show_examples()
+
+    def show_examples(self) -> None:
+        """The per-example table at the figure's frame, for the data view's run (only while it is shown)."""
+        if self.examples.isVisible() and self.figure.snapshot is not None:
+            self.examples.show_frame(self.figure.snapshot.computed, self.figure.data_result(), self.figure.frame)
 
     # --- interaction ------------------------------------------------------------------------------
     def on_contour_click(self, a: float, b: float) -> None:
