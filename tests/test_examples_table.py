@@ -84,3 +84,17 @@ def test_digits_show_principal_components_and_probabilities(qtbot, tmp_path):
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     assert table.model.active is None  # probabilities are not margins: nothing to colour
     win.close()
+
+
+def test_selected_rows_are_ringed_in_the_data_view(qtbot, window):
+    table, view = window.examples, window.figure.data_view
+    window.show_examples()
+    L = column(table, "Lᵢ")
+    table.view.sortByColumn(L, Qt.SortOrder.DescendingOrder)
+    table.view.selectRow(0)  # the worst example
+    worst = int(table.proxy.index(0, 0).data())
+    xs, ys = view.highlighted.getData()
+    assert len(xs) == 1
+    np.testing.assert_allclose((xs[0], ys[0]), window.session.problem.dataset.X[worst])
+    table.view.clearSelection()
+    assert len(view.highlighted.getData()[0]) == 0

@@ -9,7 +9,7 @@ sorts (L_i, descending: the worst examples first).
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, pyqtSignal
 from PyQt6.QtWidgets import QTableView, QVBoxLayout, QWidget
 
 from ..engine.losses import per_example_losses
@@ -69,7 +69,13 @@ class ExampleTableModel(QAbstractTableModel):
 
 
 class ExampleTable(QWidget):
-    """The table and its summary line; ``show(snapshot, frame)`` fills them for the data view's run."""
+    """The table and its summary line; ``show_frame`` fills them for the data view's run.
+
+    Signals:
+        selected(list[int]): the example indices of the selected rows (the data view rings them).
+    """
+
+    selected = pyqtSignal(list)
 
     def __init__(self):
         super().__init__()
@@ -86,6 +92,7 @@ class ExampleTable(QWidget):
         self.view.verticalHeader().setVisible(False)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.setToolTip("one row per example at the current frame; click a header to sort (Lᵢ: worst first)")
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.summary = MutedLabel("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -124,6 +131,10 @@ class ExampleTable(QWidget):
         self.model.set_table(headers, values, active, 1 + len(names))
         self.summary.setText(f"step {min(frame, len(result.thetas) - 1)} · mean data loss (1/N) Σ Lᵢ = "
                              f"{data_loss:.5g} · penalty λR = {reg_loss:.5g} · total {data_loss + reg_loss:.5g}")
+
+    def _selection_changed(self, *_) -> None:
+        rows = {self.proxy.mapToSource(index).row() for index in self.view.selectionModel().selectedRows()}
+        self.selected.emit(sorted(rows))  # a source row is its example's index
 
     def _inputs(self, dataset, X: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """The inputs as shown: x₁, x₂ for 2-D data, else the first two principal components (cached)."""

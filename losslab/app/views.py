@@ -627,6 +627,9 @@ class DataView(pg.PlotWidget):
         self.plot_item.addItem(self.boundaries)
         self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("k", width=0.5))
         self.plot_item.addItem(self.points)
+        # the examples selected in the per-example table: rings around their points
+        self.highlighted = pg.ScatterPlotItem(size=16, brush=None, pen=pg.mkPen("#222222", width=2.0))
+        self.plot_item.addItem(self.highlighted)
         self.title = ""
         self._X2: Array | None = None
         self._y: Array | None = None
@@ -635,8 +638,18 @@ class DataView(pg.PlotWidget):
         self.predicted: Array | None = None  # the predicted class on the grid (2-D) or of each example (D > 2)
 
     def set_colors(self, foreground: str) -> None:
-        """The boundaries in the theme's text colour: dark on light, light on dark."""
+        """The boundaries and the selection rings in the theme's text colour: dark on light, light on dark."""
         self.boundaries.setPen(pg.mkPen(foreground, width=1.5))
+        self.highlighted.setPen(pg.mkPen(foreground, width=2.0))
+
+    def highlight(self, examples) -> None:
+        """Rings around the points of these example indices (none: no rings)."""
+        index = np.asarray(list(examples), dtype=int)
+        if self._X2 is None or not index.size:
+            self.highlighted.setData([], [])
+            return
+        index = index[(index >= 0) & (index < len(self._X2))]
+        self.highlighted.setData(self._X2[index, 0], self._X2[index, 1])
 
     def set_data(self, X: Array, y: Array, n_classes: int, title: str) -> None:
         self._X_full, self._y, self._n_classes = X, y, n_classes
@@ -669,6 +682,7 @@ class DataView(pg.PlotWidget):
         self._brushes = [pg.mkBrush(class_color(k)) for k in range(n_classes)]
         self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in y],
                             pen=pg.mkPen("k", width=0.5))
+        self.highlighted.setData([], [])  # new data: an old selection means nothing here
         self.plot_item.setRange(xRange=(self._box[0][0], self._box[1][0]), yRange=(self._box[0][1], self._box[1][1]),
                                 padding=0)
 

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(readout_dock, self.examples_dock)
         readout_dock.raise_()
         self.examples_dock.visibilityChanged.connect(lambda visible: visible and self.show_examples())
+        self.examples.selected.connect(self.figure.data_view.highlight)
         self._build_status_bar()
         self.files = FileActions(self, self.session, self.figure, self.settings, self.show_message)
         self.problem_panel = ProblemPanel(self.session)
