@@ -33,13 +33,18 @@ def test_no_preview_when_the_landscape_is_quick_or_reused():
     assert not steps.is_preview and steps.landscape is full.landscape  # a run's change keeps the landscape
 
 
-def test_session_commits_the_preview_then_the_full_landscape(qtbot):
-    pytest.importorskip("pytestqt")
+def previewing_session():
+    """A session that shows every new landscape as a preview first; the list its commits go to."""
     from losslab.app.session import Session
     session = Session(SMALL, preview_seconds=0.0)
     commits = []
     session.committed.connect(commits.append)
     session.start()
+    return session, commits
+
+
+def test_session_commits_the_preview_then_the_full_landscape(qtbot):
+    session, commits = previewing_session()
     qtbot.waitUntil(lambda: len(commits) == 2, timeout=30_000)
     first, second = commits
     assert first.computed.is_preview and not second.computed.is_preview
@@ -49,12 +54,7 @@ def test_session_commits_the_preview_then_the_full_landscape(qtbot):
 
 
 def test_a_change_during_refinement_replaces_it(qtbot):
-    pytest.importorskip("pytestqt")
-    from losslab.app.session import Session
-    session = Session(SMALL, preview_seconds=0.0)
-    commits = []
-    session.committed.connect(commits.append)
-    session.start()
+    session, commits = previewing_session()
     qtbot.waitUntil(lambda: len(commits) >= 1, timeout=30_000)
     session.set_objective(lam=0.5)
     qtbot.waitUntil(lambda: session.pending is None and not session.snapshot.computed.is_preview
@@ -67,12 +67,7 @@ def test_a_change_during_refinement_replaces_it(qtbot):
 
 def test_a_preview_left_by_a_change_that_replaced_nothing_still_gets_its_full_grid(qtbot):
     """Edit and edit back (or a failed edit) while the preview shows: the refinement resumes."""
-    pytest.importorskip("pytestqt")
-    from losslab.app.session import Session
-    session = Session(SMALL, preview_seconds=0.0)
-    commits = []
-    session.committed.connect(commits.append)
-    session.start()
+    session, commits = previewing_session()
     qtbot.waitUntil(lambda: len(commits) >= 1, timeout=30_000)
     lam = session.experiment.objective.lam
     session.set_objective(lam=0.5)

@@ -162,22 +162,8 @@ def _wrong(scores: Array, c: int, run: slice):
     return (s[..., run] for j, s in enumerate(scores) if j != c)
 
 
-@_per_example
-def _svm_examples(scores: Array, runs, margin: float) -> Array:
-    """``sum_{j != y} max(0, (s_j - s_y) + margin)``, as ``svm_loss`` rounds it."""
-    total = np.zeros(scores.shape[1:])
-    for c, run in runs:
-        true, out = scores[c][..., run], total[..., run]
-        for s in _wrong(scores, c, run):
-            term = s - true
-            term += margin
-            out += np.maximum(term, 0.0, out=term)
-    return total
-
-
-@_per_example
-def _squared_hinge_examples(scores: Array, runs, margin: float) -> Array:
-    """``sum_{j != y} max(0, (s_j - s_y) + margin)^2``."""
+def _hinge_sum(scores: Array, runs, margin: float, power: int) -> Array:
+    """``sum_{j != y} max(0, (s_j - s_y) + margin) ** power``, as ``svm_loss`` rounds each term."""
     total = np.zeros(scores.shape[1:])
     for c, run in runs:
         true, out = scores[c][..., run], total[..., run]
@@ -185,8 +171,20 @@ def _squared_hinge_examples(scores: Array, runs, margin: float) -> Array:
             term = s - true
             term += margin
             np.maximum(term, 0.0, out=term)
-            out += np.square(term, out=term)
+            out += term if power == 1 else np.square(term, out=term)
     return total
+
+
+@_per_example
+def _svm_examples(scores: Array, runs, margin: float) -> Array:
+    """The multiclass hinge: the wrong classes' ``max(0, (s_j - s_y) + margin)``, summed."""
+    return _hinge_sum(scores, runs, margin, 1)
+
+
+@_per_example
+def _squared_hinge_examples(scores: Array, runs, margin: float) -> Array:
+    """The L2-SVM: the same terms squared, summed."""
+    return _hinge_sum(scores, runs, margin, 2)
 
 
 @_per_example
