@@ -136,6 +136,13 @@ class Session(QObject):
         failed(str): a change was refused or could not be computed (nothing changed).
         notice(str): news about a committed change (not an error).
         confirmNeeded(str): a change would compute for long; :meth:`confirm` starts it anyway.
+        historyChanged(): what :meth:`undo` and :meth:`redo` can do changed.
+
+    Undo and redo walk the committed experiments: every change that was committed (a
+    control, a point edit, a file opened) is one step back, and a change superseded before
+    it was computed never is. Changes that carry the same ``gesture`` (one drag of a point
+    or of a weight arrow) are one step however many times they were committed on the way.
+    How things are shown (the view settings) is not undone: it never changes the experiment.
     """
 
     committed = pyqtSignal(object)
@@ -148,6 +155,9 @@ class Session(QObject):
     notice = pyqtSignal(str)
     confirmNeeded = pyqtSignal(str)
     busyChanged = pyqtSignal(bool)
+    historyChanged = pyqtSignal()
+
+    HISTORY = 100  # experiments kept for undo
 
     def __init__(self, experiment: Experiment | None = None, view: ViewSettings | None = None,
                  parent: QObject | None = None, confirm_seconds: float | None = CONFIRM_SECONDS,
@@ -164,6 +174,11 @@ class Session(QObject):
         self.preview_seconds = preview_seconds
         self.jobs = JobRunner(self)
         self.jobs.busyChanged.connect(self.busyChanged)
+        self._history: list[Experiment] = []  # the committed experiments, oldest first
+        self._cursor = -1  # the one on screen
+        self._move: int | None = None  # the history entry an undo or redo in flight goes back to
+        self._gesture: Any = None  # the gesture of the pending change
+        self._last_gesture: Any = None  # the gesture that made the newest history entry
 
     # --- what is shown -------------------------------------------------------------------------
     @property
@@ -357,8 +372,14 @@ class Session(QObject):
             return self._refuse(str(err))
         return self.apply(replace(self.target, **{part: value}))
 
-    def apply(self, experiment: Experiment, view: ViewSettings | None = None) -> bool:
-        """Validate ``experiment`` and compute it in the background; it is committed when done."""
+    def apply(self, experiment: Experiment, view: ViewSettings | None = None, gesture: Any = None) -> bool:
+        """Validate ``experiment`` and compute it in the background; it is committed when done.
+
+        ``gesture``: changes with the same one (not None) are a single step for undo.
+        """
+        return self._apply(experiment, view, gesture, None)
+
+    def _apply(self, experiment: Experiment, view: ViewSettings | None, gesture: Any, move: int | None) -> bool:
         try:
             experiment = validate(experiment)
             committed = self.computed
@@ -373,10 +394,63 @@ class Session(QObject):
                 # back to what is on screen: nothing to compute (but a preview still gets its full grid)
                 self.jobs.cancel("compute")
                 self._drop_pending(None)
+                if move is not None:
+                    self._cursor = move
+                    self.historyChanged.emit()
                 return True
             view = self._pending_view  # a file's view rides along with the edits made while it computes
+        self._gesture, self._move = gesture, move
         self._submit(experiment, view)
         return True
+
+    # --- undo and redo ----------------------------------------------------------------------------
+    @property
+    def can_undo(self) -> bool:
+        return self.pending is not None and self._move is None or self._base() > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._base() < len(self._history) - 1
+
+    def _base(self) -> int:
+        """Where in the history an undo or redo starts from: the entry being gone back to, else the one shown."""
+        return self._move if self.pending is not None and self._move is not None else self._cursor
+
+    def undo(self) -> bool:
+        """Back to the experiment before the last committed change (a change still computing is just dropped)."""
+        if self.pending is not None and self._move is None:
+            self.cancel()
+            return True
+        base = self._base()
+        if base <= 0:
+            return False
+        return self._apply(self._history[base - 1], None, None, base - 1)
+
+    def redo(self) -> bool:
+        """Forward again to the experiment an undo went back from."""
+        base = self._base()
+        if base >= len(self._history) - 1:
+            return False
+        return self._apply(self._history[base + 1], None, None, base + 1)
+
+    def _record(self, experiment: Experiment) -> None:
+        """A committed experiment joins the history (or moves its cursor, for an undo or redo)."""
+        move, gesture = self._move, self._gesture
+        self._move = self._gesture = None
+        if self._history and experiment == self._history[self._cursor]:
+            return  # the same experiment again (a refined preview, a file with only a new view)
+        if move is not None and self._history[move] == experiment:
+            self._cursor = move
+        elif gesture is not None and gesture == self._last_gesture and self._cursor == len(self._history) - 1:
+            self._history[self._cursor] = experiment  # one drag is one step
+        else:
+            del self._history[self._cursor + 1:]
+            self._history.append(experiment)
+            self._last_gesture = gesture
+            if len(self._history) > self.HISTORY:
+                del self._history[0]
+            self._cursor = len(self._history) - 1
+        self.historyChanged.emit()
 
     def _submit(self, experiment: Experiment, view: ViewSettings | None = None, confirmed: bool = False) -> None:
         was_pending = self.pending is not None
@@ -403,6 +477,7 @@ class Session(QObject):
             snapshot = replace(snapshot, view=self.view)
             self.viewChanged.emit(self.view)
         self.snapshot = snapshot
+        self._record(snapshot.computed.experiment)
         self.experimentChanged.emit(snapshot.computed.experiment)
         self.committed.emit(snapshot)
         self.pendingChanged.emit(False)
@@ -453,6 +528,10 @@ class Session(QObject):
     def _drop_pending(self, message: str | None) -> None:
         was_pending = self.pending is not None or self._unconfirmed is not None
         self.pending, self._pending_view, self._unconfirmed = None, None, None
+        if self._move is not None:
+            self._move = None
+            self.historyChanged.emit()  # the undo or redo did not happen
+        self._gesture = None
         if message:
             self.failed.emit(message)
         self.experimentChanged.emit(self.experiment)  # the controls go back to what is shown

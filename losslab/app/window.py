@@ -324,6 +324,13 @@ class MainWindow(QMainWindow):
         self._action(export_menu, "Configuration (JSON)…", files.save_session_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action(edit_menu, "Undo", self.session.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit_menu, "Redo", self.session.redo)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.session.historyChanged.connect(self._update_history_actions)
+        self.session.pendingChanged.connect(self._update_history_actions)
+        self._update_history_actions()
         play_menu = self.menuBar().addMenu("&Play")
         for text, key, slot in (("Play / pause", "Space", self.clock.toggle),
                                 ("Step forward", "Right", lambda: self.clock.step(1)),
@@ -342,6 +349,10 @@ class MainWindow(QMainWindow):
             "small networks, and the optimizers that cross them, after CS231n lecture 3, "
             "“Loss functions and optimization”."))
         help_menu.addAction(about)
+
+    def _update_history_actions(self, *_) -> None:
+        self.undo_action.setEnabled(self.session.can_undo)
+        self.redo_action.setEnabled(self.session.can_redo)
 
     # --- the File menu's entry points (kept here for scripts and tests) ----------------------------
     def open_session(self, path) -> bool:
