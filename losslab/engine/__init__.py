@@ -6,7 +6,8 @@ for the linear classifier; ``theta = concat(W1.ravel(), b1, W2.ravel(), b2)`` fo
 network. Data loss is the mean over examples, total loss = data loss + ``lam * R(weights)``,
 biases are never regularized.
 """
-from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv, make_dataset, parse_csv, standardize
+from .datasets import BUNDLED, DATASETS, Dataset, Points, load_bundled, load_csv, make_dataset, parse_csv, standardize
+from .experiment import embed_data, with_points
 from .gradcheck import (GRADCHECK_THRESHOLDS, GradCheck, describe_check, grad_check, grad_check_steps, gradcheck_verdict,
                         numerical_gradient, relative_error)
 from .landscape import PARTS, iso_levels, log_scale, loss_surface, loss_surface_blocks, robust_range, surface_parts
@@ -21,7 +22,8 @@ from .surfaces import SURFACES, AnalyticSurface, make_surface
 from .schedules import SCHEDULES, learning_rate
 
 __all__ = [
-    "BUNDLED", "DATASETS", "Dataset", "load_bundled", "load_csv", "make_dataset", "parse_csv", "standardize",
+    "BUNDLED", "DATASETS", "Dataset", "Points", "load_bundled", "load_csv", "make_dataset", "parse_csv", "standardize",
+    "embed_data", "with_points",
     "GRADCHECK_THRESHOLDS", "GradCheck", "describe_check", "grad_check", "grad_check_steps", "gradcheck_verdict",
     "numerical_gradient", "relative_error",
     "PARTS", "iso_levels", "log_scale", "loss_surface", "loss_surface_blocks", "robust_range", "surface_parts",

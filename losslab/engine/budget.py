@@ -1,7 +1,8 @@
 """What an experiment will cost, from its sizes alone: peak memory, work and a rough time.
 
 Checked *before* anything is allocated — for generated data N, D = 2 and C are in the
-spec; bundled and CSV data are checked once loaded — so that no input (a control, a CSV
+spec, for points carried by the experiment their shape; bundled and CSV data are checked
+once loaded — so that no input (a control, a CSV
 file, a session file) can take the app past :data:`MEMORY_BUDGET`, and so that a job that
 would run for many minutes is refused (``losslab render``) or confirmed (the window) first.
 
@@ -259,7 +260,8 @@ def experiment_cost(experiment: Any, n: int | None = None, d: int | None = None,
     """:func:`problem_cost` for an :class:`~losslab.engine.experiment.Experiment` (validated or not).
 
     n, d, c: the data's sizes; for generated data they default to the spec's (D = 2), for
-    bundled data to the shipped file's; CSV data must pass them (known once loaded). A
+    bundled data to the shipped file's, for points (``problem.points``) to theirs; CSV data
+    must pass them (known once loaded). A
     test surface (``problem.source == "surface"``) ignores them: its P is 2. The model is
     ``experiment.model`` (kind ``"mlp"``: the two-layer network of ``model.hidden`` units);
     an experiment without one is a linear classifier.
@@ -275,6 +277,11 @@ def experiment_cost(experiment: Any, n: int | None = None, d: int | None = None,
     elif problem.source == "bundled" and None in (n, d, c):
         data = load_bundled(problem.kind)  # shipped and small: its shape is the cheapest way to know it
         n, d, c = data.n_examples, data.n_features, data.n_classes
+    elif problem.source == "points" and None in (n, d, c):
+        points = problem.points  # carried by the experiment: its sizes are known
+        if points is None:
+            raise ValueError("problem.points: a \"points\" problem needs its examples")
+        n, d, c = points.n_examples, points.n_features, points.n_classes
     elif None in (n, d, c):
         raise ValueError("the cost of CSV data is known once it is loaded: pass n, d and c")
     runs = []

@@ -163,6 +163,154 @@ def make_dataset(kind: str = "blobs", n: int = 300, classes: int = 3, noise: flo
                    source=f"make_dataset({kind!r}, n={n}, classes={classes}, noise={values['noise']:g}, seed={seed})")
 
 
+# --- examples carried by an experiment ------------------------------------------------------
+
+def _readonly(array: Array) -> Array:
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Points:
+    """Examples carried by the experiment itself (edited or embedded data): X (N, D) float64, y (N,) int, C classes.
+
+    Unlike a :class:`Dataset`, which is loaded or generated from a recipe, points *are* the
+    data: an experiment whose ``problem.source`` is ``"points"`` fits exactly these, and a
+    session file stores them inline. Every ``Points`` is valid: the constructor (and
+    :meth:`of`, its keyword-friendly alias) copies ``X`` to float64 and ``y`` to int64,
+    makes both read-only and raises ``ValueError`` naming any problem. Two ``Points`` are
+    equal (and hash alike) when their shapes, their values bit for bit and their names are.
+    """
+
+    X: Array   # read-only copies
+    y: Array
+    class_names: tuple[str, ...]
+    feature_names: tuple[str, ...] = ()
+    image_shape: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        X, y = self.X, self.y
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError, OverflowError):  # ragged rows, ints too large for any dtype
+            raise ValueError("X must be a 2-D array of numbers (N examples × D features), "
+                             "every row of the same length") from None
+        if np.iscomplexobj(X):
+            raise ValueError("X must be real numbers, not complex ones")
+        if X.dtype.kind not in "iuf":
+            raise ValueError(f"X must hold numbers (N examples × D features), got an array of {X.dtype}")
+        X = np.array(X, dtype=np.float64)  # always a copy
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-D array (N examples × D features), got shape {X.shape}")
+        if X.shape[0] < 1:
+            raise ValueError(f"X must hold at least one example (N ≥ 1), got shape {X.shape}")
+        if X.shape[1] < 1:
+            raise ValueError(f"X must have at least one feature (D ≥ 1), got shape {X.shape}")
+        if not np.isfinite(X).all():
+            row, column = np.argwhere(~np.isfinite(X))[0]
+            raise ValueError(f"X must be finite: row {row}, column {column} is {X[row, column]}")
+        n = X.shape[0]
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise ValueError(f"y must have shape (N,) = ({n},), one label per row of X, got shape {y.shape}")
+        if y.dtype.kind == "f":
+            whole = np.isfinite(y) & (y == np.round(y))
+            if not whole.all():
+                k = int(np.argmin(whole))
+                raise ValueError(f"y must hold whole numbers (class indices), got {y[k]} at index {k}")
+        elif y.dtype.kind not in "iu":
+            raise ValueError(f"y must hold integers (class indices), got an array of {y.dtype}")
+        names = tuple(self.class_names) if not isinstance(self.class_names, str) else (self.class_names,)
+        if not all(isinstance(name, str) for name in names):
+            raise ValueError(f"class_names must be text, got {names!r}")
+        if len(names) < 2:
+            raise ValueError(f"class_names must name at least 2 classes (a classifier needs C ≥ 2), got {len(names)}")
+        c = len(names)
+        outside = (y < 0) | (y > c - 1)
+        if outside.any():
+            k = int(np.argmax(outside))
+            raise ValueError(f"y must be class indices in 0..C-1 = 0..{c - 1}, got {y[k]:g} at index {k}"
+                             if y.dtype.kind == "f" else
+                             f"y must be class indices in 0..C-1 = 0..{c - 1}, got {y[k]} at index {k}")
+        y = y.astype(np.int64)  # a copy
+        features = tuple(self.feature_names) if not isinstance(self.feature_names, str) else (self.feature_names,)
+        if not all(isinstance(name, str) for name in features):
+            raise ValueError(f"feature_names must be text, got {features!r}")
+        if features and len(features) != X.shape[1]:
+            raise ValueError(f"feature_names must be empty or name all D = {X.shape[1]} features, "
+                             f"got {len(features)}")
+        shape = self.image_shape
+        if shape is not None:
+            values = tuple(shape) if isinstance(shape, (tuple, list)) else ()
+            ok = len(values) == 2 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                                          for v in values)
+            if not ok:
+                raise ValueError(f"image_shape must be None or two positive whole numbers (height, width), "
+                                 f"got {self.image_shape!r}")
+            shape = (int(values[0]), int(values[1]))
+            if shape[0] * shape[1] != X.shape[1]:
+                raise ValueError(f"image_shape {shape[0]} × {shape[1]} must hold the D = {X.shape[1]} features, "
+                                 f"one pixel each")
+        for name, value in (("X", _readonly(X)), ("y", _readonly(y)), ("class_names", names),
+                            ("feature_names", features), ("image_shape", shape)):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, X, y, class_names, feature_names=(), image_shape=None) -> Points:
+        """Validated read-only copies: ``X`` as float64 ``(N, D)``, ``y`` as int64 ``(N,)`` in ``0..C-1``.
+
+        ``class_names`` names the C ≥ 2 classes; ``feature_names`` is empty or names all D
+        features; ``image_shape`` is None or ``(height, width)`` with ``height * width = D``.
+        """
+        return cls(X, y, tuple(class_names), tuple(feature_names),
+                   None if image_shape is None else tuple(image_shape))
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> Points:
+        """The examples of ``dataset``, as they are (already standardized if it was)."""
+        return cls.of(dataset.X, dataset.y, dataset.class_names, dataset.feature_names, dataset.image_shape)
+
+    def dataset(self, name: str = "points") -> Dataset:
+        """A :class:`Dataset` of these examples (sharing the read-only arrays), named ``name``."""
+        return Dataset(self.X, self.y, self.class_names, name=name, feature_names=self.feature_names,
+                       image_shape=self.image_shape,
+                       source=f"{name}: {self.n_examples} × {self.n_features} points carried by the experiment")
+
+    @property
+    def n_examples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def _key(self) -> tuple:
+        return (self.X.shape, self.class_names, self.feature_names, self.image_shape)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Points):
+            return NotImplemented
+        return (self._key() == other._key() and self.y.tobytes() == other.y.tobytes()
+                and self.X.tobytes() == other.X.tobytes())
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self._key(), self.X.tobytes(), self.y.tobytes()))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __repr__(self) -> str:
+        return (f"Points(N={self.n_examples}, D={self.n_features}, class_names={self.class_names!r}"
+                + (f", image_shape={self.image_shape}" if self.image_shape else "") + ")")
+
+
 # --- reading files ------------------------------------------------------------------------
 
 # of CSV text, after decompression: parsing holds every cell as a Python string, ~20 bytes per

@@ -18,11 +18,12 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .datasets import BUNDLED, DATASETS, Dataset, load_bundled, load_csv_blocks, make_dataset, standardize
+from .datasets import BUNDLED, DATASETS, Dataset, Points, load_bundled, load_csv_blocks, make_dataset, standardize
 from .budget import (MEMORY_BUDGET, OPTIMUM_STEPS, SECONDS_PER_OP, check_memory, check_time, experiment_cost,
                      steps_per_yield)
 from .generators import drain
@@ -38,7 +39,7 @@ from .surfaces import SURFACES, make_surface
 
 Array = np.ndarray
 
-SOURCES = ("generated", "bundled", "csv", "surface")
+SOURCES = ("generated", "bundled", "csv", "surface", "points")
 COORDINATE = re.compile(r"[A-Za-z]\w*\[\d+(,\d+)?\]")  # a model's coordinate name: W[0,1], b[2], W1[0,3], b1[3]
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 SPACES = ("slice", "full")
@@ -56,11 +57,17 @@ INIT_SEED = Param("init_seed", 0, "init seed", kind=int, low=0, help="seed of th
 
 @dataclass(frozen=True)
 class ProblemSpec:
-    """What is being fitted: a generated, bundled or CSV dataset, or an analytic test surface.
+    """What is being fitted: a generated, bundled or CSV dataset, examples carried along, or a test surface.
 
     ``kind`` is a ``DATASETS`` name (generated), a ``BUNDLED`` name (bundled) or a
     ``SURFACES`` name (surface); ``path`` is the CSV file; ``surface_params`` the surface's
-    parameters as ``(name, value)`` pairs.
+    parameters as ``(name, value)`` pairs. ``source="points"`` fits ``points`` (a
+    :class:`~losslab.engine.datasets.Points`: edited data, or a CSV or bundled set embedded
+    by :func:`embed_data`) exactly as they are (standardized first only if ``standardize``);
+    its ``kind`` is free text, the name of the data the points came from ("blobs", "iris"),
+    so a window can say "blobs (edited)". Any other source ignores ``points``:
+    :func:`validate` clears them to None, so switching away from edited data needs no
+    second change and a saved session never carries stale points.
     """
 
     source: str = "generated"
@@ -72,6 +79,7 @@ class ProblemSpec:
     path: str = ""
     standardize: bool = False
     surface_params: tuple[tuple[str, Any], ...] = ()
+    points: Points | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,14 @@ DEFAULT_RUNS = (RunSpec("random_search"), RunSpec("numerical_gd"), RunSpec("gd")
 
 @dataclass(frozen=True)
 class Experiment:
-    """Everything that defines the computation; views and file names live elsewhere."""
+    """Everything that defines the computation; views and file names live elsewhere.
+
+    ``start`` is where the runs start, as plane coordinates ``(a, b)``. ``theta0`` is where
+    the runs start, all P parameters; None: the plane point ``start``. Full-space runs start
+    exactly at ``theta0``, runs inside the plane at its projection onto the plane. P is
+    known only once the data is loaded: a ``theta0`` of another length (the data or the
+    model changed) is ignored, and :func:`compute` notes that the plane point is used.
+    """
 
     problem: ProblemSpec = field(default_factory=ProblemSpec)
     objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
@@ -165,6 +180,7 @@ class Experiment:
     start: tuple[float, float] = (-2.0, 2.0)
     steps: int = 200
     space: str = "slice"
+    theta0: tuple[float, ...] | None = None
 
     @property
     def slice_space(self) -> bool:
@@ -195,8 +211,18 @@ def validate(experiment: Experiment) -> Experiment:
         BUNDLED[p.kind]
     elif p.source == "surface":
         SURFACES[p.kind].validate(dict(p.surface_params))
+    elif p.source == "points":
+        if p.points is None:
+            raise ValueError("problem.points: a \"points\" problem needs its examples (X, y and the class names)")
+        if not isinstance(p.points, Points):
+            raise ValueError(f"problem.points must be a Points (losslab.engine.datasets), "
+                             f"got {type(p.points).__name__}")
+        if not isinstance(p.kind, str):
+            raise ValueError(f"problem.kind must be text (the name of the data the points came from), got {p.kind!r}")
     elif not p.path:
         raise ValueError("problem.path: choose a CSV file")
+    if p.source != "points" and p.points is not None:
+        p = replace(p, points=None)  # only a "points" problem carries examples (see ProblemSpec)
     if isinstance(p.seed, bool) or not isinstance(p.seed, (int, np.integer)) or p.seed < 0:
         raise ValueError(f"problem.seed must be a non-negative integer, got {p.seed!r}")
 
@@ -243,7 +269,31 @@ def validate(experiment: Experiment) -> Experiment:
         raise ValueError(f"start must be two finite numbers (a, b), got {experiment.start!r}")
     _choice(experiment.space, SPACES, "space")
     return replace(experiment, problem=p, objective=o, plane=pl, model=m, runs=tuple(runs), start=start,
-                   steps=STEPS.validate(experiment.steps))
+                   steps=STEPS.validate(experiment.steps), theta0=_valid_theta0(experiment.theta0))
+
+
+def _valid_theta0(value: Any) -> tuple[float, ...] | None:
+    """``theta0`` as a tuple of floats: None, or one or more finite numbers (P is checked once the data loads)."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if not isinstance(value, (tuple, list)) or not value:
+        shown = repr(value)
+        raise ValueError(f"theta0 must be None or a list of at least one number (all P parameters), "
+                         f"got {shown if len(shown) <= 60 else shown[:57] + '...'}")
+    out = []
+    for k, v in enumerate(value):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise ValueError(f"theta0[{k}] must be a number, got {v!r}")
+        try:
+            number = float(v)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ValueError(f"theta0[{k}] must be a finite number, got {v!r}")
+        out.append(number)
+    return tuple(out)
 
 
 # --- the problem ----------------------------------------------------------------------------
@@ -311,7 +361,53 @@ def dataset_blocks(spec: ProblemSpec) -> Iterator[int]:
     if spec.source == "csv":
         data = yield from load_csv_blocks(spec.path)
         return standardize(data) if spec.standardize else data
+    if spec.source == "points":
+        data = spec.points.dataset(spec.kind or "points")
+        return standardize(data) if spec.standardize else data
     return None
+
+
+def with_points(experiment: Experiment, X: Any, y: Any, class_names: Any, feature_names: Any = (),
+                image_shape: tuple[int, int] | None = None) -> Experiment:
+    """The experiment with its data replaced by these examples (``problem.source="points"``); everything else kept.
+
+    ``X (N, D)``, ``y (N,)`` in ``0..C-1`` and the C class names are copied into a
+    :class:`~losslab.engine.datasets.Points` (``ValueError`` names a bad one) and fitted as
+    they are: ``standardize`` becomes False (the data replaced may have been standardized
+    as it loaded; these examples are taken as shown), except when points replace points,
+    which are in the same space as before. ``problem.kind`` becomes the name of the data
+    they replace: the generated or bundled kind, a CSV file's name, the points' own name
+    (empty for a test surface), so a window can say "blobs (edited)".
+    """
+    points = Points.of(X, y, class_names, feature_names, image_shape)
+    p = experiment.problem
+    return replace(experiment, problem=replace(p, source="points", kind=_data_name(p), points=points,
+                                               standardize=p.standardize and p.source == "points"))
+
+
+def embed_data(experiment: Experiment, dataset: Dataset | None) -> Experiment:
+    """The experiment carrying its data, so that it travels without its files (a session saved "with data").
+
+    ``dataset`` is the experiment's loaded data (``Computed.problem.dataset``). CSV and
+    bundled data become ``source="points"`` built from it: already standardized if asked,
+    so ``standardize`` becomes False and the same examples are fitted. Generated data and
+    test surfaces stay recipes (they are reproducible from their seed) and points stay
+    points: those experiments are returned unchanged.
+    """
+    p = experiment.problem
+    if p.source not in ("csv", "bundled"):
+        return experiment
+    if dataset is None:
+        raise ValueError(f"embedding {p.source} data needs the loaded dataset")
+    return replace(experiment, problem=replace(p, source="points", kind=dataset.name or _data_name(p),
+                                               points=Points.from_dataset(dataset), standardize=False))
+
+
+def _data_name(p: ProblemSpec) -> str:
+    """The name of the data ``p`` stands for: its kind, a CSV file's name; empty for a test surface."""
+    if p.source == "csv":
+        return Path(p.path).stem if p.path else "csv"
+    return "" if p.source == "surface" else p.kind
 
 
 def find_optimum(objective: Objective, steps: int = OPTIMUM_STEPS, start: Array | None = None) -> Array:
@@ -429,7 +525,15 @@ class RunResult:
 def run_key(experiment: Experiment, spec: RunSpec) -> tuple:
     """What a run's trajectory depends on besides the problem: its method, settings, seed and steps."""
     steps = experiment.steps if spec.steps is None else spec.steps
-    return spec.method, spec.hyper, spec.seed, steps, experiment.start, experiment.slice_space
+    return spec.method, spec.hyper, spec.seed, steps, experiment.start, experiment.slice_space, experiment.theta0
+
+
+def start_theta(experiment: Experiment, problem: Problem) -> Array | None:
+    """``experiment.theta0`` as an array when it has the objective's P values, else None (the plane point is used)."""
+    theta0 = experiment.theta0
+    if theta0 is None or len(theta0) != problem.objective.n_params:
+        return None
+    return np.array(theta0, dtype=float)
 
 
 def check_batches(experiment: Experiment, n_examples: int | None) -> None:
@@ -448,15 +552,22 @@ def run_blocks(experiment: Experiment, problem: Problem, reuse: dict[tuple, Traj
     """Run every enabled optimizer; yields the number of steps done so far (progress).
 
     Returns ``(plane, results)``: the plane (built from the runs for pca and
-    interpolation planes) and one :class:`RunResult` per enabled run, in order.
+    interpolation planes) and one :class:`RunResult` per enabled run, in order. The runs
+    start at ``experiment.theta0`` when it has the objective's P values (in the slice: at
+    its projection onto the plane), else at the plane point ``experiment.start``.
     ``reuse`` maps :func:`run_key` to trajectories already run on this same problem.
     """
     objective = problem.objective
     check_batches(experiment, getattr(objective, "n_examples", None))
     runs = [(k, r) for k, r in enumerate(experiment.runs) if r.enabled]
     slice_space = experiment.slice_space and problem.plane is not None
+    full_start = start_theta(experiment, problem)  # None: the plane point experiment.start
     if slice_space:
-        space_objective, theta0 = PlaneObjective(objective, problem.plane), np.array(experiment.start, dtype=float)
+        space_objective = PlaneObjective(objective, problem.plane)
+        theta0 = np.array(experiment.start, dtype=float) if full_start is None else \
+            np.array(project(full_start, problem.plane)[0], dtype=float)
+    elif full_start is not None:
+        space_objective, theta0 = objective, full_start
     else:
         origin_plane = problem.plane or _start_plane(experiment, problem)
         space_objective, theta0 = objective, origin_plane.point(*experiment.start)
@@ -672,6 +783,8 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
 
     if spec.source in ("generated", "surface"):
         check(spec.n, 2, spec.classes)  # before the data exists
+    elif spec.source == "points":
+        check(spec.points.n_examples, spec.points.n_features, spec.points.n_classes)  # carried along: known now
     yield Progress("data", 0, 1)
     if same_problem:
         problem = previous.problem
@@ -686,6 +799,11 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
                 notes.append(f"The slice's axes {', '.join(experiment.plane.axes)} do not exist here; "
                              f"showing {', '.join(problem.axes)}")
         experiment = replace(experiment, plane=replace(experiment.plane, axes=problem.axes))
+    if experiment.theta0 is not None and start_theta(experiment, problem) is None:
+        a, b = experiment.start
+        k = len(experiment.theta0)
+        notes.append(f"The start in full space ({k} value{'s' * (k != 1)}) no longer fits the model's "
+                     f"P = {problem.objective.n_params} parameters; the runs start at the plane point ({a:g}, {b:g})")
 
     reuse = None
     if previous is not None and problem is previous.problem:
