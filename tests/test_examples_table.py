@@ -39,7 +39,7 @@ def test_rows_are_the_engines_per_example_losses_at_the_frame(qtbot, window):
     for frame in (0, 12, 30):
         window.clock.seek(frame)
         qtbot.waitUntil(lambda: window.figure.frame == frame, timeout=5_000)
-        window.show_examples()
+        window.show_tables()
         computed = window.session.computed
         o, run = computed.problem.objective, computed.runs[0]
         losses, terms = per_example_losses(o.scores(run.thetas[frame]), o.y, "svm", o.margin)
@@ -57,7 +57,7 @@ def test_rows_are_the_engines_per_example_losses_at_the_frame(qtbot, window):
 def test_sorting_by_the_loss_puts_the_worst_example_first(qtbot, window):
     table = window.examples
     window.clock.seek(0)
-    window.show_examples()
+    window.show_tables()
     L = column(table, "Lᵢ")
     table.view.sortByColumn(L, Qt.SortOrder.DescendingOrder)
     top = table.proxy.index(0, L).data(Qt.ItemDataRole.UserRole + 1)
@@ -77,7 +77,7 @@ def test_digits_show_principal_components_and_probabilities(qtbot, tmp_path):
     qtbot.waitUntil(lambda: win.session.snapshot is not None and win.session.pending is None, timeout=60_000)
     win.examples_dock.raise_()
     qtbot.waitUntil(lambda: win.examples.isVisible(), timeout=5_000)
-    win.show_examples()
+    win.show_tables()
     table = win.examples
     assert table.model.headers[:4] == ["#", "PC1", "PC2", "y"] and "p9" in table.model.headers
     p = table.model.values[:, column(table, "p0"):column(table, "p9") + 1]
@@ -88,7 +88,7 @@ def test_digits_show_principal_components_and_probabilities(qtbot, tmp_path):
 
 def test_selected_rows_are_ringed_in_the_data_view(qtbot, window):
     table, view = window.examples, window.figure.data_view
-    window.show_examples()
+    window.show_tables()
     L = column(table, "Lᵢ")
     table.view.sortByColumn(L, Qt.SortOrder.DescendingOrder)
     table.view.selectRow(0)  # the worst example

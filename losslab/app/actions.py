@@ -8,6 +8,7 @@ from dataclasses import asdict
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtWidgets import QDialog, QFileDialog, QMessageBox, QProgressDialog, QWidget
 
+from ..engine.experiment import embed_data
 from ..io.exports import write_landscape_csv, write_landscape_npz, write_trajectories
 from ..io.session_file import SessionError, load_session, presets_folder, resolve_session, save_session
 from .dialogs import ExportAnimationDialog, ExportFigureDialog
@@ -22,9 +23,11 @@ RECENT_FILES = 8
 class FileActions:
     """Opens and saves sessions and writes exports for one window; failures are shown, nothing else changes."""
 
-    def __init__(self, window: QWidget, session: Session, figure: Figure, settings: QSettings, show_message):
+    def __init__(self, window: QWidget, session: Session, figure: Figure, settings: QSettings, show_message,
+                 show_notes=None):
         self.window, self.session, self.figure, self.settings = window, session, figure, settings
         self.show_message = show_message
+        self.show_notes = show_notes or (lambda info: None)  # the window's panel for a file's title and text
         self._session_info: dict[str, str] = {}
         self.path: str | None = None  # the session file opened or saved last
         self.opened = None  # the experiment as that file has it: any other is shown as "(modified)"
@@ -45,6 +48,7 @@ class FileActions:
         self._session_info = info
         self.opened = self.session.target
         self.show_title()
+        self.show_notes(info)
 
     def show_title(self) -> None:
         """The file's title in the window title, marked "(modified)" while the experiment differs from the file's."""
@@ -141,9 +145,20 @@ class FileActions:
         if path and self.report(lambda: self.save_session(path), f"Saved {path}"):
             self.remember_recent(path)
 
-    def save_session(self, path) -> None:
+    def save_session_with_data_dialog(self) -> None:
+        path = self.ask_path("Save the session with its data", "session.json", "losslab sessions (*.json)")
+        if path and self.report(lambda: self.save_session(path, with_data=True), f"Saved {path} with its data"):
+            self.remember_recent(path)
+
+    def save_session(self, path, with_data: bool = False) -> None:
+        """Write the session shown. Edited points are always inside the file; ``with_data`` puts a CSV or
+        bundled dataset there too, so the file opens on a machine without it."""
         info = self.session_info
-        save_session(path, self.session.experiment, asdict(self.session.view), info.get("title", ""),
+        experiment = self.session.experiment
+        if with_data:
+            computed = self.session.computed
+            experiment = embed_data(experiment, computed.problem.dataset if computed is not None else None)
+        save_session(path, experiment, asdict(self.session.view), info.get("title", ""),
                      info.get("description", ""))
         self.path, self.opened = str(path), self.session.experiment  # what is shown is now what the file holds
         self.show_title()

@@ -595,17 +595,43 @@ class ViewPanel(Panel):
         self.data_run.currentIndexChanged.connect(
             lambda i: i >= 0 and session.set_view(data_run=i))
         session.committed.connect(lambda snapshot: self._list_runs(snapshot.computed.runs))
+        self.weights = QCheckBox("weight vectors W[:, c] over 2-D data")
+        self.weights.setObjectName("check_weights")
+        self.weights.setToolTip("the linear classifier's class weight vectors as arrows, with each class's "
+                                "score-zero line; drag a head to change the start")
+        self.weights.setChecked(v.weights)
+        self.weights.toggled.connect(lambda on: session.set_view(weights=on))
+        self.arrows = {}
+        arrows_box = QWidget()
+        arrows_row = QHBoxLayout(arrows_box)
+        arrows_row.setContentsMargins(0, 0, 0, 0)
+        for name, text, tip in (("gradient", "−∇L", "the negative gradient at each run's point, projected into the plane"),
+                                ("step", "step", "the step each run takes from its point"),
+                                ("velocity", "velocity / scale", "momentum's velocity; AdaGrad's and RMSProp's "
+                                 "per-coordinate step scale")):
+            box = QCheckBox(text)
+            box.setObjectName(f"check_arrow_{name}")
+            box.setToolTip(tip)
+            box.setChecked(name in v.arrows)
+            box.toggled.connect(self._arrows_toggled)
+            arrows_row.addWidget(box)
+            self.arrows[name] = box
+        arrows_row.addStretch(1)
         self.theme = combo([("light", "light"), ("dark", "dark")], v.theme, "colour theme", "combo_theme")
         self.theme.currentIndexChanged.connect(lambda: session.set_view(theme=self.theme.currentData()))
         for label, widget in (("Layout", self.layout_box), ("Landscape", self.part), ("", self.log_scale),
                               ("Colours", self.colormap), ("Iso-lines", self.isolines), ("Curves vs", self.x_axis),
-                              ("", self.log_loss), ("Data view shows", self.data_run), ("Theme", self.theme)):
+                              ("", self.log_loss), ("Arrows", arrows_box), ("Data view shows", self.data_run),
+                              ("", self.weights), ("Theme", self.theme)):
             self.form.addRow(label, widget)
         session.viewChanged.connect(self.sync_view)
         self.sync_view(v)  # values a file brought that the combos do not list yet
 
     def sync(self, experiment: Experiment) -> None:
         pass
+
+    def _arrows_toggled(self) -> None:
+        self.session.set_view(arrows=tuple(name for name, box in self.arrows.items() if box.isChecked()))
 
     def _list_runs(self, results) -> None:
         self.data_run.blockSignals(True)
@@ -619,6 +645,10 @@ class ViewPanel(Panel):
         self.data_run.blockSignals(True)
         self.data_run.setCurrentIndex(min(v.data_run, self.data_run.count() - 1))
         self.data_run.blockSignals(False)
+        for box, on in [(self.weights, v.weights)] + [(b, name in v.arrows) for name, b in self.arrows.items()]:
+            box.blockSignals(True)
+            box.setChecked(on)
+            box.blockSignals(False)
         for box, key in ((self.layout_box, v.layout), (self.part, v.part), (self.colormap, v.colormap),
                          (self.x_axis, v.x_axis), (self.theme, v.theme)):
             set_combo(box, key)

@@ -9,7 +9,8 @@ sorts (L_i, descending: the worst examples first).
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, pyqtSignal
+from PyQt6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, QSortFilterProxyModel,
+                          Qt, pyqtSignal)
 from PyQt6.QtWidgets import QTableView, QVBoxLayout, QWidget
 
 from ..engine.losses import per_example_losses
@@ -131,6 +132,17 @@ class ExampleTable(QWidget):
         self.model.set_table(headers, values, active, 1 + len(names))
         self.summary.setText(f"step {min(frame, len(result.thetas) - 1)} · mean data loss (1/N) Σ Lᵢ = "
                              f"{data_loss:.5g} · penalty λR = {reg_loss:.5g} · total {data_loss + reg_loss:.5g}")
+
+    def select_examples(self, indices, extend: bool = False) -> None:
+        """Select the rows of these examples (``extend``: add them to the selection) and scroll to the first."""
+        Flag = QItemSelectionModel.SelectionFlag
+        selection = QItemSelection()
+        rows = [self.proxy.mapFromSource(self.model.index(i, 0)) for i in indices if 0 <= i < self.model.rowCount()]
+        for row in rows:
+            selection.select(row, row)
+        self.view.selectionModel().select(selection, Flag.Rows | (Flag.Select if extend else Flag.ClearAndSelect))
+        if rows:
+            self.view.scrollTo(rows[0])
 
     def _selection_changed(self, *_) -> None:
         rows = {self.proxy.mapToSource(index).row() for index in self.view.selectionModel().selectedRows()}

@@ -18,6 +18,7 @@ from PyQt6.QtCore import QElapsedTimer, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
+from ..engine.datasets import Dataset
 from ..engine.experiment import RunResult
 from .display import SurfaceDisplay
 from .session import Snapshot
@@ -159,9 +160,11 @@ class Figure(QWidget):
         self._apply_theme(view.theme)
         dataset = computed.problem.dataset
         if dataset is not self._dataset:
-            self._dataset = dataset
+            old, self._dataset = self._dataset, dataset
             if dataset is not None:
-                self.data_view.set_data(dataset.X, dataset.y, dataset.n_classes, self._data_title())
+                self.data_view.set_data(dataset.X, dataset.y, dataset.n_classes, self._data_title(),
+                                        keep_view=_one_edit_apart(old, dataset))
+                self.data_view.set_class_names(dataset.class_names)
                 if dataset.image_shape is not None:
                     self._show_templates(computed.problem.model)
                     self.right.setCurrentWidget(self.templates)
@@ -277,12 +280,18 @@ class Figure(QWidget):
             self._show_templates(model)
         if result is None or model is None:
             self.data_view.set_decision(None)  # no run: no decision regions to show
+            self.data_view.set_weights(None, None)
             return
         theta = result.thetas[min(self.frame, len(result.thetas) - 1)]
         if images:
             self.templates.set_weights(model.input_weights(theta))  # W (D, C) or W1 (D, H): weights into units
         else:
             self.data_view.set_decision(decision_function(model, theta))
+            if self.snapshot.view.weights and model.has("affine_scores") and model.n_features == 2:
+                W, b = model.unflatten(theta)
+                self.data_view.set_weights(W, b)
+            else:
+                self.data_view.set_weights(None, None)
 
     def _show_templates(self, model) -> None:
         """A linear classifier's class templates, or a network's first-layer units (kept if already shown)."""
@@ -317,3 +326,9 @@ class Figure(QWidget):
                     axis.setTextPen(foreground)
             if item.titleLabel.opts.get("color") != foreground:  # the colour applies when the text is set
                 item.titleLabel.setText(item.titleLabel.text, color=foreground)
+
+
+def _one_edit_apart(old, new) -> bool:
+    """Whether ``new`` data is ``old`` after a point edit (or its undo): the data view keeps its zoom then."""
+    return (isinstance(old, Dataset) and old.X.shape[1] == new.X.shape[1]
+            and abs(old.X.shape[0] - new.X.shape[0]) <= 1 and old.class_names == new.class_names)

@@ -20,8 +20,9 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..engine.budget import CONFIRM_SECONDS
+from ..engine.datasets import Points
 from ..engine.experiment import (Computed, Experiment, Progress, RunSpec, TooLong, check_batches, compute, drain,
-                                 validate)
+                                 validate, with_points)
 from ..engine.models import MODELS, make_model
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.surfaces import SURFACES, make_surface
@@ -34,6 +35,7 @@ PARTS = ("total", "data", "reg")
 X_AXES = ("step", "cost")
 THEMES = ("light", "dark")
 COLORMAPS = ("viridis", "inferno", "cividis", "turbo")
+ARROWS = ("gradient", "step", "velocity")  # −∇L projected, the step taken, the momentum or adaptive scale
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class ViewSettings:
     speed: float = 40.0
     loop: bool = False
     data_run: int = 2  # which run's parameters the data view shows (index among enabled runs)
+    weights: bool = True  # the linear classifier's weight vectors and zero-score lines over 2-D data
+    arrows: tuple[str, ...] = ()  # what the landscape draws at each run's current point (ARROWS)
 
 
 def validate_view(view: ViewSettings) -> ViewSettings:
@@ -62,6 +66,12 @@ def validate_view(view: ViewSettings) -> ViewSettings:
         raise ValueError(f"view.isolines must be a whole number in 0..60, got {view.isolines!r}")
     if isinstance(view.data_run, bool) or not isinstance(view.data_run, int) or not 0 <= view.data_run < 100:
         raise ValueError(f"view.data_run must be a run's position, 0..99, got {view.data_run!r}")
+    if not isinstance(view.weights, bool):
+        raise ValueError(f"view.weights must be true or false, got {view.weights!r}")
+    arrows = tuple(view.arrows) if isinstance(view.arrows, (tuple, list)) else None
+    if arrows is None or any(a not in ARROWS for a in arrows):
+        raise ValueError(f"view.arrows must list some of {', '.join(ARROWS)}; got {view.arrows!r}")
+    view = replace(view, arrows=tuple(a for a in ARROWS if a in arrows))
     if not (isinstance(view.speed, (int, float)) and 0.5 <= view.speed <= 2000):
         raise ValueError(f"view.speed must be between 0.5 and 2000 frames per second, got {view.speed!r}")
     return view
@@ -312,7 +322,73 @@ class Session(QObject):
         return self.apply(replace(self.target, runs=tuple(runs)))
 
     def set_start(self, a: float, b: float) -> bool:
-        return self.apply(replace(self.target, start=(a, b)))
+        """Start the runs at the plane point (a, b) (a start in full space set before is dropped)."""
+        return self.apply(replace(self.target, start=(a, b), theta0=None))
+
+    # --- direct edits of the data and of the start ------------------------------------------------
+    def move_point(self, index: int, x: tuple[float, ...], gesture: Any = None) -> bool:
+        """Move example ``index`` to ``x`` (one drag: pass the same ``gesture`` for every move)."""
+        def edit(X, y):
+            X[_example(index, len(y))] = x
+            return X, y
+        return self.edit_points(edit, gesture)
+
+    def add_point(self, x: tuple[float, ...], label: int) -> bool:
+        return self.edit_points(lambda X, y: (np.vstack([X, np.asarray(x, dtype=float)[None]]), np.append(y, label)))
+
+    def delete_point(self, index: int) -> bool:
+        def edit(X, y):
+            keep = np.arange(len(y)) != _example(index, len(y))
+            return X[keep], y[keep]
+        return self.edit_points(edit)
+
+    def relabel_point(self, index: int, label: int) -> bool:
+        def edit(X, y):
+            y[_example(index, len(y))] = label
+            return X, y
+        return self.edit_points(edit)
+
+    def edit_points(self, edit, gesture: Any = None) -> bool:
+        """Apply ``edit(X, y) -> (X, y)`` (it may change its copies in place) to the examples.
+
+        The data becomes points carried by the experiment itself (saved inside the session
+        file), built on the target's data: quick edits add up. Refused while the data the
+        edit builds on is not loaded yet.
+        """
+        try:
+            points = self._target_points()
+            X, y = edit(np.array(points.X), np.array(points.y))
+            experiment = with_points(self.target, X, y, points.class_names, points.feature_names, points.image_shape)
+        except (ValueError, IndexError) as err:
+            return self._refuse(str(err))
+        return self.apply(experiment, gesture=gesture)
+
+    def _target_points(self) -> Points:
+        target, committed = self.target, self.computed
+        if target.problem.source == "points":
+            return target.problem.points
+        if committed is None or committed.experiment.problem != target.problem or committed.problem.dataset is None:
+            raise ValueError("the data is still loading: edit the points once they are shown")
+        return Points.from_dataset(committed.problem.dataset)
+
+    def set_theta0(self, theta, gesture: Any = None) -> bool:
+        """Start the runs at ``theta`` (all P parameters: a weight arrow dragged, a parameter nudged).
+
+        Runs inside the plane would only see the start's projection, so they move to full
+        space, where every parameter is free; the plane keeps showing the slice, with the
+        paths projected onto it.
+        """
+        try:
+            theta0 = tuple(float(v) for v in np.asarray(theta, dtype=float).ravel())
+        except (TypeError, ValueError):
+            return self._refuse("the start must be numbers, one per parameter")
+        target = self.target
+        if not self.apply(replace(target, theta0=theta0, space="full"), gesture=gesture):
+            return False
+        if target.space != "full":
+            self.notice.emit("The start is now a point in full space: the runs move in all parameters, "
+                             "their paths projected onto the plane")
+        return True
 
     def set_steps(self, steps: int) -> bool:
         return self.apply(replace(self.target, steps=steps))
@@ -572,6 +648,12 @@ class Session(QObject):
 
 def _display_result(computed: Computed, view: ViewSettings):
     return computed, view, display_for(computed, view)
+
+
+def _example(index: int, n: int) -> int:
+    if not 0 <= index < n:
+        raise ValueError(f"there is no example {index} (N = {n})")
+    return index
 
 
 def _describe(error: Exception) -> str:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainterPath
-from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QSizePolicy
+from PyQt6.QtGui import QActionGroup, QColor, QFont, QFontMetrics, QIcon, QPainterPath, QPixmap
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QMenu, QSizePolicy
 
 from ..engine.contours import contour_segments
+from ..engine.geometry import score_zero_lines
 from ..engine.optimizers import OPTIMIZERS
 
 Array = np.ndarray
@@ -599,6 +600,42 @@ class LossCurves(pg.PlotWidget):
 
 ScoresFn = Callable[[Array], Array]
 
+# hit-testing and gestures in the data view, in screen pixels (the same at any zoom)
+POINT_HIT_PX = 7.0  # a press this close to a point's centre is on the point (points are 6 px wide)
+HEAD_LEN_PX = 16.0  # a weight arrow's head, tip to base
+HEAD_HIT_PX = 11.0  # a press this close to a weight arrow's tip is on the arrow head
+DRAG_PX = 3.0  # a press that moves farther than this is a drag, closer it is a click
+WEIGHT_ARROW = 0.4  # the longest weight arrow, as a fraction of the data box's half-size (see DataView)
+WEIGHT_RESCALE = (0.2, 0.7)  # outside these fractions the common arrow scale is chosen anew
+
+
+def nice_scale(value: float) -> float:
+    """``value`` rounded to 2 significant digits: the factor a legend can print exactly (3.2, 0.047)."""
+    return float(f"{value:.2g}")
+
+
+@dataclass
+class _Gesture:
+    """One mouse press in the data view, until its release.
+
+    ``kind``: "point" / "weight" (a press on a point / a weight arrow head of an editable
+    view: the view owns it, nothing pans), "add" (Shift+press on empty space, editable),
+    "watch" (a left press handed on to the plot, which pans; a release close by on a point
+    is still a click), "menu" (a right press handed on, which zooms; a release close by
+    opens the context menu).
+    """
+
+    kind: str
+    button: Qt.MouseButton
+    index: int | None
+    press: QPointF  # viewport pixels
+    extend: bool = False
+    dragging: bool = False
+    moved: float = 0.0  # farthest distance from the press, pixels
+    start: Array | None = None  # the point's position / the weight column at the press
+    offset: Array | None = None  # grabbed item's position − the cursor's, data coordinates
+    value: Array | None = None  # the last dragged-to position / weight column
+
 
 class DataView(pg.PlotWidget):
     """The examples coloured by class, over the decision regions of the current parameters.
@@ -609,9 +646,43 @@ class DataView(pg.PlotWidget):
     grid (``GRID`` points a side, whatever the model) and the boundary lines outline each
     class's region. For D > 2 the examples are shown in their first two principal
     components, filled by predicted class and ringed by true class.
+
+    A linear classifier's own geometry (:meth:`set_weights`, 2-D data only): each class's
+    weight vector ``W[:, c]`` as an arrow in its class colour, and its score-zero line
+    ``W[:, c] · x + b[c] = 0`` dashed, clipped to the view. The arrows start at the origin
+    (0, 0) — the weight vector is a vector from it, as in the CS231n demo — unless the origin
+    lies outside the data box, where they start at the box's centre so they are on screen
+    (the legend says which). Their lengths share one factor: ``head = anchor + weight_scale
+    · W[:, c]``, the longest arrow 40% of the box's half-size when the factor is chosen; it
+    is chosen anew only when the longest arrow leaves 20–70% of the half-size (a new data
+    set, a W grown or shrunk a lot), so a playing animation shows W growing. Never mid-drag.
+
+    Mouse (signals carry example indices into the data as handed to :meth:`set_data`):
+
+    - a click on a point (within ``POINT_HIT_PX``, nearest wins): ``pointClicked(i, extend)``,
+      extend with Ctrl held — any D;
+    - editable (:attr:`editable`: 2-D data and :meth:`set_editable`):
+      dragging a point moves it under the cursor and emits ``pointMoved(i, x, y, False)`` on
+      every move, ``pointMoved(i, x, y, True)`` on release (Esc puts it back, finished);
+      Shift+click on empty space: ``pointAdded(x, y, current_class)``; dragging a weight
+      arrow head: ``weightMoved(c, w0, w1, finished)`` with the ``W[:, c]`` the head stands
+      for; a right click: :meth:`context_menu` (delete / relabel a point, or choose the class
+      Shift+click adds: ``currentClassChanged(k)``);
+    - a press on empty space pans, the right button zooms, the wheel zooms, as in any plot.
+
+    The view moves a dragged point or arrow itself; the data and the weights stay the
+    window's, handed back through :meth:`set_data` and :meth:`set_weights`.
     """
 
     GRID = 120  # decision-region grid points per side: the cost of a redraw is GRID² score rows
+
+    pointClicked = pyqtSignal(int, bool)  # index, extend (Ctrl held)
+    pointMoved = pyqtSignal(int, float, float, bool)  # index, x, y, finished
+    pointAdded = pyqtSignal(float, float, int)  # x, y, label
+    pointDeleted = pyqtSignal(int)  # index
+    pointRelabelled = pyqtSignal(int, int)  # index, label
+    weightMoved = pyqtSignal(int, float, float, bool)  # class c, W[0, c], W[1, c], finished
+    currentClassChanged = pyqtSignal(int)  # the class Shift+click adds, chosen in the context menu
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -630,33 +701,109 @@ class DataView(pg.PlotWidget):
         # the examples selected in the per-example table: rings around their points
         self.highlighted = pg.ScatterPlotItem(size=16, brush=None, pen=pg.mkPen("#222222", width=2.0))
         self.plot_item.addItem(self.highlighted)
+        # a linear classifier's weight vectors and score-zero lines (set_weights): one of each per class
+        self.zero_lines: list[pg.PlotCurveItem] = []
+        self.arrow_shafts: list[pg.PlotCurveItem] = []
+        self.arrow_heads: list[pg.ArrowItem] = []
+        self.arrow_anchor = pg.ScatterPlotItem(size=7, brush=None, pen=pg.mkPen("#222222", width=1.2))
+        self.plot_item.addItem(self.arrow_anchor, ignoreBounds=True)
+        self.weights_label = pg.TextItem(anchor=(0, 0))
+        self.weights_label.setParentItem(self.plot_item.vb)  # the box's own (pixel) coordinates: a fixed corner
+        self.weights_label.setPos(6, 4)
+        self.weights_label.setZValue(1e6)
+        # drawing order, bottom up: regions, boundaries, zero lines, points, arrows, rings
+        base = self.regions.zValue()
+        for z, item in enumerate((self.boundaries, self.points, self.arrow_anchor, self.highlighted), start=1):
+            item.setZValue(base + 2 * z)  # odd levels are for the per-class items made later
         self.title = ""
         self._X2: Array | None = None
         self._y: Array | None = None
+        self._D = 0
+        self._n_classes = 0
+        self._box: tuple[Array, Array] | None = None
         self._grid: tuple[Array, Array] | None = None
         self._grid_points: Array | None = None
         self.predicted: Array | None = None  # the predicted class on the grid (2-D) or of each example (D > 2)
+        self._highlight = np.empty(0, dtype=int)
+        self._point_brushes: list = []
+        # editing
+        self._editable = True
+        self.current_class = 0
+        self._class_names: tuple[str, ...] | None = None
+        self._gesture: _Gesture | None = None
+        self._menu: QMenu | None = None
+        # weights
+        self._W: Array | None = None
+        self._b: Array | None = None
+        self._weights_shown = True
+        self.weight_scale: float | None = None  # data units per unit of W along the arrows
+        self.weight_anchor = np.zeros(2)  # where the arrows start, data coordinates
+        self._foreground = "#222222"
+        self.plot_item.vb.sigTransformChanged.connect(self._view_changed)
 
+    # --- colours -----------------------------------------------------------------------------------
     def set_colors(self, foreground: str) -> None:
-        """The boundaries and the selection rings in the theme's text colour: dark on light, light on dark."""
+        """The boundaries and the selection rings in the theme's text colour: dark on light, light on dark.
+
+        The weight arrows get a halo in the background colour (``setBackground``) so they read
+        over the regions and the boundaries in either theme.
+        """
+        self._foreground = foreground
         self.boundaries.setPen(pg.mkPen(foreground, width=1.5))
         self.highlighted.setPen(pg.mkPen(foreground, width=2.0))
+        self._style_weights()
 
+    def setBackground(self, background) -> None:  # noqa: N802 (Qt's name)
+        super().setBackground(background)
+        if hasattr(self, "arrow_anchor"):  # GraphicsView's __init__ sets the first background
+            self._style_weights()
+
+    def _background_color(self) -> QColor:
+        return QColor(self.backgroundBrush().color())
+
+    def _style_weights(self) -> None:
+        background = self._background_color()
+        halo = QColor(background)
+        halo.setAlpha(190)
+        for c, (shaft, head) in enumerate(zip(self.arrow_shafts, self.arrow_heads)):
+            shaft.setPen(pg.mkPen(class_color(c), width=2.5, cap=Qt.PenCapStyle.FlatCap))
+            shaft.setShadowPen(pg.mkPen(halo, width=5.5, cap=Qt.PenCapStyle.FlatCap))
+            head.setStyle(pen=pg.mkPen(halo, width=1.0), brush=pg.mkBrush(class_color(c)))
+        for c, line in enumerate(self.zero_lines):
+            line.setPen(pg.mkPen(class_color(c), width=2.0, style=Qt.PenStyle.DashLine))
+        self.arrow_anchor.setPen(pg.mkPen(self._foreground, width=1.2))
+        self.weights_label.setColor(self._foreground)
+        fill = QColor(background)
+        fill.setAlpha(200)
+        self.weights_label.fill = pg.mkBrush(fill)
+        self.weights_label.update()
+
+    # --- data --------------------------------------------------------------------------------------
     def highlight(self, examples) -> None:
         """Rings around the points of these example indices (none: no rings)."""
         index = np.asarray(list(examples), dtype=int)
         if self._X2 is None or not index.size:
+            self._highlight = np.empty(0, dtype=int)
             self.highlighted.setData([], [])
             return
-        index = index[(index >= 0) & (index < len(self._X2))]
-        self.highlighted.setData(self._X2[index, 0], self._X2[index, 1])
+        self._highlight = index[(index >= 0) & (index < len(self._X2))]
+        self.highlighted.setData(self._X2[self._highlight, 0], self._X2[self._highlight, 1])
 
-    def set_data(self, X: Array, y: Array, n_classes: int, title: str) -> None:
-        self._X_full, self._y, self._n_classes = X, y, n_classes
+    def set_data(self, X: Array, y: Array, n_classes: int, title: str, keep_view: bool = False) -> None:
+        """Show the examples ``X (N, D)`` with labels ``y``; the view spans their box unless ``keep_view``.
+
+        ``keep_view`` (or a drag in progress) keeps the zoom and pan: for the data the user
+        is editing, which should not jump under the cursor. A point being dragged stays under
+        the cursor when the same number of examples comes back.
+        """
+        gesture = self._gesture
+        if gesture is not None and gesture.kind == "point" and (X.shape[1] != 2 or len(X) != len(self._X2)):
+            self._gesture = None  # the dragged point is gone: the window's data rule
+        self._X_full, self._y, self._n_classes = X, np.asarray(y, dtype=int), n_classes
         self._D = X.shape[1]
         self.predicted = None
         if self._D == 2:
-            self._X2 = X
+            self._X2 = np.array(X, dtype=float)  # a copy: a drag moves it, never the caller's data
             self.plot_item.setLabel("bottom", "x₁")
             self.plot_item.setLabel("left", "x₂")
         else:
@@ -665,6 +812,11 @@ class DataView(pg.PlotWidget):
             self._X2 = centred @ vt[:2].T
             self.plot_item.setLabel("bottom", "PC 1")
             self.plot_item.setLabel("left", "PC 2")
+            if self._gesture is not None and self._gesture.kind in ("point", "weight", "add"):
+                self._gesture = None
+        dragging = self._gesture is not None and self._gesture.kind in ("point", "weight")
+        if self._gesture is not None and self._gesture.kind == "point" and self._gesture.value is not None:
+            self._X2[self._gesture.index] = self._gesture.value
         lo, hi = self._X2.min(axis=0), self._X2.max(axis=0)
         pad = 0.08 * (hi - lo) + 1e-9
         self._box = (lo - pad, hi + pad)
@@ -675,16 +827,23 @@ class DataView(pg.PlotWidget):
             self._grid = (gx, gy)
             GX, GY = np.meshgrid(gx, gy)
             self._grid_points = np.stack([GX.ravel(), GY.ravel()], axis=1)
+        if not 0 <= self.current_class < n_classes:
+            self.current_class = 0
         self.regions.setVisible(self._D == 2)
         self.boundaries.setVisible(self._D == 2)
         self.title = title
         self.plot_item.setTitle(title)
         self._brushes = [pg.mkBrush(class_color(k)) for k in range(n_classes)]
-        self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in y],
-                            pen=pg.mkPen("k", width=0.5))
+        self._point_brushes = [self._brushes[k] for k in self._y]
+        self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=self._point_brushes, pen=pg.mkPen("k", width=0.5))
+        self._highlight = np.empty(0, dtype=int)
         self.highlighted.setData([], [])  # new data: an old selection means nothing here
-        self.plot_item.setRange(xRange=(self._box[0][0], self._box[1][0]), yRange=(self._box[0][1], self._box[1][1]),
-                                padding=0)
+        if not (keep_view or dragging):
+            self.plot_item.setRange(xRange=(self._box[0][0], self._box[1][0]),
+                                    yRange=(self._box[0][1], self._box[1][1]), padding=0)
+        if self._D != 2:
+            self._W = self._b = None  # no weight vectors in a PCA view
+        self._place_weights(rescale=not dragging)
 
     @property
     def grid_points(self) -> Array | None:
@@ -728,6 +887,412 @@ class DataView(pg.PlotWidget):
         with np.errstate(all="ignore"):
             values = np.asarray(scores(X), dtype=float)
         return np.nan_to_num(values, nan=0.0, posinf=1e300, neginf=-1e300)
+
+    # --- editing state -----------------------------------------------------------------------------
+    @property
+    def editable(self) -> bool:
+        """Whether the mouse edits: :meth:`set_editable` on (the default) and 2-D data (never a PCA view)."""
+        return self._editable and self._D == 2
+
+    def set_editable(self, editable: bool) -> None:
+        """Turn direct manipulation on or off (clicks still select); a drag in progress ends, finished."""
+        self._editable = bool(editable)
+        if not self.editable and self._gesture is not None and self._gesture.kind in ("point", "weight", "add"):
+            gesture, self._gesture = self._gesture, None
+            if gesture.dragging:
+                self._emit_drag(gesture, finished=True)
+            self.viewport().unsetCursor()
+
+    def set_current_class(self, label: int) -> None:
+        """The class a Shift+click adds (0 by default; back to 0 when a data set has fewer classes)."""
+        label = int(label)
+        if label < 0 or (self._n_classes and label >= self._n_classes):
+            return
+        self.current_class = label
+
+    def set_class_names(self, names) -> None:
+        """The names the context menu gives the classes (None: "class k")."""
+        self._class_names = None if names is None else tuple(str(name) for name in names)
+
+    def class_name(self, k: int) -> str:
+        if self._class_names is not None and k < len(self._class_names):
+            return self._class_names[k]
+        return f"class {k}"
+
+    @staticmethod
+    def _class_icon(k: int) -> QIcon:
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(class_color(k))
+        return QIcon(pixmap)
+
+    def context_menu(self, index: int | None) -> QMenu | None:
+        """The right-click menu for the point ``index``, or for empty space (None); None when not editable.
+
+        On a point: "Delete point i" (``pointDeleted``) and "Relabel as ▸ class k"
+        (``pointRelabelled``). On empty space: "New points are class ▸ k", the class
+        Shift+click adds (``currentClassChanged``). The menu is built, not shown: the view
+        pops it up on a right click, tests trigger its actions.
+        """
+        if not self.editable or self._X2 is None or (index is not None and not 0 <= index < len(self._X2)):
+            return None
+        if self._menu is not None:
+            self._menu.deleteLater()
+        menu = self._menu = QMenu(self)
+        if index is not None:
+            index = int(index)
+            label = int(self._y[index])
+            delete = menu.addAction(f"Delete point {index}")
+            delete.triggered.connect(lambda _=False, i=index: self.pointDeleted.emit(i))
+            relabel = menu.addMenu("Relabel as")
+            for k in range(self._n_classes):
+                action = relabel.addAction(self._class_icon(k), self.class_name(k))
+                action.setCheckable(True)
+                action.setChecked(k == label)
+                action.setEnabled(k != label)
+                action.triggered.connect(lambda _=False, i=index, k=k: self.pointRelabelled.emit(i, k))
+        else:
+            chooser = menu.addMenu("New points are class")
+            chooser.setToolTipsVisible(True)
+            group = QActionGroup(chooser)
+            for k in range(self._n_classes):
+                action = chooser.addAction(self._class_icon(k), self.class_name(k))
+                action.setToolTip("Shift+click on empty space adds a point of this class")
+                action.setCheckable(True)
+                action.setChecked(k == self.current_class)
+                group.addAction(action)
+                action.triggered.connect(lambda _=False, k=k: self._choose_class(k))
+        return menu
+
+    def _choose_class(self, k: int) -> None:
+        self.set_current_class(k)
+        self.currentClassChanged.emit(k)
+
+    # --- weights in data space ---------------------------------------------------------------------
+    def set_weights(self, W: Array | None, b: Array | None) -> None:
+        """A linear classifier's ``W (2, C)`` and ``b (C,)`` as arrows and score-zero lines (None: nothing).
+
+        Drawn for 2-D data only; any other shape draws nothing. During a drag of an arrow the
+        dragged column stays where the cursor put it and the scale stays as it was.
+        """
+        if W is None or b is None:
+            self._W = self._b = None
+        else:
+            W, b = np.array(W, dtype=float), np.array(b, dtype=float)
+            ok = W.ndim == 2 and W.shape[0] == 2 and b.shape == (W.shape[1],)
+            self._W, self._b = (W, b) if ok else (None, None)
+        gesture = self._gesture
+        dragging = gesture is not None and gesture.kind == "weight"
+        if dragging and (self._W is None or gesture.index >= self._W.shape[1]):
+            self._gesture, dragging = None, False
+        if dragging and gesture.value is not None:
+            self._W[:, gesture.index] = gesture.value
+        self._place_weights(rescale=not dragging)
+
+    def show_weights(self, shown: bool) -> None:
+        """Show or hide the weight arrows, the score-zero lines and their legend."""
+        self._weights_shown = bool(shown)
+        self._draw_weights()
+
+    @property
+    def weights_shown(self) -> bool:
+        return self._weights_shown
+
+    def _weights_drawn(self) -> bool:
+        return self._weights_shown and self._W is not None and self._D == 2 and self._box is not None
+
+    def _place_weights(self, rescale: bool) -> None:
+        """Choose the arrows' anchor and common scale (unless mid-drag), then draw."""
+        if self._W is not None and self._box is not None and rescale:
+            lo, hi = self._box
+            self.weight_anchor = np.zeros(2) if np.all((lo <= 0) & (0 <= hi)) else (lo + hi) / 2
+            half = float(np.min(hi - lo)) / 2
+            norms = np.linalg.norm(self._W, axis=0)
+            longest = float(np.max(norms[np.isfinite(norms)], initial=0.0))
+            current = self.weight_scale
+            if longest == 0.0:
+                scale = current if current else nice_scale(WEIGHT_ARROW * half)  # as if |W| were 1
+            elif current and WEIGHT_RESCALE[0] <= current * longest / half <= WEIGHT_RESCALE[1]:
+                scale = current
+            else:
+                scale = nice_scale(WEIGHT_ARROW * half / longest)
+            self.weight_scale = scale if np.isfinite(scale) and scale > 0 else None
+        self._draw_weights()
+
+    def _ensure_weight_items(self, C: int) -> None:
+        while len(self.arrow_heads) < C:
+            z = self.points.zValue()
+            line = pg.PlotCurveItem(connect="finite")
+            line.setZValue(z - 1)  # above the boundaries, under the points
+            shaft = pg.PlotCurveItem(connect="finite")
+            shaft.setZValue(z + 1)  # over the points: the heads are handles
+            head = pg.ArrowItem(headLen=HEAD_LEN_PX, tipAngle=36, tailLen=None, pxMode=True)
+            head.setZValue(z + 1.5)
+            for item in (line, shaft, head):
+                self.plot_item.addItem(item, ignoreBounds=True)
+            self.zero_lines.append(line)
+            self.arrow_shafts.append(shaft)
+            self.arrow_heads.append(head)
+        self._style_weights()
+
+    def weight_heads(self) -> Array:
+        """``(C, 2)``: where the arrow heads' tips are, data coordinates (``anchor + weight_scale · W[:, c]``)."""
+        if self._W is None or self.weight_scale is None:
+            return np.empty((0, 2))
+        return self.weight_anchor + self.weight_scale * self._W.T
+
+    def _draw_weights(self) -> None:
+        drawn = self._weights_drawn()
+        C = self._W.shape[1] if drawn else 0
+        if drawn:
+            self._ensure_weight_items(C)
+        for c in range(len(self.arrow_heads)):
+            for item in (self.zero_lines[c], self.arrow_shafts[c], self.arrow_heads[c]):
+                item.setVisible(c < C)
+        self.arrow_anchor.setVisible(drawn and self.weight_scale is not None)
+        self.weights_label.setVisible(drawn)
+        if not drawn:
+            return
+        (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
+        lo, hi = band(np.array([x0, y0]), np.array([x1, y1]))
+        box = (lo[0], hi[0], lo[1], hi[1])
+        with np.errstate(all="ignore"):
+            for c, line in enumerate(score_zero_lines(np.nan_to_num(self._W), np.nan_to_num(self._b))):
+                segment = line.segment(box) if np.all(np.isfinite(self._W[:, c])) and np.isfinite(self._b[c]) else None
+                if segment is None:
+                    self.zero_lines[c].setData([], [])
+                else:
+                    self.zero_lines[c].setData(segment[:, 0], segment[:, 1])
+        anchor = self.weight_anchor
+        self.arrow_anchor.setData([anchor[0]], [anchor[1]])
+        heads = self.weight_heads()
+        pixels = self._pixels(np.vstack([anchor[None], heads])) if len(heads) else np.empty((0, 2))
+        for c in range(C):
+            shaft, head = self.arrow_shafts[c], self.arrow_heads[c]
+            tip = heads[c] if len(heads) else anchor
+            with np.errstate(all="ignore"):
+                dx, dy = pixels[c + 1] - pixels[0] if len(heads) else (0.0, 0.0)
+                length = math.hypot(dx, dy)
+            if not (np.all(np.isfinite(tip)) and np.isfinite(length)) or length < 1.0:  # no direction: no arrow
+                shaft.setData([], [])
+                head.setVisible(False)
+                continue
+            # the shaft ends inside the head (narrower than the shaft near its tip), the head's tip is the vector's end
+            end = anchor + max(0.0, 1.0 - 0.6 * HEAD_LEN_PX / length) * (tip - anchor)
+            cut = clip_polyline(np.array([anchor, end]), lo, hi)
+            shaft.setData(cut[:, 0], cut[:, 1])
+            head.setPos(QPointF(*tip))
+            head.setStyle(angle=math.degrees(math.atan2(-dy, -dx)))  # on screen (the axes' scales differ); 0 points left
+            head.setVisible(bool(np.all((lo <= tip) & (tip <= hi))))
+        scale = self.weight_scale
+        text = "arrows: W[:, c] × " + (f"{scale:g}" if scale is not None else "–")
+        if np.any(anchor != 0):
+            text += ", from the data's centre"
+        self.weights_label.setText(text)
+
+    def redraw_lines(self) -> None:
+        """Re-cut the zero lines and the arrows to the band around the view (exports cut them at its edge)."""
+        self._draw_weights()
+
+    def _view_changed(self, *_) -> None:
+        if self._weights_drawn():
+            self._draw_weights()
+
+    # --- mouse ------------------------------------------------------------------------------------
+    def _transform(self):
+        """Data coordinates → viewport pixels."""
+        return self.plot_item.vb.childGroup.sceneTransform() * self.viewportTransform()
+
+    def _pixels(self, xy: Array) -> Array:
+        """``(n, 2)`` data coordinates → ``(n, 2)`` viewport pixels."""
+        t = self._transform()
+        x, y = xy[:, 0], xy[:, 1]
+        return np.stack([t.m11() * x + t.m21() * y + t.m31(), t.m12() * x + t.m22() * y + t.m32()], axis=1)
+
+    def data_point(self, pos: QPointF) -> Array:
+        """The data coordinates under the viewport pixel ``pos``."""
+        inverse, _ = self._transform().inverted()
+        p = inverse.map(QPointF(pos))
+        return np.array([p.x(), p.y()])
+
+    def hit(self, pos: QPointF) -> tuple[str, int] | None:
+        """What is under the viewport pixel ``pos``: ("point", i), ("weight", c) or None; the nearest wins."""
+        if self._X2 is None:
+            return None
+        here = np.array([pos.x(), pos.y()])
+        best: tuple[float, str, int] | None = None
+        candidates = [("weight", self._visible_heads(), HEAD_HIT_PX), ("point", self._X2, POINT_HIT_PX)]
+        for kind, xy, reach in candidates:
+            if len(xy) == 0:
+                continue
+            with np.errstate(all="ignore"):
+                distance = np.linalg.norm(self._pixels(xy) - here, axis=1)
+            distance = np.where(np.isfinite(distance), distance, np.inf)
+            i = int(np.argmin(distance))
+            if distance[i] <= reach and (best is None or distance[i] < best[0]):
+                best = (float(distance[i]), kind, i)
+        return None if best is None else (best[1], best[2])
+
+    def _visible_heads(self) -> Array:
+        if not self._weights_drawn():
+            return np.empty((0, 2))
+        heads = self.weight_heads().copy()
+        hidden = [c for c in range(len(heads)) if not self.arrow_heads[c].isVisible()]
+        heads[hidden] = np.nan
+        return heads
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        stale = self._gesture
+        if stale is not None:
+            if ev.buttons() & ~ev.button() & stale.button:
+                ev.accept()  # a second button during a drag of ours: ignored
+                if stale.kind in ("point", "weight", "add"):
+                    return
+                super().mousePressEvent(ev)
+                return
+            self._end_gesture(stale)  # its release never came (a grab lost to a popup)
+        pos = ev.position()
+        hit = self.hit(pos)
+        extend = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            if self.editable and hit is not None:
+                kind, index = hit
+                start = self._X2[index].copy() if kind == "point" else self._W[:, index].copy()
+                item = self._X2[index] if kind == "point" else self.weight_heads()[index]
+                self._gesture = _Gesture(kind, ev.button(), index, QPointF(pos), extend, start=start,
+                                         offset=item - self.data_point(pos))
+                ev.accept()
+                return  # a press on a point or an arrow head is ours: no pan
+            if self.editable and ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self._gesture = _Gesture("add", ev.button(), None, QPointF(pos))
+                ev.accept()
+                return
+            index = hit[1] if hit is not None and hit[0] == "point" else None
+            self._gesture = _Gesture("watch", ev.button(), index, QPointF(pos), extend)
+        elif ev.button() == Qt.MouseButton.RightButton:
+            index = hit[1] if hit is not None and hit[0] == "point" else None
+            self._gesture = _Gesture("menu", ev.button(), index, QPointF(pos))
+        super().mousePressEvent(ev)  # the plot pans (left), zooms (right), ...
+
+    def mouseDoubleClickEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        # Qt sends a quick second press as a double click: on our items it is a press again
+        if self.editable and ev.button() == Qt.MouseButton.LeftButton and self.hit(ev.position()) is not None:
+            self.mousePressEvent(ev)
+            return
+        super().mouseDoubleClickEvent(ev)
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        gesture, pos = self._gesture, ev.position()
+        if gesture is not None:
+            gesture.moved = max(gesture.moved, math.hypot(pos.x() - gesture.press.x(), pos.y() - gesture.press.y()))
+        if gesture is None or gesture.kind in ("watch", "menu"):
+            if gesture is None:
+                self._hover(pos)
+            super().mouseMoveEvent(ev)
+            return
+        ev.accept()
+        if gesture.kind in ("point", "weight") and (gesture.dragging or gesture.moved > DRAG_PX):
+            if not gesture.dragging:
+                gesture.dragging = True
+                self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            self._drag_to(gesture, pos)
+            self._emit_drag(gesture, finished=False)
+
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        gesture = self._gesture
+        if gesture is None or ev.button() != gesture.button:
+            if gesture is None or gesture.kind in ("watch", "menu"):
+                super().mouseReleaseEvent(ev)
+            else:
+                ev.accept()
+            return
+        self._gesture = None
+        if gesture.kind in ("watch", "menu"):
+            super().mouseReleaseEvent(ev)
+        else:
+            ev.accept()
+        click = gesture.moved <= DRAG_PX
+        if gesture.kind in ("point", "weight") and gesture.dragging:
+            self._drag_to(gesture, ev.position())
+            self._emit_drag(gesture, finished=True)
+        elif gesture.kind in ("point", "watch") and click and gesture.index is not None:
+            self.pointClicked.emit(gesture.index, gesture.extend)
+        elif gesture.kind == "add" and click:
+            x, y = self.data_point(gesture.press)
+            self.pointAdded.emit(float(x), float(y), int(self.current_class))
+        elif gesture.kind == "menu" and click:
+            menu = self.context_menu(gesture.index)
+            if menu is not None:
+                menu.popup(ev.globalPosition().toPoint())
+        self._hover(ev.position())
+
+    def contextMenuEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        if not self.editable:
+            super().contextMenuEvent(ev)
+            return
+        ev.accept()  # a mouse's right click opens the menu on release (a right drag zooms)
+        if ev.reason() != ev.Reason.Mouse:  # the menu key: the menu for what is under the cursor
+            pos = QPointF(self.viewport().mapFromGlobal(ev.globalPos()))
+            hit = self.hit(pos)
+            menu = self.context_menu(hit[1] if hit is not None and hit[0] == "point" else None)
+            if menu is not None:
+                menu.popup(ev.globalPos())
+
+    def keyPressEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        gesture = self._gesture
+        if ev.key() == Qt.Key.Key_Escape and gesture is not None and gesture.dragging:
+            self._gesture = None  # Esc: put it back where it was
+            gesture.value = gesture.start.copy()
+            self._show_drag(gesture)
+            self._emit_drag(gesture, finished=True)
+            self.viewport().unsetCursor()
+            ev.accept()
+            return
+        super().keyPressEvent(ev)
+
+    def _hover(self, pos: QPointF) -> None:
+        """The cursor says what a press would do: an open hand on what a drag moves, a pointing hand on a point."""
+        hit = self.hit(pos) if self._X2 is not None else None
+        if hit is not None and self.editable:
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        elif hit is not None and hit[0] == "point":
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    def _drag_to(self, gesture: _Gesture, pos: QPointF) -> None:
+        """Move the dragged point or arrow head under the cursor (the grab offset kept)."""
+        at = self.data_point(pos) + gesture.offset
+        if gesture.kind == "point":
+            gesture.value = at
+        else:
+            gesture.value = (at - self.weight_anchor) / self.weight_scale
+        self._show_drag(gesture)
+
+    def _show_drag(self, gesture: _Gesture) -> None:
+        if gesture.kind == "point":
+            self._X2[gesture.index] = gesture.value
+            self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=self._point_brushes,
+                                pen=pg.mkPen("k", width=0.5))
+            if self._highlight.size:
+                self.highlighted.setData(self._X2[self._highlight, 0], self._X2[self._highlight, 1])
+        elif self._W is not None and gesture.index < self._W.shape[1]:
+            self._W[:, gesture.index] = gesture.value
+            self._draw_weights()
+
+    def _emit_drag(self, gesture: _Gesture, finished: bool) -> None:
+        if gesture.value is None:
+            return
+        first, second = (float(v) for v in gesture.value)
+        if gesture.kind == "point":
+            self.pointMoved.emit(gesture.index, first, second, finished)
+        else:
+            self.weightMoved.emit(gesture.index, first, second, finished)
+
+    def _end_gesture(self, gesture: _Gesture) -> None:
+        """A gesture whose release never came: a drag ends where it was, finished."""
+        self._gesture = None
+        if gesture.kind in ("point", "weight") and gesture.dragging:
+            self._emit_drag(gesture, finished=True)
 
 
 DIVERGING_LUT = "CET-D1"  # blue (negative) – white (0) – red (positive): the templates' colour map

@@ -7,7 +7,10 @@ session's ``committed`` signal, and what the user does goes to the session's set
 """
 from __future__ import annotations
 
+import html
 from dataclasses import asdict
+
+import numpy as np
 
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
@@ -23,10 +26,12 @@ from .controls import ModelPanel, ObjectivePanel, OptimizersPanel, PlanePanel, P
 from .display import PART_LABELS
 from .examples_table import ExampleTable
 from .figure import Figure
+from .param_editor import ParameterEditor
 from .readout import Readout
 from .session import Session, ViewSettings
 from .settings import restore_window
 from .transport import TransportBar
+from .views import run_label
 from .widgets import theme_color
 
 PROGRESS_DELAY_MS = 500  # a computation shows its progress and a Cancel button once it takes this long
@@ -61,11 +66,26 @@ class MainWindow(QMainWindow):
         self.examples = ExampleTable()
         self.examples_dock = self._dock("Examples", self.examples, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(readout_dock, self.examples_dock)
+        self.examples_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
+        self.parameters = ParameterEditor()
+        self.parameters_dock = self._dock("Parameters", self.parameters, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(readout_dock, self.parameters_dock)
+        self.parameters_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
+        self.parameters.nudged.connect(self.nudge_start)
+        self.notes = QLabel()
+        self.notes.setObjectName("label_notes")
+        self.notes.setWordWrap(True)
+        self.notes.setTextFormat(Qt.TextFormat.RichText)
+        self.notes.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notes.setContentsMargins(8, 6, 8, 6)
+        self.notes_dock = self._dock("Notes", scrolled(self.notes), Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(readout_dock, self.notes_dock)
         readout_dock.raise_()
-        self.examples_dock.visibilityChanged.connect(lambda visible: visible and self.show_examples())
+        self.show_notes({})
         self.examples.selected.connect(self.figure.data_view.highlight)
         self._build_status_bar()
-        self.files = FileActions(self, self.session, self.figure, self.settings, self.show_message)
+        self.files = FileActions(self, self.session, self.figure, self.settings, self.show_message, self.show_notes)
         self.problem_panel = ProblemPanel(self.session)
         self.problem_panel.ask_path = self.files.ask_path
         self.model_panel = ModelPanel(self.session)
@@ -101,6 +121,7 @@ class MainWindow(QMainWindow):
         self.clock.frameChanged.connect(self.on_frame)
         self.clock.playingChanged.connect(self.on_playing)
         self.figure.clicked.connect(self.on_contour_click)
+        self._connect_data_edits()
         self.figure.hovered.connect(self.on_hover)
 
         self.apply_theme(s.view.theme)
@@ -145,7 +166,7 @@ class MainWindow(QMainWindow):
         self.figure.frame = self.readout.frame = self.clock.frame
         self.figure.show_snapshot(snapshot)
         self.readout.show_snapshot(snapshot)
-        self.show_examples()
+        self.show_tables()
         # a valid change answers an old refusal, and the point once hovered is on another landscape now
         if self._message_is_error:
             self.clear_message()
@@ -157,7 +178,7 @@ class MainWindow(QMainWindow):
         self.apply_theme(view.theme)
         if self.session.snapshot is not None:
             self.figure.show_snapshot(self.session.snapshot)
-            self.show_examples()  # the data view's run may be another one now
+            self.show_tables()  # the data view's run may be another one now
 
     READOUT_INTERVAL_MS = 100  # while playing, the table follows at most ten times a second
 
@@ -168,18 +189,50 @@ class MainWindow(QMainWindow):
         if not playing or self._readout_timer.hasExpired(self.READOUT_INTERVAL_MS):
             self._readout_timer.restart()
             self.readout.show_frame(frame, playing)
-            self.show_examples()
+            self.show_tables()
 
     def on_playing(self, playing: bool) -> None:
         if not playing:
             self.figure.set_frame(self.clock.frame)
             self.readout.show_frame(self.clock.frame, playing=False)
-            self.show_examples()
+            self.show_tables()
 
-    def show_examples(self) -> None:
-        """The per-example table at the figure's frame, for the data view's run (only while it is shown)."""
-        if self.examples.isVisible() and self.figure.snapshot is not None:
-            self.examples.show_frame(self.figure.snapshot.computed, self.figure.data_result(), self.figure.frame)
+    def show_tables(self) -> None:
+        """The per-example table and the parameters at the figure's frame, for the data view's run
+        (each only while it is shown)."""
+        if self.figure.snapshot is None:
+            return
+        computed, result, frame = self.figure.snapshot.computed, self.figure.data_result(), self.figure.frame
+        if self.examples.isVisible():
+            self.examples.show_frame(computed, result, frame)
+        if self.parameters.isVisible():
+            if result is None:
+                self.parameters.clear("No run to show: enable an optimizer")
+                return
+            step = min(frame, len(result.thetas) - 1)
+            theta = result.thetas[step]
+            with np.errstate(all="ignore"):  # a diverged iterate shows inf or nan, and says so
+                grad = computed.problem.objective.loss_grad(theta)[1]
+            self.parameters.show_point(computed.problem.model, theta, grad, f"{run_label(result.spec)}, step {step}")
+
+    def nudge_start(self, index: int, delta: float) -> None:
+        """A parameter's ± button: the runs start from the start shown, moved along that coordinate."""
+        result = self.figure.data_result() if self.figure.snapshot is not None else None
+        if result is None:
+            return
+        theta = np.array(result.thetas[0], dtype=float)
+        theta[index] += delta
+        if self.session.set_theta0(theta):
+            self.clock.seek(0)
+
+    def show_notes(self, info: dict) -> None:
+        """The opened file's title and explanation (a preset's lesson) in the Notes tab, raised when there is one."""
+        title, text = info.get("title", ""), info.get("description", "")
+        if not text:
+            self.notes.setText("<i>Presets and session files explain themselves here: File ▸ Presets.</i>")
+            return
+        self.notes.setText(f"<b>{html.escape(title)}</b><br>{html.escape(text)}" if title else html.escape(text))
+        self.notes_dock.raise_()
 
     # --- interaction ------------------------------------------------------------------------------
     def on_contour_click(self, a: float, b: float) -> None:
@@ -188,6 +241,58 @@ class MainWindow(QMainWindow):
             return
         self.session.set_start(float(f"{a:.4g}"), float(f"{b:.4g}"))
         self.clock.seek(0)
+
+    EDIT_DELAY_MS = 120  # a drag recomputes at most this often: the landscape follows the mouse, debounced
+
+    def _connect_data_edits(self) -> None:
+        """The data view's edits go to the session; a drag is one gesture (one undo step), sent debounced."""
+        view, s = self.figure.data_view, self.session
+        view.pointClicked.connect(self.select_example)
+        view.pointAdded.connect(lambda x, y, label: s.add_point((x, y), label))
+        view.pointDeleted.connect(s.delete_point)
+        view.pointRelabelled.connect(s.relabel_point)
+        view.pointMoved.connect(lambda i, x, y, finished: self._drag(("point", i), (x, y), finished))
+        view.weightMoved.connect(lambda c, w0, w1, finished: self._drag(("weight", c), (w0, w1), finished))
+        self._drag_timer = QTimer(self)
+        self._drag_timer.setSingleShot(True)
+        self._drag_timer.timeout.connect(self._send_drag)
+        self._dragging = None  # (what, value, gesture) of the drag in progress
+
+    def select_example(self, index: int, extend: bool) -> None:
+        """A point clicked in the data view: its row in the Examples tab."""
+        self.examples_dock.raise_()
+        self.show_tables()
+        self.examples.select_examples([index], extend)
+
+    def _drag(self, what: tuple, value: tuple[float, float], finished: bool) -> None:
+        gesture = self._dragging[2] if self._dragging is not None and self._dragging[0] == what else object()
+        if self._dragging is None:
+            self.clock.pause()
+            if what[0] == "weight":
+                self.clock.seek(0)  # the arrows show the start being moved
+        self._dragging = (what, value, gesture)
+        if finished:
+            self._drag_timer.stop()
+            self._send_drag()
+            self._dragging = None
+        elif not self._drag_timer.isActive():
+            self._drag_timer.start(self.EDIT_DELAY_MS)
+
+    def _send_drag(self) -> None:
+        if self._dragging is None:
+            return
+        (kind, index), value, gesture = self._dragging
+        if kind == "point":
+            self.session.move_point(index, value, gesture)
+            return
+        result = self.figure.data_result() if self.figure.snapshot is not None else None
+        model = self.session.problem.model if self.session.problem is not None else None
+        if result is None or model is None:
+            return
+        theta = np.array(result.thetas[0], dtype=float)
+        W = model.unflatten(theta)[0]  # a view into theta: W[:, c] is the class's weight vector
+        W[:, index] = value
+        self.session.set_theta0(theta, gesture)
 
     def on_hover(self, a: float, b: float, value: float) -> None:
         snapshot = self.session.snapshot
@@ -314,6 +419,7 @@ class MainWindow(QMainWindow):
         files.recent_menu = file_menu.addMenu("Open recent")
         files.fill_recent()
         self._action(file_menu, "Save session…", files.save_session_dialog, QKeySequence.StandardKey.Save)
+        self._action(file_menu, "Save session with data…", files.save_session_with_data_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "Open CSV dataset…", self.problem_panel.open_csv)
         export_menu = file_menu.addMenu("Export")
@@ -358,8 +464,8 @@ class MainWindow(QMainWindow):
     def open_session(self, path) -> bool:
         return self.files.open_session(path)
 
-    def save_session(self, path) -> None:
-        self.files.save_session(path)
+    def save_session(self, path, with_data: bool = False) -> None:
+        self.files.save_session(path, with_data)
 
     def export_trajectories(self, path: str, fmt: str | None = None) -> None:
         self.files.export_trajectories(path, fmt)

@@ -1,0 +1,165 @@
+"""The lecture's hands-on views in the real window: the parameter editor, editing the data, the weight arrows."""
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PyQt6.QtCore import QSettings, Qt  # noqa: E402
+
+from losslab.app.param_editor import VALUE_ROLE  # noqa: E402
+from losslab.app.session import Session  # noqa: E402
+from losslab.app.window import MainWindow  # noqa: E402
+from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
+
+pytestmark = pytest.mark.timeout(120)
+
+SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=32), steps=30)
+
+
+def settled(session: Session) -> bool:
+    return session.pending is None and session.snapshot is not None and not session.jobs.is_running("compute")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(Session(SMALL, preview_seconds=None), settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitUntil(lambda: settled(win.session), timeout=30_000)
+    yield win
+    win.close()
+
+
+def wait(qtbot, window):
+    qtbot.waitUntil(lambda: settled(window.session), timeout=30_000)
+
+
+def shown_values(editor) -> dict[str, float]:
+    proxy = editor.proxy
+    out = {}
+    for row in range(proxy.rowCount()):
+        label = proxy.index(row, 0).data(VALUE_ROLE)
+        out[label] = proxy.index(row, 1).data(VALUE_ROLE)
+    return out
+
+
+def test_the_parameter_editor_follows_the_frame_and_nudges_the_start(qtbot, window):
+    window.parameters_dock.raise_()
+    qtbot.waitUntil(window.parameters.isVisible)
+    window.clock.seek(10)
+    result = window.figure.data_result()
+    values = shown_values(window.parameters)
+    assert values["W[0,0]"] == result.thetas[10][0] and values["b[2]"] == result.thetas[10][8]
+
+    start = result.thetas[0].copy()
+    minus, plus = window.parameters.nudge_rects(window.parameters.shown_labels().index("b[2]"))
+    window.parameters.set_step(0.5)
+    qtbot.mouseClick(window.parameters.view.viewport(), Qt.MouseButton.LeftButton, pos=plus.center())
+    wait(qtbot, window)
+    expected = start.copy()
+    expected[8] += 0.5
+    assert window.session.experiment.theta0 == tuple(expected)
+    assert window.clock.frame == 0
+    for r in window.results:
+        assert np.array_equal(r.thetas[0], expected)
+    assert shown_values(window.parameters)["b[2]"] == expected[8]
+    window.session.undo()
+    wait(qtbot, window)
+    assert window.session.experiment.theta0 is None
+
+
+# --- the data view, edited in the window --------------------------------------------------------
+
+LEFT = Qt.MouseButton.LeftButton
+
+
+def pixel(view, x, y):
+    from PyQt6.QtCore import QPointF
+    return view.mapFromScene(view.plot_item.vb.mapViewToScene(QPointF(x, y)))
+
+
+def drag(qtbot, view, start, end, steps=8):
+    from PyQt6.QtCore import QPoint
+    qtbot.mousePress(view.viewport(), LEFT, Qt.KeyboardModifier.NoModifier, start)
+    for t in np.linspace(0, 1, steps + 1)[1:]:
+        qtbot.mouseMove(view.viewport(), QPoint(round(start.x() + t * (end.x() - start.x())),
+                                                round(start.y() + t * (end.y() - start.y()))))
+        qtbot.wait(20)
+    qtbot.mouseRelease(view.viewport(), LEFT, Qt.KeyboardModifier.NoModifier, end)
+
+
+def test_drag_add_delete_relabel_in_the_window_with_undo_and_redo(qtbot, window):
+    view, s = window.figure.data_view, window.session
+    assert view.editable
+    window.examples_dock.raise_()
+    qtbot.waitUntil(window.examples.isVisible)
+    X0, y0 = s.problem.dataset.X.copy(), s.problem.dataset.y.copy()
+    landscape0 = s.landscape.part("total").copy()
+    history0 = len(s._history)
+
+    # drag example 5 to an empty corner: one undo step, the landscape and the table follow
+    i = 5
+    target = X0.min(axis=0) + 0.1
+    drag(qtbot, view, pixel(view, *X0[i]), pixel(view, *target), steps=12)
+    wait(qtbot, window)
+    X = s.problem.dataset.X
+    assert np.allclose(X[i], target, atol=0.05 * np.ptp(X0, axis=0).max())
+    assert np.array_equal(np.delete(X, i, 0), np.delete(X0, i, 0))
+    assert not np.array_equal(s.landscape.part("total"), landscape0)
+    assert len(s._history) == history0 + 1  # many moves, one step
+    row = [window.examples.model.data(window.examples.model.index(i, c)) for c in (1, 2)]
+    assert [float(v) for v in row] == pytest.approx(list(X[i]), rel=1e-3)
+
+    # a click on a point selects its row in the Examples tab, and the data view rings it
+    qtbot.mouseClick(view.viewport(), LEFT, Qt.KeyboardModifier.NoModifier, pixel(view, *X[i]))
+    rows = {window.examples.proxy.mapToSource(r).row() for r in window.examples.view.selectionModel().selectedRows()}
+    assert rows == {i}
+
+    # shift-click adds a point of the current class; the menu deletes and relabels
+    view.set_current_class(1)
+    free = X0.max(axis=0) - 0.1
+    qtbot.mouseClick(view.viewport(), LEFT, Qt.KeyboardModifier.ShiftModifier, pixel(view, *free))
+    wait(qtbot, window)
+    assert len(s.problem.dataset.y) == 61 and s.problem.dataset.y[-1] == 1
+    relabel = [a for a in view.context_menu(0).actions() if a.menu()][0].menu().actions()
+    next(a for a in relabel if a.isEnabled()).trigger()
+    wait(qtbot, window)
+    assert s.problem.dataset.y[0] != y0[0]
+    next(a for a in view.context_menu(3).actions() if a.text().startswith("Delete")).trigger()
+    wait(qtbot, window)
+    assert len(s.problem.dataset.y) == 60 and np.array_equal(s.problem.dataset.X[3], X[4])
+    assert window.examples.model.rowCount() == 60
+
+    # undo everything, then redo it
+    edited = s.experiment
+    for _ in range(4):
+        window.undo_action.trigger()
+        wait(qtbot, window)
+    assert np.array_equal(s.problem.dataset.X, X0) and np.array_equal(s.problem.dataset.y, y0)
+    assert np.array_equal(s.landscape.part("total"), landscape0)
+    for _ in range(4):
+        window.redo_action.trigger()
+        wait(qtbot, window)
+    assert s.experiment == edited
+
+
+def test_dragging_a_weight_arrow_moves_the_start_in_full_space(qtbot, window):
+    view, s = window.figure.data_view, window.session
+    window.clock.seek(0)
+    heads = view.weight_heads()
+    c = 1
+    start = heads[c]
+    end = start + np.array([0.4, -0.3]) * np.ptp(s.problem.dataset.X, axis=0).max() / 4
+    drag(qtbot, view, pixel(view, *start), pixel(view, *end))
+    wait(qtbot, window)
+    theta0 = np.array(s.experiment.theta0)
+    W = theta0[:6].reshape(2, 3)
+    assert s.experiment.space == "full"
+    assert np.allclose(W[:, c], (end - view.weight_anchor) / view.weight_scale, atol=0.05 * abs(W[:, c]).max())
+    for r in window.results:
+        assert np.array_equal(r.thetas[0], theta0)
+    # the landscape's start marker is the start's projection onto the plane
+    assert np.allclose(window.figure._start(), window.results[0].ab[0])
+    # and the arrows now show the new start
+    assert np.allclose(view.weight_heads()[c], view.weight_anchor + view.weight_scale * W[:, c])
