@@ -163,3 +163,58 @@ def test_dragging_a_weight_arrow_moves_the_start_in_full_space(qtbot, window):
     assert np.allclose(window.figure._start(), window.results[0].ab[0])
     # and the arrows now show the new start
     assert np.allclose(view.weight_heads()[c], view.weight_anchor + view.weight_scale * W[:, c])
+
+
+def test_edited_points_travel_inside_the_session_file(qtbot, tmp_path):
+    """A session built on a CSV, with a point moved, saves, reopens and renders identically without the CSV."""
+    from PIL import Image
+
+    from losslab.app.main import render
+    from losslab.io.session_file import load_session
+
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(c, 0.4, size=(15, 2)) for c in ((-1, 0), (1, 1), (0, -1.5))])
+    y = np.repeat([0, 1, 2], 15)
+    csv = tmp_path / "three.csv"
+    csv.write_text("x1,x2,label\n" + "".join(f"{float(a)!r},{float(b)!r},{['cat', 'car', 'frog'][k]}\n"
+                                             for (a, b), k in zip(X, y)))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    experiment = Experiment(problem=ProblemSpec(source="csv", path=str(csv)), plane=PlaneSpec(resolution=32), steps=25)
+    window = MainWindow(Session(experiment, preview_seconds=None), settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    wait(qtbot, window)
+    s = window.session
+    assert s.experiment.problem.source == "csv" and np.array_equal(s.problem.dataset.X, X)
+    assert s.move_point(4, (2.5, -2.5))
+    wait(qtbot, window)
+    edited_X, edited_y = s.problem.dataset.X.copy(), s.problem.dataset.y.copy()
+    path = tmp_path / "edited.json"
+    window.save_session(str(path))
+    before = tmp_path / "before.png"
+    render(str(path), str(before), size=(900, 520))
+    landscape = s.landscape.part("total").copy()
+    window.close()
+
+    csv.unlink()
+    loaded, view, _ = load_session(path)
+    assert loaded.problem.source == "points"
+    assert np.array_equal(loaded.problem.points.X, edited_X) and np.array_equal(loaded.problem.points.y, edited_y)
+    assert loaded.problem.points.class_names == ("cat", "car", "frog")
+    after = tmp_path / "after.png"
+    render(str(path), str(after), size=(900, 520))
+    assert np.array_equal(np.asarray(Image.open(before)), np.asarray(Image.open(after)))
+
+    reopened = MainWindow(Session(preview_seconds=None), settings=settings)
+    qtbot.addWidget(reopened)
+    reopened.show()
+    wait(qtbot, reopened)
+    errors = []
+    reopened.session.failed.connect(errors.append)
+    assert reopened.open_session(str(path))
+    qtbot.waitUntil(lambda: settled(reopened.session) and reopened.session.experiment == loaded, timeout=30_000)
+    assert not errors
+    assert np.array_equal(reopened.session.landscape.part("total"), landscape)
+    assert np.array_equal(reopened.figure.data_view.points.getData()[0], edited_X[:, 0])
+    reopened.close()

@@ -509,11 +509,17 @@ class MainWindow(QMainWindow):
             app.setPalette(dark_palette() if theme == "dark" else light_palette())
         self._colour_message()  # the error red of the old theme may not read on the new one
 
+    LAST_SESSION_CHARS = 2_000_000  # the settings file keeps edited points, not whole embedded datasets
+
     def closeEvent(self, event) -> None:
         self.clock.pause()
         self.readout.stop()
         # the target: a change still being computed is what the user asked for last
-        self.settings.setValue("session/last", dumps(self.session.target, asdict(self.session.view)))
+        last = dumps(self.session.target, asdict(self.session.view))
+        if len(last) <= self.LAST_SESSION_CHARS:
+            self.settings.setValue("session/last", last)
+        else:  # large embedded data does not belong in the settings file: the defaults open next time
+            self.settings.remove("session/last")
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.session.shutdown()
