@@ -148,3 +148,36 @@ def test_edit_menu_shortcuts_drive_the_session(qtbot, tmp_path):
 
 def with_lam(session, lam):
     return replace(session.target, objective=replace(session.target.objective, lam=lam))
+
+
+def test_quick_changes_of_one_setting_are_one_step(qtbot, session):
+    """A slider dragged commits λ many times: within a second of each other they are one step."""
+    clock = [100.0]
+    session.now = lambda: clock[0]
+    e0 = session.experiment
+    for lam in (0.2, 0.3, 0.4):
+        change(qtbot, session, session.set_objective, lam=lam)
+        clock[0] += 0.3
+    e1 = change(qtbot, session, session.set_objective, loss="softmax")  # another setting: another step
+    clock[0] += 5.0
+    change(qtbot, session, session.set_objective, loss="svm")
+    clock[0] += 5.0  # the same setting much later: another step
+    change(qtbot, session, session.set_objective, loss="softmax")
+    change(qtbot, session, session.undo)
+    change(qtbot, session, session.undo)
+    assert session.experiment == e1
+    change(qtbot, session, session.undo)
+    assert session.experiment.objective.lam == 0.4
+    change(qtbot, session, session.undo)
+    assert session.experiment == e0
+
+
+def test_changed_fields_names_the_settings():
+    from losslab.app.session import changed_fields
+    from losslab.engine.experiment import RunSpec
+    a = SMALL
+    b = replace(a, objective=replace(a.objective, lam=0.3), start=(1.0, 1.0),
+                runs=a.runs[:2] + (replace(a.runs[2], seed=4),) + a.runs[3:])
+    assert changed_fields(a, b) == {"objective.lam", "start", "runs.2.seed"}
+    assert changed_fields(a, replace(a, runs=a.runs + (RunSpec("adam"),))) == {"runs"}
+    assert changed_fields(a, a) == frozenset()

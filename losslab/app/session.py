@@ -12,6 +12,7 @@ experiment and nothing else moves, because nothing was replaced.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -168,6 +169,7 @@ class Session(QObject):
     historyChanged = pyqtSignal()
 
     HISTORY = 100  # experiments kept for undo
+    MERGE_SECONDS = 1.0  # changes of the same setting this close together are one undo step (a slider drag)
 
     def __init__(self, experiment: Experiment | None = None, view: ViewSettings | None = None,
                  parent: QObject | None = None, confirm_seconds: float | None = CONFIRM_SECONDS,
@@ -189,6 +191,8 @@ class Session(QObject):
         self._move: int | None = None  # the history entry an undo or redo in flight goes back to
         self._gesture: Any = None  # the gesture of the pending change
         self._last_gesture: Any = None  # the gesture that made the newest history entry
+        self._last_fields: tuple[frozenset, float] | None = None  # what the newest entry changed, and when
+        self.now = time.monotonic  # the clock that groups quick changes of one setting (tests set it)
 
     # --- what is shown -------------------------------------------------------------------------
     @property
@@ -517,9 +521,11 @@ class Session(QObject):
             return  # the same experiment again (a refined preview, a file with only a new view)
         if move is not None and self._history[move] == experiment:
             self._cursor = move
-        elif gesture is not None and gesture == self._last_gesture and self._cursor == len(self._history) - 1:
+        elif self._cursor == len(self._history) - 1 and self._same_step(experiment, gesture):
             self._history[self._cursor] = experiment  # one drag is one step
         else:
+            if self._history:
+                self._last_fields = (changed_fields(self._history[self._cursor], experiment), self.now())
             del self._history[self._cursor + 1:]
             self._history.append(experiment)
             self._last_gesture = gesture
@@ -527,6 +533,20 @@ class Session(QObject):
                 del self._history[0]
             self._cursor = len(self._history) - 1
         self.historyChanged.emit()
+
+    def _same_step(self, experiment: Experiment, gesture: Any) -> bool:
+        """Whether this commit continues the newest step: the same gesture, or the same setting
+        changed again within ``MERGE_SECONDS`` (a slider dragged, a field stepped with its arrows)."""
+        if gesture is not None or self._last_gesture is not None:
+            return gesture is not None and gesture == self._last_gesture
+        if self._last_fields is None or len(self._history) < 2:
+            return False
+        fields, when = self._last_fields
+        if (self.now() - when > self.MERGE_SECONDS or changed_fields(self._history[-2], experiment) != fields
+                or fields & {"problem.points", "theta0"}):  # each edit of the data or the start is its own step
+            return False
+        self._last_fields = (fields, self.now())
+        return True
 
     def _submit(self, experiment: Experiment, view: ViewSettings | None = None, confirmed: bool = False) -> None:
         was_pending = self.pending is not None
@@ -648,6 +668,23 @@ class Session(QObject):
 
 def _display_result(computed: Computed, view: ViewSettings):
     return computed, view, display_for(computed, view)
+
+
+def changed_fields(a: Experiment, b: Experiment) -> frozenset:
+    """The settings that differ between two experiments, as ``"objective.lam"``, ``"runs.2.hyper"``, ``"start"``."""
+    out = set()
+    for name in a.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if x == y:
+            continue
+        if name == "runs" and len(x) == len(y):
+            out.update(f"runs.{k}.{f}" for k, (r, q) in enumerate(zip(x, y)) for f in r.__dataclass_fields__
+                       if getattr(r, f) != getattr(q, f))
+        elif hasattr(x, "__dataclass_fields__"):
+            out.update(f"{name}.{f}" for f in x.__dataclass_fields__ if getattr(x, f) != getattr(y, f))
+        else:
+            out.add(name)
+    return frozenset(out)
 
 
 def _example(index: int, n: int) -> int:
