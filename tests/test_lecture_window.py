@@ -218,3 +218,18 @@ def test_edited_points_travel_inside_the_session_file(qtbot, tmp_path):
     assert np.array_equal(reopened.session.landscape.part("total"), landscape)
     assert np.array_equal(reopened.figure.data_view.points.getData()[0], edited_X[:, 0])
     reopened.close()
+
+
+def test_the_data_panel_says_the_data_is_edited_points(qtbot, window):
+    panel, s = window.problem_panel, window.session
+    X0 = s.problem.dataset.X.copy()
+    panel.source.setCurrentIndex(panel.source.findData("points"))  # "edit this data": the same examples, carried
+    wait(qtbot, window)
+    assert s.experiment.problem.source == "points" and s.experiment.problem.kind == "blobs"
+    assert np.array_equal(s.problem.dataset.X, X0)
+    assert "60 examples × 2 features, 3 classes" in panel.description.text()
+    assert "edited from blobs" in panel.description.text() and "Shift+click" in panel.description.text()
+    assert not panel.kind.isEnabled() and panel.kind.currentText() == "blobs"
+    panel.source.setCurrentIndex(panel.source.findData("generated"))
+    wait(qtbot, window)
+    assert s.experiment.problem.source == "generated" and s.experiment.problem.points is None

@@ -27,7 +27,7 @@ from .views import run_color, run_label
 from .widgets import LogSlider, MutedLabel, NumberField, ParamForm, formula_html
 
 SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
-                 "surface": "Test surface (no data)"}
+                 "points": "Edited points (in the session)", "surface": "Test surface (no data)"}
 SEED = Param("seed", 0, "seed", kind=int, low=0, high=2**31 - 1, help="seed of the random generator")
 ACTIVATION_LABELS = {"relu": "ReLU: max(0, z)", "tanh": "tanh(z)"}
 # the plane's centre: (label, what it is)
@@ -154,6 +154,10 @@ class ProblemPanel(Panel):
 
     def _source_changed(self) -> None:
         source = self.source.currentData()
+        if source == "points":  # the data shown becomes points carried by the session, to edit
+            if not self.session.edit_points(lambda X, y: (X, y)):
+                set_combo(self.source, self.session.target.problem.source)
+            return
         default_kind = {"generated": "blobs", "bundled": "iris", "surface": "rosenbrock", "csv": ""}[source]
         if source == "csv":
             if not self.open_csv():
@@ -224,7 +228,17 @@ class ProblemPanel(Panel):
                 self.surface_box.layout().addWidget(self.surface_form)
                 self._surface_kind = p.kind
         entry = registry[p.kind] if registry is not None else None
-        self.description.setText(formula_html(f"{entry.description}\n{entry.formula}".strip()) if entry else "")
+        if p.source == "points":
+            self.kind.addItem(p.kind or "points")
+            points = p.points
+            origin = f", edited from {p.kind}" if p.kind else ""
+            self.description.setText(
+                f"{points.n_examples} examples × {points.n_features} features, {points.n_classes} classes, "
+                f"saved inside the session file{origin}." +
+                (" In the data view: drag a point to move it, Shift+click to add one, right-click to delete "
+                 "or relabel it." if points.n_features == 2 else ""))
+        else:
+            self.description.setText(formula_html(f"{entry.description}\n{entry.formula}".strip()) if entry else "")
 
     def _surface_param(self, name: str, value) -> None:
         params = dict(self.session.target.problem.surface_params) | {name: value}
