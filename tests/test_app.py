@@ -10,6 +10,7 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
 from PyQt6.QtWidgets import QPushButton  # noqa: E402
 
+from losslab.app.readout import STATUS  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
@@ -192,7 +193,7 @@ def test_a_diverging_learning_rate_is_marked_not_raised(qtbot, window):
     qtbot.waitUntil(lambda: bool(window.results) and window.results[2].trajectory.status == "diverged", timeout=20_000)
     idle(qtbot, window)
     window.clock.seek(10_000)
-    assert window.readout.item(2, 8).text() == "diverged"
+    assert window.readout.item(2, STATUS).text() == "diverged"
     assert "diverged" in window.grid.panels[2].diverged_text.toPlainText()
 
 

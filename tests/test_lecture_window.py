@@ -233,3 +233,54 @@ def test_the_data_panel_says_the_data_is_edited_points(qtbot, window):
     panel.source.setCurrentIndex(panel.source.findData("generated"))
     wait(qtbot, window)
     assert s.experiment.problem.source == "generated" and s.experiment.problem.points is None
+
+
+# --- arrows on the landscape and the slopes in the readout ------------------------------------
+
+def test_the_drawn_gradient_is_the_runs_projected_gradient(qtbot, tmp_path):
+    """View ▸ Arrows: at the current frame, each panel's gradient arrow is −∇L of its run, projected into the plane."""
+    from losslab.app.readout import SLOPES
+    from losslab.engine.experiment import RunSpec
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    experiment = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(kind="random", resolution=32), steps=30,
+                            space="full", runs=(RunSpec("gd"), RunSpec("momentum"), RunSpec("adagrad")))
+    window = MainWindow(Session(experiment, preview_seconds=None), settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    wait(qtbot, window)
+    for name in ("gradient", "step", "velocity"):
+        window.view_panel.arrows[name].setChecked(True)
+    assert window.session.view.arrows == ("gradient", "step", "velocity")
+    window.clock.seek(7)
+    computed = window.session.computed
+    plane, objective = computed.plane, computed.problem.objective
+    B = np.column_stack([plane.d1, plane.d2])
+    for panel, result in zip(window.grid.panels, computed.runs):
+        g = objective.loss_grad(result.thetas[7])[1]
+        projected = -np.linalg.lstsq(B, g, rcond=None)[0]  # −∇L mapped onto the plane like the paths
+        drawn = {a.kind: a for a in panel.arrows.drawn}
+        arrow = drawn["gradient"]
+        assert np.allclose(arrow.start, result.ab[7])
+        assert np.allclose((arrow.tip - arrow.start) / panel.arrows.factors["gradient"], projected, rtol=1e-9,
+                           atol=1e-12)
+        assert "step" in drawn
+    # momentum draws its velocity; the legend says what each style is
+    assert "velocity" in {a.kind for a in window.grid.panels[1].arrows.drawn}
+    assert any("∇L" in text for _, text in window.grid.panels[0].arrows.legend.rows)
+
+    # the readout's slopes are directional derivatives: d1·g, d2·g, and along the step taken
+    window.readout.show_frame(7, playing=False)
+    result = computed.runs[0]
+    theta, after = result.thetas[7], result.thetas[8]
+    u = (after - theta) / np.linalg.norm(after - theta)
+    h = 1e-6
+    def slope(d):
+        return (objective.loss(theta + h * d) - objective.loss(theta - h * d)) / (2 * h)
+    from losslab.engine.experiment import readout_at
+    slopes = readout_at(computed.problem, result, 7, plane).slopes
+    assert slopes == pytest.approx((slope(plane.d1), slope(plane.d2), slope(u)), rel=1e-6)
+    assert window.readout.item(0, SLOPES).text() == f"{slopes[0]:.3g}, {slopes[1]:.3g} · {slopes[2]:.3g}"
+    last = len(result.thetas) - 1
+    assert readout_at(computed.problem, result, last, plane).slopes[2] is None  # no step from the last frame
+    window.close()

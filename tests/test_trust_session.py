@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import QPushButton  # noqa: E402
 
 from losslab.app.jobs import JobRunner  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
+from losslab.app.readout import STATUS  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
 
@@ -293,7 +294,7 @@ def test_a_diverged_run_says_so(qtbot, window):
     result = window.session.results[2]
     assert result.trajectory.status == "diverged"
     window.clock.seek(window.clock.n_frames - 1)
-    statuses = [window.readout.item(row, 8).text() for row in range(window.readout.rowCount())]
+    statuses = [window.readout.item(row, STATUS).text() for row in range(window.readout.rowCount())]
     assert statuses[2] == "diverged"
 
 

@@ -9,7 +9,7 @@ from PyQt6.QtCore import QSettings, Qt  # noqa: E402
 from PyQt6.QtGui import QColor, QPalette  # noqa: E402
 from PyQt6.QtWidgets import QCheckBox, QLabel  # noqa: E402
 
-from losslab.app.readout import VERDICTS  # noqa: E402
+from losslab.app.readout import GRADCHECK, STATUS, VERDICTS  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
 from losslab.app.widgets import THEME_COLORS, formula_html  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
@@ -76,7 +76,7 @@ def fill_readout(readout) -> None:
     """Rows whose status and grad-check cells carry every meaning: running, diverged and each verdict."""
     readout.stop()  # no background check overwrites the cells
     statuses = ["running", "diverged", "converged", "running", "running"]
-    readout._set_rows([["run", "3", "1", "0", "1", "50%", "0.1", "0", status] for status in statuses],
+    readout._set_rows([["run", "3", "1", "0", "1", "50%", "0.1", "0.1, 0 · —", "0", status] for status in statuses],
                       ["#1f77b4"] * len(statuses))
     for row, verdict in enumerate(VERDICTS):
         readout._set_gradcheck(row, f"1e-3 {verdict}", verdict)
@@ -137,16 +137,16 @@ def test_readout_and_icons_follow_a_theme_switch(qtbot, window):
     readout = window.readout
     base = readout.palette().color(ROLE.Base)
     assert base.lightness() < 128
-    running, diverged = readout.item(0, 8), readout.item(1, 8)
+    running, diverged = readout.item(0, STATUS), readout.item(1, STATUS)
     assert (running.text(), diverged.text()) == ("running", "diverged")
     assert contrast(cell_color(readout, running), base) >= 4.5
     assert cell_color(readout, diverged).name() == THEME_COLORS["dark"]["wrong"]
     for row, verdict in enumerate(VERDICTS):
-        assert cell_color(readout, readout.item(row, 9)).name() == THEME_COLORS["dark"][verdict]
+        assert cell_color(readout, readout.item(row, GRADCHECK)).name() == THEME_COLORS["dark"][verdict]
     dark_icon = icon_color(window.transport.play)
     assert dark_icon != light_icon and dark_icon.lightness() > 128
     set_theme(qtbot, window, "light")
-    assert cell_color(readout, readout.item(1, 8)).name() == THEME_COLORS["light"]["wrong"]
+    assert cell_color(readout, readout.item(1, STATUS)).name() == THEME_COLORS["light"]["wrong"]
     set_theme(qtbot, window, "dark")
     window.clock.play()  # the pause symbol is drawn in the theme's colour too
     assert contrast(icon_color(window.transport.play), window.transport.play.palette().color(ROLE.Button)) >= 4.5

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from ..engine.datasets import Dataset
 from ..engine.experiment import RunResult
+from .arrows import panel_arrows
 from .display import SurfaceDisplay
 from .session import Snapshot
 from .views import DataView, LandscapeGrid, LossCurves, PathData, TemplateView, run_color, run_label
@@ -197,10 +198,23 @@ class Figure(QWidget):
         """Move everything to ``frame``; while ``playing`` the data view follows at a gentler rate."""
         self.frame = max(0, min(int(frame), self.n_frames - 1))
         self.landscape_view.set_frame(self.frame)
+        self._draw_arrows()
         self.curves.set_frame(self.frame)
         if not playing or self._secondary.hasExpired(self.SECONDARY_INTERVAL_MS):
             self._secondary.restart()
             self._update_data_view()
+
+    def _draw_arrows(self) -> None:
+        """The arrows the View panel asks for, at each run's current point (each costs a full gradient)."""
+        if self.snapshot is None:
+            return
+        kinds = self.snapshot.view.arrows
+        results = self.results
+        per_panel = [results] if self.snapshot.view.layout == "overlay" else [[r] for r in results]
+        for panel, shown in zip(self.grid.panels, per_panel):
+            panel.arrows.set_visible_kinds(kinds)
+            panel.arrows.set_arrows(panel_arrows(self.snapshot.computed, self.frame, shown,
+                                                 [run_color(r.index, r.spec) for r in shown]) if kinds else [])
 
     def framed_region(self) -> tuple | None:
         """The plane region the landscape panels show: ``(plane key, (a0, a1), (b0, b1))``.

@@ -23,9 +23,10 @@ VERDICT_LEGEND = {"good": "≤ 1e-7: the gradient is right",
                   "kink": "examples sit on a kink: the difference quotient straddles it, so the two may rightly differ",
                   "suspect": "≤ 1e-2: usually a bug",
                   "wrong": "> 1e-2 with no kink or finite-difference error to explain it: the gradient is wrong"}
-STATUS, GRADCHECK = 8, 9  # columns coloured by meaning
-COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "off plane", "status",
-           "grad check"]
+STATUS, GRADCHECK = 9, 10  # columns coloured by meaning
+COLUMNS = ["optimizer", "step", "data loss", "reg loss", "total", "accuracy", "‖∇L‖", "slope a, b · step",
+           "off plane", "status", "grad check"]
+SLOPES = 7
 REFERENCE_LABEL = "linear classifier (its optimum)"
 REFERENCE_COLOR = "#888888"
 INLINE_SCORES = 200_000  # N × C up to which the readout is computed at once (a few milliseconds a run)
@@ -42,7 +43,7 @@ class Readout(QTableWidget):
         self.frame = 0
         self.setHorizontalHeaderLabels(COLUMNS)
         self.verticalHeader().setVisible(False)
-        for column, width in enumerate((210, 50, 90, 90, 90, 75, 80, 80, 90)):  # fixed: no jitter while playing
+        for column, width in enumerate((210, 50, 90, 90, 90, 75, 80, 170, 80, 90)):  # fixed: no jitter while playing
             self.setColumnWidth(column, width)
         self.horizontalHeader().setStretchLastSection(True)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -92,13 +93,13 @@ class Readout(QTableWidget):
             accuracy = "—" if r.accuracy is None else f"{r.accuracy:.1%}"
             off_plane = "0 (in slice)" if slice_space else f"{r.off_plane:.3g}"
             rows.append([run_label(result.spec), str(r.step), f"{r.data_loss:.5g}", f"{r.reg_loss:.5g}",
-                         f"{r.total:.5g}", accuracy, f"{r.grad_norm:.3g}", off_plane, r.status])
+                         f"{r.total:.5g}", accuracy, f"{r.grad_norm:.3g}", slopes_text(r.slopes), off_plane, r.status])
             colors.append(run_color(result.index, result.spec))
         reference = computed.problem.reference
         if reference is not None:  # a network's readout ends with what a linear classifier achieves on the same data
             data_loss, reg_loss = reference.parts
             rows.append([REFERENCE_LABEL, "—", f"{data_loss:.5g}", f"{reg_loss:.5g}", f"{data_loss + reg_loss:.5g}",
-                         f"{reference.accuracy:.1%}", "—", "—", "best fit"])
+                         f"{reference.accuracy:.1%}", "—", "—", "—", "best fit"])
             colors.append(REFERENCE_COLOR)
         self._set_rows(rows, colors)
         if reference is not None:
@@ -192,6 +193,14 @@ def _readout_blocks(computed, frame: int):
     """Each run's readout at ``frame``, one run between two yields: a superseded job stops at the next."""
     readouts = []
     for result in computed.runs:
-        readouts.append(readout_at(computed.problem, result, frame))
+        readouts.append(readout_at(computed.problem, result, frame, computed.plane))
         yield len(readouts)
     return readouts
+
+
+def slopes_text(slopes) -> str:
+    """``d1·g, d2·g · ĝ·u``: the loss's slope along each plane axis and along the step taken from here."""
+    if slopes is None:
+        return "—"
+    a, b, step = slopes
+    return f"{a:.3g}, {b:.3g} · " + ("—" if step is None else f"{step:.3g}")

@@ -23,6 +23,7 @@ from PyQt6.QtGui import QActionGroup, QColor, QFont, QFontMetrics, QIcon, QPaint
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QMenu, QSizePolicy
 
 from ..engine.contours import contour_segments
+from .arrows import ArrowOverlay
 from ..engine.geometry import score_zero_lines
 from ..engine.optimizers import OPTIMIZERS
 
@@ -346,6 +347,8 @@ class LandscapePanel(pg.PlotItem):
         self.diverged_text = pg.TextItem("", color="#b00000", anchor=(0.5, 1), fill=(255, 255, 255, 220))
         self.diverged_text.setZValue(30)
         self.addItem(self.diverged_text)
+        self.arrows = ArrowOverlay()  # −∇L, the step and the velocity at each run's point (View ▸ Arrows)
+        self.arrows.attach(self)
         self.vb.sigRangeChanged.connect(self._view_changed)
 
     # --- the title ------------------------------------------------------------------------
@@ -440,6 +443,7 @@ class LandscapePanel(pg.PlotItem):
         if notes:
             rect = self.vb.viewRect()
             self.diverged_text.setPos(rect.center().x(), rect.top())  # at the bottom edge (y grows upwards)
+        self.arrows.redraw()  # cut at the view's edge like the paths (exports draw at other sizes)
 
     # --- mouse --------------------------------------------------------------------------------
     def plane_point(self, scene_pos: QPointF) -> tuple[float, float] | None:

@@ -6,6 +6,7 @@ for the linear classifier; ``theta = concat(W1.ravel(), b1, W2.ravel(), b2)`` fo
 network. Data loss is the mean over examples, total loss = data loss + ``lam * R(weights)``,
 biases are never regularized.
 """
+from .arrows import StepArrows, step_arrows
 from .datasets import BUNDLED, DATASETS, Dataset, Points, load_bundled, load_csv, make_dataset, parse_csv, standardize
 from .experiment import embed_data, with_points
 from .gradcheck import (GRADCHECK_THRESHOLDS, GradCheck, describe_check, grad_check, grad_check_steps, gradcheck_verdict,
@@ -22,6 +23,7 @@ from .surfaces import SURFACES, AnalyticSurface, make_surface
 from .schedules import SCHEDULES, learning_rate
 
 __all__ = [
+    "StepArrows", "step_arrows",
     "BUNDLED", "DATASETS", "Dataset", "Points", "load_bundled", "load_csv", "make_dataset", "parse_csv", "standardize",
     "embed_data", "with_points",
     "GRADCHECK_THRESHOLDS", "GradCheck", "describe_check", "grad_check", "grad_check_steps", "gradcheck_verdict",

@@ -372,9 +372,14 @@ def _grad_ops(rows: int, d: int, c: int, loss: str, hidden: int | None = None, P
             + rows * (a + (b + _SOFTMAX_OPS * (loss == "softmax")) * c + k + e * hidden + m * (d + c) * hidden))
 
 
+STATE_ARRAYS = {"momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2}  # Trajectory.states per method
+
+
 def _trajectory_bytes(runs: list[tuple[str, int, int]], P: int, P_space: int) -> int:
-    """Every run's record: iterates in the run's space (a list, then stacked), full thetas, (a, b), residuals."""
-    return sum((steps + 1) * (2 * P_space * _F + _ITERATE_BYTES + (P + 3) * _F) for _, steps, _ in runs)
+    """Every run's record: iterates in the run's space (a list, then stacked), full thetas, (a, b), residuals,
+    and the optimizer's state after each step (a list, then stacked, like the iterates)."""
+    return sum((steps + 1) * ((2 + 2 * STATE_ARRAYS.get(method, 0)) * P_space * _F + _ITERATE_BYTES + (P + 3) * _F)
+               for method, steps, _ in runs)
 
 
 def _runs_part(runs: list[tuple[str, int, int]], n: int, d: int, c: int, P: int, P_space: int,

@@ -421,7 +421,8 @@ def find_optimum(objective: Objective, steps: int = OPTIMUM_STEPS, start: Array 
 
 def optimum_blocks(objective: Objective, steps: int = OPTIMUM_STEPS, start: Array | None = None) -> Iterator[int]:
     """:func:`find_optimum` step by step: yields the steps done (a cancellation point every ~10⁵ scores)."""
-    run = Run(objective, "adam", np.zeros(objective.n_params) if start is None else start, lr=0.05)
+    run = Run(objective, "adam", np.zeros(objective.n_params) if start is None else start, lr=0.05,
+              record_states=False)  # only the best point is kept: Adam's moments need no record
     chunk = max(1, 100_000 // max(1, objective.n_examples * objective.n_classes))
     while not run.finished and run.n_steps < steps:
         run.advance(min(chunk, steps - run.n_steps))
@@ -909,10 +910,17 @@ class RunReadout:
     grad_norm: float
     off_plane: float  # 0 inside the slice
     status: str  # the run's status at its last frame, "running" before it
+    slopes: tuple[float, float, float | None] | None = None  # d1·g, d2·g and ĝ along the step (see readout_at)
 
 
-def readout_at(problem: Problem, result: RunResult, frame: int) -> RunReadout:
-    """The losses, accuracy, gradient norm and status of ``result`` at ``frame`` (clamped to its end)."""
+def readout_at(problem: Problem, result: RunResult, frame: int, plane: Plane | None = None) -> RunReadout:
+    """The losses, accuracy, gradient norm and status of ``result`` at ``frame`` (clamped to its end).
+
+    With the ``plane`` drawn, also the slopes there: the directional derivatives ``d1·g`` and
+    ``d2·g`` per unit of a and of b, and ``g·u`` along the unit step ``u = Δθ/‖Δθ‖`` taken
+    from this frame (None at the last frame or for a zero step): the slope in any direction
+    is its dot product with the gradient.
+    """
     step = min(frame, len(result.thetas) - 1)
     theta = result.thetas[step]
     objective = problem.objective
@@ -922,5 +930,14 @@ def readout_at(problem: Problem, result: RunResult, frame: int) -> RunReadout:
         accuracy = objective.accuracy(theta) if problem.dataset is not None else None
         grad_norm = float(np.linalg.norm(grad))
     status = result.trajectory.status if step == len(result.thetas) - 1 else "running"
+    slopes = None
+    if plane is not None:
+        with np.errstate(all="ignore"):
+            along_step = None
+            if step < len(result.thetas) - 1:
+                delta = np.asarray(result.thetas[step + 1], dtype=float) - theta
+                length = float(np.linalg.norm(delta))
+                along_step = float(grad @ delta / length) if length > 0 and np.isfinite(length) else None
+            slopes = (float(plane.d1 @ grad), float(plane.d2 @ grad), along_step)
     return RunReadout(step, float(data_loss), float(reg_loss), float(data_loss + reg_loss), accuracy, grad_norm,
-                      float(result.residual[step]), status)
+                      float(result.residual[step]), status, slopes)

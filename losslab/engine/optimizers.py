@@ -314,6 +314,14 @@ class Trajectory:
     at the iterate whose loss passed ``DIVERGENCE_FACTOR · max(1, |L(θ0)|)``, or at the
     last finite one), "stopped" means the caller stopped it. ``hyper`` holds every
     hyperparameter actually used, defaults included; ``message`` says why it ended.
+
+    ``states`` maps each array field of a gradient method's state to its value along the
+    run, ``(T+1, P)``: row t is the state that came with iterate t (after update t; the
+    initial zeros at row 0). ``{"v"}`` for momentum and Nesterov (the velocity), ``{"G"}``
+    for AdaGrad, ``{"s"}`` for RMSProp, ``{"m", "v"}`` for Adam (its update count is t
+    itself); empty for the stateless and search methods, and for a run made with
+    ``record_states=False``. Exact for any run, minibatch and dropout ones included, whose
+    gradients cannot be replayed.
     """
 
     method: str
@@ -324,6 +332,7 @@ class Trajectory:
     hyper: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     message: str = ""
+    states: dict[str, Array] = field(default_factory=dict)
 
     @property
     def n_steps(self) -> int:
@@ -346,6 +355,13 @@ class Trajectory:
 def _read_only(array: Array) -> Array:
     array.setflags(write=False)
     return array
+
+
+def _state_arrays(state: Any) -> dict[str, Array]:
+    """The array fields of an update rule's NamedTuple state, by name (none for NoState or a search)."""
+    if not isinstance(state, tuple) or not hasattr(state, "_fields"):
+        return {}
+    return {name: value for name, value in zip(state._fields, state) if isinstance(value, np.ndarray)}
 
 
 def _accepts_rng(fn: Callable) -> bool:
@@ -372,9 +388,14 @@ class Run:
     momentum/adaptive family with ``batch_size = 0`` and no dropout) and ``‖g‖ ≤ tol`` at
     the current iterate, tested before each update. Stochastic gradients never declare
     convergence: a small minibatch gradient says nothing about the full objective.
+
+    ``record_states=False`` keeps no optimizer state along the way (``Trajectory.states``
+    is then empty): a run only its end point is wanted from (a search for the optimum)
+    holds half or a third of the memory.
     """
 
-    def __init__(self, objective: Any, method: str, theta0: Array, seed: int = 0, **hyper: Any):
+    def __init__(self, objective: Any, method: str, theta0: Array, seed: int = 0, *, record_states: bool = True,
+                 **hyper: Any):
         entry = OPTIMIZERS[method]
         self.method = entry.name
         self.seed = SEED.validate(seed)
@@ -437,6 +458,9 @@ class Run:
         self._state = self._rule.init(theta) if isinstance(self._rule, UpdateRule) else None
         theta.setflags(write=False)
         self._thetas, self._losses, self._work_done = [theta], [loss], [0]
+        # the state after each recorded update, by field: what the views show as velocity or scale
+        self._states = {name: [] for name in _state_arrays(self._state)} if record_states else {}
+        self._record_state()
         self._target = 0
         self.status = "running"
         self.message = ""
@@ -483,9 +507,10 @@ class Run:
         else:
             asked = "" if self._target == math.inf else f" of {self._target}"
             message = f"stopped after {self.n_steps}{asked} steps"
+        states = {name: _read_only(np.stack(values)) for name, values in self._states.items()}
         return Trajectory(self.method, _read_only(np.stack(self._thetas)), _read_only(np.array(self._losses)),
                           _read_only(np.array(self._work_done) / self._unit), status, dict(self.hyper),
-                          self.seed, message)
+                          self.seed, message, states)
 
     # --- stepping -----------------------------------------------------------------------
     def steps(self, n: int | None = None) -> Iterator[Step]:
@@ -585,6 +610,14 @@ class Run:
         self._thetas.append(theta)
         self._losses.append(loss)
         self._work_done.append(self._work)
+        self._record_state()
+
+    def _record_state(self) -> None:
+        """Keep the state that came with the iterate just recorded (the update rules make new arrays each step)."""
+        for name, values in self._states.items():
+            value = getattr(self._state, name)
+            value.setflags(write=False)  # shared with the record: nobody may change it
+            values.append(value)
 
     def _finish(self, status: str, message: str) -> None:  # returns None: "no new iterate"
         self.status, self.message = status, message
@@ -596,8 +629,9 @@ def optimize(objective: Any, method: str, theta0: Array, steps: int, seed: int =
 
     ``hyper`` overrides the method's defaults (``OPTIMIZERS[method].params``). Returns a
     :class:`Trajectory` with ``thetas (T+1, P)``, ``losses (T+1,)``, ``cost (T+1,)``,
-    ``status`` and ``hyper``; T = steps unless the run converged or diverged first. Bad
-    input raises ``ValueError`` naming it; a diverging run never raises.
+    ``status``, ``hyper`` and ``states`` (the optimizer's state at each iterate, ``(T+1, P)``
+    by name; pass ``record_states=False`` to keep none); T = steps unless the run converged
+    or diverged first. Bad input raises ``ValueError`` naming it; a diverging run never raises.
     """
     steps = STEPS.validate(steps)
     return Run(objective, method, theta0, seed, **hyper).advance(steps)
