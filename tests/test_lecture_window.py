@@ -268,6 +268,13 @@ def test_the_drawn_gradient_is_the_runs_projected_gradient(qtbot, tmp_path):
     # momentum draws its velocity; the legend says what each style is
     assert "velocity" in {a.kind for a in window.grid.panels[1].arrows.drawn}
     assert any("∇L" in text for _, text in window.grid.panels[0].arrows.legend.rows)
+    # a click on the legend is not a click on the landscape
+    legend = window.grid.panels[0].arrows.legend
+    centre = window.grid.mapFromScene(legend.sceneBoundingRect().center())
+    starts = []
+    window.figure.clicked.connect(lambda a, b: starts.append((a, b)))
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert starts == []
 
     # the readout's slopes are directional derivatives: d1·g, d2·g, and along the step taken
     window.readout.show_frame(7, playing=False)

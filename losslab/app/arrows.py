@@ -233,6 +233,9 @@ class ArrowLegend(pg.LegendItem):
         self.setZValue(40)
         self._key: tuple | None = None
 
+    def mouseDragEvent(self, event) -> None:  # it stays in its corner: a drag over it pans the view
+        event.ignore()
+
     def show_kinds(self, kinds: Iterable[str], factors: dict[str, float], projected: bool = False,
                    color: str | None = None) -> None:
         """List ``kinds`` (in ``DRAWN`` order) with their factors; hidden when there are none.

@@ -1619,6 +1619,9 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
             return
         for panel in self.panels:
             point = panel.plane_point(event.scenePos())
+            legend = panel.arrows.legend
+            if legend.isVisible() and legend.sceneBoundingRect().contains(event.scenePos()):
+                return  # a click on the arrows' legend is not a new start point
             if point is not None:
                 event.accept()
                 self.clicked.emit(point[0], point[1])
