@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 
 import pyqtgraph as pg  # noqa: E402
-from PyQt6.QtCore import QSettings  # noqa: E402
+from PyQt6.QtCore import QSettings, Qt  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from PyQt6.QtGui import QColor, QPainter  # noqa: E402
@@ -24,7 +24,7 @@ from losslab.app.dialogs import ExportAnimationDialog  # noqa: E402
 from losslab.app.session import Session, ViewSettings, view_from_dict  # noqa: E402
 from losslab.io.session_file import load_session, resolve_session  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
-from losslab.engine.experiment import Experiment, ObjectiveSpec, RunSpec  # noqa: E402
+from losslab.engine.experiment import Experiment, ObjectiveSpec, ProblemSpec, RunSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,6 +54,13 @@ def open_window(app: QApplication, experiment: Experiment, view: ViewSettings, f
     return window
 
 
+def close(app: QApplication, window: MainWindow) -> None:
+    """Close and delete a window: a closed one left alive would still get the next window's theme change."""
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+
+
 def save(image, name: str) -> None:
     path = HERE / f"{name}.png"
     image.save(str(path))
@@ -71,7 +78,7 @@ def picture(app: QApplication, window: MainWindow):
 def shoot(app: QApplication, name: str, experiment: Experiment, view: ViewSettings, frame: int) -> None:
     window = open_window(app, experiment, view, frame)
     save(picture(app, window), name)
-    window.close()
+    close(app, window)
 
 
 def shoot_preset(app: QApplication, name: str, preset: str, frame: int) -> None:
@@ -98,7 +105,47 @@ def shoot_export_dialog(app: QApplication) -> None:
         painter.end()
     save(shot, "export-dialog")
     dialog.close()
-    window.close()
+    close(app, window)
+
+
+def shoot_examples(app: QApplication) -> None:
+    """The Examples tab, sorted worst first, its top rows selected and ringed in the data view."""
+    window = open_window(app, Experiment(problem=ProblemSpec(noise=1.0)), ViewSettings(), frame=60)
+    window.examples_dock.raise_()
+    settle(app, window)
+    table = window.examples
+    table.view.sortByColumn(table.model.columnCount() - 1, Qt.SortOrder.DescendingOrder)
+    worst = [table.proxy.mapToSource(table.proxy.index(row, 0)).row() for row in range(4)]
+    table.select_examples(worst)
+    settle(app, window)
+    save(picture(app, window), "examples-table")
+    close(app, window)
+
+
+def shoot_hands_on(app: QApplication) -> None:
+    """Points dragged and added, the weight vectors in data space, the Parameters tab."""
+    window = open_window(app, Experiment(problem=ProblemSpec(n=60), runs=(RunSpec("gd"), RunSpec("momentum"))),
+                         ViewSettings(data_run=0), frame=0)
+    s = window.session
+    X = s.problem.dataset.X
+    s.move_point(0, tuple(X[0] * 0.2))
+    settle(app, window)
+    s.add_point((2.5, 2.5), 2)
+    settle(app, window)
+    window.parameters_dock.raise_()
+    window.clock.seek(15)
+    settle(app, window)
+    save(picture(app, window), "hands-on-data-and-weights")
+    close(app, window)
+
+
+def shoot_gradient_arrows(app: QApplication) -> None:
+    """View ▸ Arrows: −∇L, the step and the velocity or adaptive scale of each run, with the slopes in the readout."""
+    window = open_window(app, Experiment(objective=ObjectiveSpec(loss="softmax"), steps=80,
+                                         runs=(RunSpec("gd"), RunSpec("momentum"), RunSpec("adagrad"))),
+                         ViewSettings(arrows=("gradient", "step", "velocity"), data_run=1), frame=10)
+    save(picture(app, window), "gradient-arrows")
+    close(app, window)
 
 
 def main() -> None:
@@ -125,6 +172,10 @@ def main() -> None:
                                            steps=100, runs=(RunSpec("adam", (("lr", 0.01),)),)),
           replace(view_from_dict(view), theme="dark", data_run=0), frame=100)
     shoot_export_dialog(app)
+    shoot_examples(app)
+    shoot_hands_on(app)
+    shoot_gradient_arrows(app)
+    shoot_preset(app, "lesson-many-zero-loss-w", "many-zero-loss-w", frame=150)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         for dock in docks[1:]:
             self.tabifyDockWidget(docks[0], dock)
         docks[0].raise_()
-        self.resizeDocks([readout_dock], [150], Qt.Orientation.Vertical)
+        self.resizeDocks([readout_dock], [185], Qt.Orientation.Vertical)
         for panel in (self.problem_panel, self.model_panel, self.objective_panel, self.plane_panel,
                       self.optimizers_panel, self.view_panel):
             panel.rejected.connect(self.show_message)
