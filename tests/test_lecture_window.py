@@ -9,14 +9,11 @@ from losslab.app.param_editor import VALUE_ROLE  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
+from sessions import settled  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
 SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=32), steps=30)
-
-
-def settled(session: Session) -> bool:
-    return session.pending is None and session.snapshot is not None and not session.jobs.is_running("compute")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import (Experiment, ModelSpec, ObjectiveSpec, PlaneSpec, ProblemSpec,  # noqa: E402
                                        RunSpec)
 from losslab.engine.models import MLPModel  # noqa: E402
+from sessions import settled  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -23,10 +24,6 @@ SPIRAL = Experiment(problem=ProblemSpec(kind="spiral", n=90, classes=3), objecti
                     plane=PlaneSpec(resolution=24), steps=20, runs=(RunSpec("gd"), RunSpec("adam")))
 DIGITS = replace(SPIRAL, problem=ProblemSpec(source="bundled", kind="digits"),
                  plane=PlaneSpec(resolution=12, centre="init"), steps=5, runs=(RunSpec("gd"),))
-
-
-def settled(session: Session) -> bool:
-    return session.pending is None and session.snapshot is not None and not session.jobs.is_running("compute")
 
 
 def wait_settled(qtbot, session, timeout=60_000):

@@ -3,23 +3,17 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from losslab.app.session import Session  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
+from sessions import settled, started  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
 SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=24), steps=20)
 
 
-def settled(session: Session) -> bool:
-    return session.pending is None and session.snapshot is not None and not session.jobs.is_running("compute")
-
-
 @pytest.fixture
 def session(qtbot):
-    s = Session(SMALL, preview_seconds=None)
-    s.start()
-    qtbot.waitUntil(lambda: settled(s), timeout=30_000)
+    s = started(qtbot, SMALL)
     yield s
     s.shutdown()
 

@@ -18,10 +18,7 @@ from losslab.app.session import Session  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
 from losslab.engine.optimizers import OPTIMIZERS  # noqa: E402
-
-
-def settled(session) -> bool:
-    return session.pending is None and session.snapshot is not None and not session.jobs.is_running("compute")
+from sessions import settled  # noqa: E402
 
 
 def rss_megabytes() -> float:

@@ -17,16 +17,9 @@ from losslab.app.session import Session  # noqa: E402
 from losslab.app.readout import STATUS  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
+from sessions import settled, wait_settled  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def settled(session: Session) -> bool:
-    return session.pending is None and session.snapshot is not None and not session.jobs.is_running("compute")
-
-
-def wait_settled(qtbot, session, timeout=30_000):
-    qtbot.waitUntil(lambda: settled(session), timeout=timeout)
 
 
 @pytest.fixture

@@ -10,21 +10,16 @@ from PyQt6.QtGui import QKeySequence  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec  # noqa: E402
+from sessions import settled, started  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
 SMALL = Experiment(plane=PlaneSpec(resolution=24), steps=20)
 
 
-def settled(session: Session) -> bool:
-    return session.pending is None and session.snapshot is not None and not session.jobs.is_running("compute")
-
-
 @pytest.fixture
 def session(qtbot):
-    s = Session(SMALL, preview_seconds=None)
-    s.start()
-    qtbot.waitUntil(lambda: settled(s), timeout=30_000)
+    s = started(qtbot, SMALL)
     yield s
     s.shutdown()
 

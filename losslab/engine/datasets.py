@@ -26,8 +26,24 @@ from .registry import Entry, Param, Registry
 Array = np.ndarray
 
 
+class _Sizes:
+    """N, D and C of anything holding ``X (N, D)`` and its C ``class_names``."""
+
+    @property
+    def n_examples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
 @dataclass(frozen=True, eq=False)
-class Dataset:
+class Dataset(_Sizes):
     """Features ``X (N, D)``, labels ``y (N,)`` in ``0..C-1`` and their names.
 
     ``image_shape`` is set when each row is an image (the digits: (8, 8)), so the learned
@@ -42,17 +58,6 @@ class Dataset:
     image_shape: tuple[int, int] | None = None
     source: str = ""
 
-    @property
-    def n_examples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
 
 
 def standardize(dataset: Dataset) -> Dataset:
@@ -171,7 +176,7 @@ def _readonly(array: Array) -> Array:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Points:
+class Points(_Sizes):
     """Examples carried by the experiment itself (edited or embedded data): X (N, D) float64, y (N,) int, C classes.
 
     Unlike a :class:`Dataset`, which is loaded or generated from a recipe, points *are* the
@@ -276,17 +281,6 @@ class Points:
                        image_shape=self.image_shape,
                        source=f"{name}: {self.n_examples} × {self.n_features} points carried by the experiment")
 
-    @property
-    def n_examples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
 
     def _key(self) -> tuple:
         return (self.X.shape, self.class_names, self.feature_names, self.image_shape)

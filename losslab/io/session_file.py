@@ -161,15 +161,7 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
     if annotation is float or text in ("float", "float | None"):
         if value is None and "None" in text:
             return None
-        if isinstance(value, bool) or not isinstance(value, _NUMBER):
-            raise SessionError(f"{where} must be a number, not {_show(value)}")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            raise SessionError(f"{where} must be a finite number, not {_show(value)}")
-        return number
+        return _number(value, where)
     if annotation is str or text == "str":
         if not isinstance(value, str):
             raise SessionError(f"{where} must be text, not {json.dumps(value)}")
