@@ -176,3 +176,19 @@ def test_changed_fields_names_the_settings():
     assert changed_fields(a, b) == {"objective.lam", "start", "runs.2.seed"}
     assert changed_fields(a, replace(a, runs=a.runs + (RunSpec("adam"),))) == {"runs"}
     assert changed_fields(a, a) == frozenset()
+
+
+def test_quick_structural_changes_stay_separate_steps(qtbot, session):
+    """Adding two runs in a row, or two quick point edits, are two steps: only sliding numbers merge."""
+    clock = [50.0]
+    session.now = lambda: clock[0]
+    n = len(session.experiment.runs)
+    change(qtbot, session, session.add_run, "momentum")
+    change(qtbot, session, session.add_run, "adam")
+    change(qtbot, session, session.undo)
+    assert len(session.experiment.runs) == n + 1
+    before = session.experiment
+    change(qtbot, session, session.set_hyper, 2, "lr", 0.2)  # gradient descent's lr: a sliding number
+    change(qtbot, session, session.set_hyper, 2, "lr", 0.3)
+    change(qtbot, session, session.undo)
+    assert session.experiment == before

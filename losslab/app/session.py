@@ -12,6 +12,7 @@ experiment and nothing else moves, because nothing was replaced.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -543,7 +544,7 @@ class Session(QObject):
             return False
         fields, when = self._last_fields
         if (self.now() - when > self.MERGE_SECONDS or changed_fields(self._history[-2], experiment) != fields
-                or fields & {"problem.points", "theta0"}):  # each edit of the data or the start is its own step
+                or not all(f in SLIDING or SLIDING_HYPER.fullmatch(f) for f in fields)):
             return False
         self._last_fields = (fields, self.now())
         return True
@@ -668,6 +669,12 @@ class Session(QObject):
 
 def _display_result(computed: Computed, view: ViewSettings):
     return computed, view, display_for(computed, view)
+
+
+# the settings a slider or a spin box's arrows move in many small steps: quick changes of one are one undo step
+SLIDING = frozenset({"objective.lam", "objective.beta", "objective.margin", "plane.span", "problem.noise",
+                     "model.init_scale", "steps"})
+SLIDING_HYPER = re.compile(r"runs\.\d+\.hyper")  # a run's learning rate, momentum, …
 
 
 def changed_fields(a: Experiment, b: Experiment) -> frozenset:
