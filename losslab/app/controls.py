@@ -6,6 +6,8 @@ with its own signals blocked, so nothing echoes back.
 """
 from __future__ import annotations
 
+import html
+
 from dataclasses import replace
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -231,10 +233,10 @@ class ProblemPanel(Panel):
         if p.source == "points":
             self.kind.addItem(p.kind or "points")
             points = p.points
-            origin = f", edited from {p.kind}" if p.kind else ""
+            name = f"{html.escape(p.kind)}: " if p.kind else ""
             self.description.setText(
-                f"{points.n_examples} examples × {points.n_features} features, {points.n_classes} classes, "
-                f"saved inside the session file{origin}." +
+                f"{name}{points.n_examples} examples × {points.n_features} features, {points.n_classes} classes, "
+                f"carried inside the session file." +
                 (" In the data view: drag a point to move it, Shift+click to add one, right-click to delete "
                  "or relabel it." if points.n_features == 2 else ""))
         else:
