@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 
 import pyqtgraph as pg  # noqa: E402
-from PyQt6.QtCore import QSettings, Qt  # noqa: E402
+from PyQt6.QtCore import QCoreApplication, QEvent, QSettings, Qt  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from PyQt6.QtGui import QColor, QPainter  # noqa: E402
@@ -58,7 +58,7 @@ def close(app: QApplication, window: MainWindow) -> None:
     """Close and delete a window: a closed one left alive would still get the next window's theme change."""
     window.close()
     window.deleteLater()
-    app.processEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # processEvents() would not
 
 
 def save(image, name: str) -> None:

@@ -87,6 +87,20 @@ def set_number_combo(box: QComboBox, value: int, label) -> None:
     set_combo(box, str(value))
 
 
+def discard(widget: QWidget, layout) -> None:
+    """Take ``widget`` out of ``layout`` and off the screen now; Qt deletes it when it gets back to its loop.
+
+    Not deleted at once: the widget may be the one whose signal led here. ``deleteLater``
+    comes last, for ownership: ``removeWidget`` hands the wrapper to Python, ``deleteLater`` back
+    to C++. Left with Python, a widget whose connected lambdas refer back to it would be deleted
+    by the garbage collector, whenever a pass happens to start: possibly inside one of its
+    own event handlers (a palette change), freeing it under Qt's feet.
+    """
+    layout.removeWidget(widget)
+    widget.hide()
+    widget.deleteLater()
+
+
 def swatch(color: str) -> QIcon:
     pixmap = QPixmap(14, 14)
     pixmap.fill(QColor(color))
@@ -220,10 +234,8 @@ class ProblemPanel(Panel):
             if self._surface_kind == p.kind:
                 self.surface_form.set_values(values)  # the same surface: show its values, keep its editors
             else:
-                if self.surface_form is not None:  # out of the layout at once; deleted when Qt gets to it
-                    self.surface_box.layout().removeWidget(self.surface_form)
-                    self.surface_form.hide()
-                    self.surface_form.deleteLater()
+                if self.surface_form is not None:
+                    discard(self.surface_form, self.surface_box.layout())
                 self.surface_form = ParamForm(entry.params, values)
                 self.surface_form.changed.connect(self._surface_param)
                 self.surface_form.rejected.connect(self.rejected)
@@ -568,8 +580,8 @@ class OptimizersPanel(QWidget):
                 editor.show_spec(spec)
             return
         self._shape = shape
-        for editor in self.editors:
-            editor.deleteLater()
+        for editor in self.editors:  # one of them may be the editor whose ✕ was clicked: not deleted here
+            discard(editor, self.list)
         self.editors = []
         for k, spec in enumerate(experiment.runs):
             editor = RunEditor(self.session, k, run_color(k, spec))

@@ -6,6 +6,7 @@ value is put back, so the session never sees a bad value.
 """
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -91,8 +92,15 @@ def formula_html(text: str) -> str:
 class MutedLabel(QLabel):
     """Secondary text (a formula, a description, a hint): quieter than the labels, still readable.
 
-    Its colour follows the theme: it is recomputed whenever the palette changes.
+    Its colour follows the theme: it is recomputed whenever the palette changes. The Python
+    work done inside Qt's palette delivery (every widget of every live window gets it) is kept
+    small: the colour is looked up, not searched for again, and the PaletteChange that setting it
+    sends back is not answered with a second pass. (Less allocation there, fewer chances for a
+    garbage-collector pass to start inside the handler; what such a pass does to a window that was
+    closed but not deleted is in tests/test_widget_teardown.py.)
     """
+
+    _recolouring = False  # setPalette below sends this label a PaletteChange of its own
 
     def __init__(self, text: str = "", parent: QWidget | None = None):
         super().__init__(text, parent)
@@ -100,16 +108,32 @@ class MutedLabel(QLabel):
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
-        if event.type() in PALETTE_EVENTS:
+        if event.type() in PALETTE_EVENTS and not self._recolouring:
             self._recolour()
 
     def _recolour(self) -> None:
+        palette = self.palette()
         text = QApplication.palette().color(QPalette.ColorRole.WindowText)  # the theme's, not our own
-        color = muted_color(text, self.palette().color(QPalette.ColorRole.Window))
-        if self.palette().color(QPalette.ColorRole.WindowText) != color:  # setting it sends another PaletteChange
+        color = _muted_on(text, palette.color(QPalette.ColorRole.Window))
+        if palette.color(QPalette.ColorRole.WindowText) != color:
             own = QPalette()  # only the text colour is ours: every other role still follows the theme
             own.setColor(QPalette.ColorRole.WindowText, color)
-            self.setPalette(own)
+            self._recolouring = True
+            try:
+                self.setPalette(own)
+            finally:
+                self._recolouring = False
+
+
+def _muted_on(text: QColor, background: QColor) -> QColor:
+    """``muted_color(text, background)``, remembered: a theme has a handful of (text, background) pairs
+    (8-bit colours, as the themes' palettes are written)."""
+    return QColor(_muted_cached(text.rgba(), background.rgba()))  # a copy: the remembered one stays as it is
+
+
+@functools.lru_cache(maxsize=64)
+def _muted_cached(text: int, background: int) -> QColor:
+    return muted_color(QColor.fromRgba(text), QColor.fromRgba(background))
 
 
 def format_number(value: float, kind: type = float) -> str:
