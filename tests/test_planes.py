@@ -261,8 +261,8 @@ def test_plane_objective_checks_dimensions(data):
 
 # --- the registry -------------------------------------------------------------------------------
 
-def test_registry_lists_the_four_kinds_with_their_parameters():
-    assert list(PLANES) == ["axes", "random", "pca", "interpolation"]
+def test_registry_lists_the_five_kinds_with_their_parameters():
+    assert list(PLANES) == ["axes", "random", "pca", "interpolation", "hessian"]
     assert PLANES["random"].defaults == {"seed": 0, "bias": "zero"}
     assert PLANES["axes"].defaults == {"i": 0, "j": 1}
     with pytest.raises(ValueError, match="unknown plane"):

@@ -11,7 +11,9 @@ from .datasets import BUNDLED, DATASETS, Dataset, Points, load_bundled, load_csv
 from .experiment import embed_data, with_points
 from .gradcheck import (GRADCHECK_THRESHOLDS, GradCheck, describe_check, grad_check, grad_check_steps, gradcheck_verdict,
                         numerical_gradient, relative_error)
+from .hessians import Curvature, curvature, hessian, hessian_vector_product
 from .landscape import PARTS, iso_levels, log_scale, loss_surface, loss_surface_blocks, robust_range, surface_parts
+from .lines import accuracy_line, loss_line
 from .losses import LOSSES, data_loss, kink_distance, per_example_losses
 from .models import MODELS, LinearModel, MLPModel, Model, make_model
 from .objective import Objective
@@ -28,7 +30,9 @@ __all__ = [
     "embed_data", "with_points",
     "GRADCHECK_THRESHOLDS", "GradCheck", "describe_check", "grad_check", "grad_check_steps", "gradcheck_verdict",
     "numerical_gradient", "relative_error",
+    "Curvature", "curvature", "hessian", "hessian_vector_product",
     "PARTS", "iso_levels", "log_scale", "loss_surface", "loss_surface_blocks", "robust_range", "surface_parts",
+    "accuracy_line", "loss_line",
     "LOSSES", "data_loss", "kink_distance", "per_example_losses",
     "MODELS", "LinearModel", "MLPModel", "Model", "make_model",
     "Objective",

@@ -34,12 +34,14 @@ The memory model, read off the code (``benchmarks/bench_budget.py`` and
 - the runs: per step, the iterate (P_space floats, twice: list and stacked), the full
   theta (P floats) and ~200 bytes of Python objects; the optimum search (plane centred at
   the optimum) is 500 Adam steps; a PCA plane takes an SVD of the pooled (K, P) iterates,
-  quadratic in min(K, P).
+  quadratic in min(K, P); a hessian plane the P x P Hessian at the centre and its
+  eigendecomposition (P² memory, N P² work for softmax, P³ for the eigenvectors), or
+  Lanczos past ``hessians.DENSE_LIMIT``.
 
 Phases: the problem is built first (data + optimum search; a network's problem also fits
 the linear classifier on the same data as its reference: 500 more Adam steps, the
-"reference" part), then the runs, then the landscape (one job: the landscape's window
-follows the runs). Counting the landscape and the runs as if they were held at the same
+"reference" part; a hessian plane is made at the centre, its own phase), then the runs,
+then the landscape (one job: the landscape's window follows the runs). Counting the landscape and the runs as if they were held at the same
 time keeps the estimate on the safe side. The peak is the largest phase.
 
 Work is counted in *operations*: one elementwise NumPy pass over one float64 (about
@@ -58,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from . import hessians as _hessians
 from . import landscape as _landscape
 from .datasets import load_bundled
 from .optimizers import OPTIMIZERS
@@ -115,6 +118,17 @@ _NET_SETUP_OPS = 60
 # one step of the landscape's ReLU path (bins, weights, indices, scores) or dense path (activations, the
 # output layer, scores and the loss's temporaries): bounded by landscape._KINK_BLOCK, _NETWORK_BLOCK (<= 13 MiB)
 _NET_STEP_BYTES = 16 * 2**20
+# The hessian plane (``hessians.curvature`` at the centre, then its top two eigenvectors), measured by
+# benchmarks/bench_curvature.py on the digits (P = 650 linear, 1210 dense and 4810 Lanczos network).
+# Dense up to hessians.DENSE_LIMIT: eigh holds the Hessian, LAPACK's copy and workspace (2 P², dsyevd)
+# and the eigenvectors (tracemalloc sees only NumPy's arrays, not LAPACK's buffers); its work per P³
+# (one BLAS thread: 0.23 at P = 650 and 1210):
+_EIGH_FLOATS = 5
+_EIGH_OPS = 0.3
+# one Hessian-vector product of the network, per example: k*(H + C) passes over its (K, N, H) and
+# (K, N, C) blocks and m*(D*H + H*C) multiply-adds in small batched products (BLAS well below its best)
+_HVP_PASS_OPS = 12
+_HVP_MADD_OPS = 0.5
 
 
 @dataclass(frozen=True)
@@ -140,8 +154,8 @@ class Cost:
 
     memory: peak bytes (the largest phase, see the module docstring); work: operations
     (elementwise float64 passes); seconds: ``work * SECONDS_PER_OP``; parts: ``{name:
-    Part}`` for "data", "optimum", "reference" (a network's), "runs", "plane", "landscape"
-    (those that apply), so a message can say what dominates and what to lower.
+    Part}`` for "data", "optimum", "reference" (a network's), "runs", "plane" (a pca or
+    hessian plane's making), "landscape" (those that apply), so a message can say what dominates and what to lower.
     """
 
     memory: int
@@ -243,6 +257,10 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
 
     parts["landscape"] = _landscape_part(n, d, c, G, loss) if h is None else \
         _network_landscape_part(n, d, c, h, G, loss, plane)
+    hessian = 0
+    if plane == "hessian":  # made while the problem is built, at the centre: its memory is gone by the runs
+        parts["plane"] = _hessian_part(n, d, c, loss, h)
+        hessian = parts["plane"].memory
 
     # the phases (module docstring): build, then landscape and runs together (or one after the other)
     landscape = parts["landscape"].memory
@@ -251,7 +269,7 @@ def problem_cost(n: int, d: int, c: int, resolution: int, runs: Sequence[tuple[s
         later = max(runs_part.memory, trajectories + plane_memory, trajectories + landscape)
     else:
         later = runs_part.memory + landscape
-    memory = data + reference_held + max(build, optimum, reference, later)  # = the largest phase
+    memory = data + reference_held + max(build, optimum, reference, hessian, later)  # = the largest phase
     work = sum(part.work for part in parts.values())
     return Cost(int(memory), float(work), work * SECONDS_PER_OP, parts)
 
@@ -533,6 +551,66 @@ def _network_landscape_part(n: int, d: int, c: int, h: int, G: int, loss: str, p
                 f"the landscape: N × {'H' if units == h else 'C'} × grid points = "
                 f"{n:,} × {units if units == h else c:,} × {G}²",
                 memory_lower, ("N", "the hidden units" if units == h else "the number of classes", "the resolution"))
+
+
+def _hessian_part(n: int, d: int, c: int, loss: str, hidden: int | None) -> Part:
+    """The hessian plane: the Hessian at the centre and its eigenpairs (``losslab.engine.hessians``).
+
+    Dense up to ``hessians.DENSE_LIMIT`` parameters: the Hessian's assembly (the linear
+    model's ``UᵀU`` for softmax, N P² multiply-adds, its ``X̃ᵀ diag X̃`` products for
+    squared hinge, nothing for the hinge losses; the network's Kronecker sums over
+    examples, N D² H² multiply-adds), its pieces of examples bounded by
+    ``hessians._PIECE_ELEMENTS``, then ``numpy.linalg.eigh`` (``_EIGH_FLOATS`` P² floats,
+    ``_EIGH_OPS`` P³ work). Beyond the limit, Lanczos: at most ``LANCZOS_MAX_STEPS``
+    Hessian-vector products, a basis of that many P-vectors and their products.
+    """
+    madd = _landscape._MADD_WORK
+    piece = _hessians._PIECE_ELEMENTS
+    dp = d + 1
+    if hidden is None:
+        P = dp * c
+        hvp_work = n * (6 * c + 2 * d * c * madd)  # one product: the scores' direction, A_i, and back
+        hvp_floats = 6 * n * c
+        held = 2 * n * c  # the scores and the loss's curvature in them
+    else:
+        h = hidden
+        P = dp * h + (h + 1) * c
+        hvp_work = n * (_HVP_PASS_OPS * (h + c) + _HVP_MADD_OPS * (d * h + h * c))
+        hvp_floats = 8 * n * (h + c)
+        held = 5 * n * h + 3 * n * c  # the hidden layer, its slopes and the scores' gradient
+    if P <= _hessians.DENSE_LIMIT:
+        if hidden is not None:  # the two layers' blocks, their products per piece, and their transposed copies
+            first, second = dp * hidden, (hidden + 1) * c
+            per_row = dp * dp + hidden * hidden + dp * (hidden + 1) + 2 * hidden * c + (hidden + 1) ** 2 + 2 * c * c
+            build_floats = P * P + 2 * first * first + 2 * first * second + 2 * second * second + 2 * min(
+                n * per_row, piece)
+            build = n * (dp * dp * hidden * hidden + dp * (hidden + 1) * hidden * c
+                         + (hidden + 1) ** 2 * c * c) * madd + 3 * n * per_row
+        elif loss == "softmax":  # H, UᵀU, and a piece of U and of x̃ ⊗ p
+            rows = min(n, max(1, piece // (P + c * dp)))
+            build_floats = 2 * P * P + rows * (P + c * dp + 2 * dp)
+            build = n * (P * P + c * dp * dp) * madd + 4 * n * P
+        elif loss == "squared_hinge":
+            rows = min(n, max(1, piece // (c * dp)))
+            build_floats = 2 * P * P + rows * (2 * c * dp + 2 * dp)
+            build = n * c * dp * dp * madd + 4 * n * P + c ** 3 * dp * dp
+        else:  # the hinge losses: the penalty's diagonal only
+            build_floats, build = 2 * P * P, 2 * P * P
+        memory = max(build_floats, _EIGH_FLOATS * P * P) + held
+        work = build + _EIGH_OPS * P ** 3 + 10 * P * P
+        what = f"the hessian plane: the P × P = {P:,} × {P:,} Hessian and its eigenvectors"
+        work_what = (f"the hessian plane: N × P² = {n:,} × {P:,}² for the Hessian, P³ for its eigenvectors"
+                     if hidden is not None or loss == "softmax" else
+                     f"the hessian plane: P³ = {P:,}³ for the eigenvectors")
+    else:
+        steps = _hessians.LANCZOS_MAX_STEPS
+        pairs = _hessians.LANCZOS_PAIRS
+        memory = 2 * steps * P + steps * steps + pairs * hvp_floats + 2 * pairs * P + held
+        work = steps * (hvp_work + 6 * steps * P)
+        what = f"the hessian plane: Lanczos, {steps} × P = {steps} × {P:,} basis vectors and their products"
+        work_what = f"the hessian plane: up to {steps} Hessian-vector products over N = {n:,} examples"
+    lower = ("the number of features or classes" if hidden is None else "the hidden units", "(or another plane)")
+    return Part(int(memory * _F), float(work), what, work_what, lower, lower)
 
 
 def _surface_cost(resolution: int, runs: list[tuple[str, int]]) -> Cost:

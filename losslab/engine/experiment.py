@@ -123,7 +123,9 @@ class PlaneSpec:
     symmetry; ``"init"``: the model's seeded small random start; ``"optimum"``: the
     minimizer found by a long full-batch run). ``span`` is the half-width of the view
     around it and ``resolution`` the grid points per side. The pca and interpolation
-    planes are built from full-space runs, so they imply ``space="full"``.
+    planes are built from full-space runs, so they imply ``space="full"``; the hessian
+    plane is spanned by the top two eigenvectors of the Hessian at the centre ((a, b) are
+    offsets from it along those unit vectors, as on a random plane).
     """
 
     kind: str = "axes"
@@ -302,7 +304,7 @@ def _valid_theta0(value: Any) -> tuple[float, ...] | None:
 class Problem:
     """The arrays an experiment stands for, before any optimizer runs.
 
-    ``dataset`` is None for a test surface. ``plane`` is the slice for axes and random
+    ``dataset`` is None for a test surface. ``plane`` is the slice for axes, random and hessian
     planes; pca and interpolation planes exist only after the runs (see :func:`run_blocks`).
     ``centre`` is the point the plane goes through, ``shape`` the (D, C) of the data
     (features, classes); ``model`` (the objective's) says what theta is.
@@ -433,7 +435,7 @@ def optimum_blocks(objective: Objective, steps: int = OPTIMUM_STEPS, start: Arra
 
 
 def build_problem(experiment: Experiment) -> Problem:
-    """Load the data, build the objective and (for axes and random planes) the slice plane."""
+    """Load the data, build the objective and (for axes, random and hessian planes) the slice plane."""
     return drain(problem_blocks(experiment))
 
 
@@ -473,13 +475,14 @@ def problem_blocks(experiment: Experiment, previous: Problem | None = None,
             reference = previous.reference
         else:
             reference = yield from _tagged("optimum", linear_reference_blocks(objective), OPTIMUM_STEPS)
-    return Problem(data, objective, slice_plane(pl, centre, model, axes), centre, shape, axes, reference)
+    return Problem(data, objective, slice_plane(pl, centre, model, axes, objective), centre, shape, axes, reference)
 
 
-def slice_plane(pl: PlaneSpec, centre: Array, model, axes: tuple[str, str]) -> Plane | None:
-    """The axes or random plane through ``centre``, over ± span; None for planes made from the runs.
+def slice_plane(pl: PlaneSpec, centre: Array, model, axes: tuple[str, str], objective: Any = None) -> Plane | None:
+    """The axes, random or hessian plane through ``centre``, over ± span; None for planes made from the runs.
 
-    ``model``: the objective's model (or ``(D, C)`` of a linear classifier).
+    ``model``: the objective's model (or ``(D, C)`` of a linear classifier); ``objective``:
+    the objective, whose Hessian at the centre spans a hessian plane (needed for that kind only).
     """
     model = model_for_shape(centre.size, model)
     if pl.kind == "axes":
@@ -487,6 +490,10 @@ def slice_plane(pl: PlaneSpec, centre: Array, model, axes: tuple[str, str]) -> P
         return _with_span(Plane.axes(centre, i, j, model), (centre[i], centre[j]), pl.span)
     if pl.kind == "random":
         return _with_span(Plane.random(centre, model, pl.seed, pl.bias), (0.0, 0.0), pl.span)
+    if pl.kind == "hessian":
+        if objective is None:
+            raise ValueError("a hessian plane needs the objective, whose Hessian at the centre spans it")
+        return _with_span(Plane.hessian(objective, centre), (0.0, 0.0), pl.span)
     return None
 
 
@@ -769,6 +776,8 @@ def compute(experiment: Experiment, previous: Computed | None = None, max_second
         if same_problem:
             skip = {"data", "optimum", "reference"} | ({"landscape"} if previous.landscape.a_values.size == grid
                                                        else set())
+            if not PLANES[experiment.plane.kind].extra["from_runs"]:
+                skip.add("plane")  # a plane of the problem (the hessian's) is reused with it
             known = {run_key(old, r.spec) for r in previous.runs}
             runs = tuple(r for r in runs if run_key(experiment, r) not in known)
         cost = experiment_cost(replace(experiment, runs=runs), n, d, c)

@@ -7,7 +7,8 @@ row-major W then b; see ``losslab.engine.models``) or ``P = 2`` for a test surfa
 - ``axes``: two coordinates of theta move, the others stay at theta0 (an exact slice);
 - ``random``: two seeded Gaussian directions, filter-normalized (Li et al. 2018);
 - ``pca``: the top two principal directions of one or more trajectories;
-- ``interpolation``: the plane through three points.
+- ``interpolation``: the plane through three points;
+- ``hessian``: the two sharpest directions at a point, the top eigenvectors of the Hessian there.
 
 :class:`PlaneObjective` restricts any objective to a plane (a 2-parameter objective an
 optimizer can run in); :func:`project` maps full-space paths onto a plane.
@@ -54,8 +55,9 @@ class Plane:
 
     ``d1`` and ``d2`` must be linearly independent (not necessarily orthogonal or unit).
     ``kind`` names its ``PLANES`` entry (``"custom"`` when built directly), ``labels`` name
-    the a and b axes, ``extent = (a_min, a_max, b_min, b_max)`` is a suggested view window
-    and ``explained_variance_ratio`` is set by :meth:`pca`. The arrays are read-only copies.
+    the a and b axes, ``extent = (a_min, a_max, b_min, b_max)`` is a suggested view window,
+    ``explained_variance_ratio`` is set by :meth:`pca` and ``eigenvalues`` (the curvature
+    along d1 and d2) by :meth:`hessian`. The arrays are read-only copies.
     """
 
     origin: Array
@@ -65,6 +67,7 @@ class Plane:
     labels: tuple[str, str] = ("a", "b")
     extent: tuple[float, float, float, float] = (-1.0, 1.0, -1.0, 1.0)
     explained_variance_ratio: tuple[float, float] | None = None
+    eigenvalues: tuple[float, float] | None = None
 
     def __post_init__(self):
         origin, d1, d2 = (_vector(getattr(self, n), n) for n in ("origin", "d1", "d2"))
@@ -227,6 +230,34 @@ class Plane:
                    _padded_extent(ab), ratio)
 
     @classmethod
+    def hessian(cls, objective, centre: Array) -> Plane:
+        """The plane through ``centre`` spanned by the Hessian's top two eigenvectors there.
+
+        ``objective``: any objective :func:`~losslab.engine.curvature` takes (an
+        ``Objective``, a ``PlaneObjective``, a test surface); ``centre: (P,)``. ``d1``, ``d2``
+        are the unit eigenvectors of the largest and the second largest eigenvalue
+        (orthogonal; each signed so that its largest entry is positive), so the slice shows
+        the sharpest curvature there: along a the loss bends by ``λ₁ a² / 2`` near the centre.
+        ``eigenvalues = (λ₁, λ₂)``, also in the labels. (a, b) are offsets from the centre,
+        as on a random plane (extent ±1: a step of norm 1 in θ).
+
+        Where the top eigenvalue is repeated — a hinge loss's Hessian is the penalty's
+        ``2 lam`` on every weight, a zero matrix without a penalty — any orthonormal pair of
+        its eigenspace is as sharp: the plane shows the pair the eigensolver returns, valid
+        but arbitrary (for the zero matrix two coordinate axes of θ). With ``λ₁ ≤ 0``
+        (nowhere curving up) the plane still shows the two least downward directions.
+        """
+        from .hessians import curvature  # hessians builds on this module
+
+        centre = _vector(centre, "centre")
+        found = curvature(objective, centre)
+        if found.eigenvectors.shape[1] < 2:
+            raise ValueError("a hessian plane needs two eigenvectors; the objective has fewer than 2 parameters")
+        values = (float(found.eigenvalues[-1]), float(found.eigenvalues[-2]))
+        return cls(centre, found.eigenvectors[:, -1], found.eigenvectors[:, -2], "hessian",
+                   (f"v₁ (λ₁ = {values[0]:.3g})", f"v₂ (λ₂ = {values[1]:.3g})"), eigenvalues=values)
+
+    @classmethod
     def interpolation(cls, p0: Array, p1: Array, p2: Array) -> Plane:
         """The plane through three points: ``origin = p0``, ``d1 = p1 - p0``, ``d2 = p2 - p0``.
 
@@ -366,16 +397,21 @@ PLANES = Registry("plane", [
     Entry("interpolation", "Through three points", Plane.interpolation, "θ = p₀ + a·(p₁ − p₀) + b·(p₂ − p₀)", (),
           "The plane through the start and the ends of two runs.",
           {"needs": ("theta0", "two trajectories"), "from_runs": True}),
+    Entry("hessian", "Sharpest directions (Hessian)", Plane.hessian,
+          "θ = θ₀ + a·v₁ + b·v₂, H v = λ v, λ₁ ≥ λ₂", (),
+          "The Hessian's top two eigenvectors at the centre: the directions in which the loss curves most.",
+          {"needs": ("theta0", "objective"), "from_runs": False}),
 ])
 
 
 def make_plane(kind: str, theta0: Array | None = None, shape: tuple[int, int] | None = None,
-               trajectories: Sequence[Array] = (), **params) -> Plane:
+               trajectories: Sequence[Array] = (), objective=None, **params) -> Plane:
     """The ``PLANES`` entry ``kind`` built from what a session knows, ``params`` validated.
 
-    theta0: (P,) the start point; shape: the model or (D, C) of W (axes labels, random planes);
-    trajectories: (T, P) runs — pca uses them all, interpolation goes through theta0 and
-    the final points of the first two.
+    theta0: (P,) the start point (the centre of a hessian plane); shape: the model or (D, C)
+    of W (axes labels, random planes); trajectories: (T, P) runs — pca uses them all,
+    interpolation goes through theta0 and the final points of the first two; objective: the
+    objective whose Hessian at theta0 spans a hessian plane.
     """
     entry = PLANES[kind]
     values = entry.validate(params)
@@ -383,6 +419,10 @@ def make_plane(kind: str, theta0: Array | None = None, shape: tuple[int, int] | 
         return Plane.pca(list(trajectories))
     if theta0 is None:
         raise ValueError(f"a {entry.label.lower()} plane needs the start point theta0")
+    if kind == "hessian":
+        if objective is None:
+            raise ValueError("a hessian plane needs the objective, whose Hessian at theta0 it is made from")
+        return Plane.hessian(objective, theta0)
     if kind == "axes":
         return Plane.axes(theta0, values["i"], values["j"], shape)
     if kind == "random":
