@@ -288,3 +288,15 @@ def test_the_drawn_gradient_is_the_runs_projected_gradient(qtbot, tmp_path):
     last = len(result.thetas) - 1
     assert readout_at(computed.problem, result, last, plane).slopes[2] is None  # no step from the last frame
     window.close()
+
+
+def test_the_cuts_tab_follows_the_data_views_run_and_the_frame(qtbot, window):
+    window.cuts_dock.raise_()
+    qtbot.waitUntil(window.cuts.isVisible)
+    window.clock.seek(5)
+    qtbot.waitUntil(lambda: window.cuts.run_t.size == len(window.results), timeout=10_000)
+    first = window.cuts.run_t.copy()
+    window.clock.seek(25)
+    qtbot.waitUntil(lambda: not np.array_equal(window.cuts.run_t, first), timeout=10_000)
+    # the default line runs from the start (t = 0) to the optimum (t = 1): the runs approach t = 1
+    assert np.all(window.cuts.run_t[1:] > first[1:])

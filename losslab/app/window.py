@@ -22,6 +22,7 @@ from ..engine.planes import PLANES
 from ..io.session_file import dumps, list_presets
 from .actions import FileActions
 from .clock import AnimationClock
+from .cuts import CutsPanel
 from .controls import ModelPanel, ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
 from .display import PART_LABELS
 from .examples_table import ExampleTable
@@ -72,6 +73,11 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(readout_dock, self.parameters_dock)
         self.parameters_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
         self.parameters.nudged.connect(self.nudge_start)
+        self.cuts = CutsPanel(self.session.jobs)
+        self.cuts_dock = self._dock("Cuts", self.cuts, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.cuts_dock.setWindowTitle("1-D cuts")
+        self.tabifyDockWidget(readout_dock, self.cuts_dock)
+        self.cuts_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
         self.notes = QLabel()
         self.notes.setObjectName("label_notes")
         self.notes.setWordWrap(True)
@@ -198,13 +204,15 @@ class MainWindow(QMainWindow):
             self.show_tables()
 
     def show_tables(self) -> None:
-        """The per-example table and the parameters at the figure's frame, for the data view's run
-        (each only while it is shown)."""
+        """The per-example table, the 1-D cut and the parameters at the figure's frame, for the data
+        view's run (each only while it is shown)."""
         if self.figure.snapshot is None:
             return
         computed, result, frame = self.figure.snapshot.computed, self.figure.data_result(), self.figure.frame
         if self.examples.isVisible():
             self.examples.show_frame(computed, result, frame)
+        if self.cuts.isVisible():
+            self.cuts.show(computed, frame, self.figure.snapshot.view.data_run)
         if self.parameters.isVisible():
             if result is None:
                 self.parameters.clear("No run to show: enable an optimizer")
