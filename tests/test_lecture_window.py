@@ -300,3 +300,37 @@ def test_the_cuts_tab_follows_the_data_views_run_and_the_frame(qtbot, window):
     qtbot.waitUntil(lambda: not np.array_equal(window.cuts.run_t, first), timeout=10_000)
     # the default line runs from the start (t = 0) to the optimum (t = 1): the runs approach t = 1
     assert np.all(window.cuts.run_t[1:] > first[1:])
+
+
+# --- curvature in the window --------------------------------------------------------------------
+
+def test_curvature_in_the_window_bounds_the_learning_rate(qtbot, tmp_path):
+    """The curvature preset: the readout, each lr field's bound and the eigen axes say what the engine says."""
+    from losslab.app.session import view_from_dict
+    from losslab.engine import curvature
+    from losslab.io.session_file import load_session, resolve_session
+    experiment, view, _ = load_session(resolve_session("why-this-learning-rate-diverges"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Session(experiment, view_from_dict(view), preview_seconds=None), settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    wait(qtbot, window)
+    window.curvature_dock.raise_()
+    window.view_panel.eigen_axes.setChecked(True)
+    window.session.set_view(data_run=2)
+    window.clock.seek(3)
+    qtbot.waitUntil(lambda: window.curvature.warning, timeout=10_000)
+    result = window.results[2]
+    expected = curvature(window.session.problem.objective, result.thetas[3])
+    assert float(window.curvature.texts["lambda_max"]) == pytest.approx(expected.lambda_max, rel=1e-3)
+    assert float(window.curvature.texts["lr_max"]) == pytest.approx(expected.lr_max, rel=1e-3)
+    # beside each learning rate: its bound where the runs start, the too-large one flagged
+    qtbot.waitUntil(lambda: all(e.lr_max.plain_text for e in window.optimizers_panel.editors), timeout=10_000)
+    assert [e.lr_max.warn for e in window.optimizers_panel.editors] == [False, False, True]
+    # the Hessian's axes at each panel's run: λ₁ = 10 along the steep direction
+    for panel in window.grid.panels:
+        assert np.isfinite(panel.eigen_axes.half_axes).all()
+    window.view_panel.eigen_axes.setChecked(False)
+    assert all(np.isnan(panel.eigen_axes.half_axes).all() for panel in window.grid.panels)
+    window.close()

@@ -26,6 +26,7 @@ from ..engine.regularizers import BETA, LAM, REGULARIZERS
 from ..engine.surfaces import SURFACES
 from .session import COLORMAPS, Session
 from .views import run_color, run_label
+from .curvature_view import add_lr_max_row
 from .widgets import LogSlider, MutedLabel, NumberField, ParamForm, formula_html
 
 SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
@@ -512,6 +513,7 @@ class RunEditor(QGroupBox):
         layout.addLayout(top)
         shown = [p for p in entry.params if p.name != "tol" or p.name in spec.hyper_dict]
         self.form = ParamForm(shown + [RUN_STEPS, SEED], self._values(spec))
+        self.lr_max = add_lr_max_row(self.form)  # the largest stable lr where the runs start (curvature)
         self.form.changed.connect(lambda name, value: self._changed(session, index, name, value))
         layout.addWidget(self.form)
         self.rejected = self.form.rejected
@@ -568,6 +570,7 @@ class OptimizersPanel(QWidget):
         outer.addLayout(self.list)
         outer.addStretch(1)
         self._shape = None
+        self._start_curvature = None
         self.editors: list[RunEditor] = []
         session.experimentChanged.connect(self.sync)
         self.sync(session.experiment)
@@ -578,6 +581,7 @@ class OptimizersPanel(QWidget):
         if shape == self._shape:
             for editor, spec in zip(self.editors, experiment.runs):
                 editor.show_spec(spec)
+            self.show_start_curvature(self._start_curvature)  # a new lr is judged against the same bound
             return
         self._shape = shape
         for editor in self.editors:  # one of them may be the editor whose ✕ was clicked: not deleted here
@@ -588,6 +592,15 @@ class OptimizersPanel(QWidget):
             editor.rejected.connect(self.rejected)
             self.list.addWidget(editor)
             self.editors.append(editor)
+        self.show_start_curvature(self._start_curvature)
+
+    def show_start_curvature(self, start) -> None:
+        """Beside each learning rate, its method's stable bound at the runs' start (``start``: a
+        ``PointCurvature``, or None while unknown)."""
+        self._start_curvature = start
+        for editor, spec in zip(self.editors, self.session.target.runs):
+            if editor.lr_max is not None:
+                editor.lr_max.show_start(spec, start)
 
 
 class ViewPanel(Panel):
@@ -645,11 +658,23 @@ class ViewPanel(Panel):
             arrows_row.addWidget(box)
             self.arrows[name] = box
         arrows_row.addStretch(1)
+        self.eigen_axes = QCheckBox("Hessian's sharpest directions")
+        self.eigen_axes.setObjectName("check_eigen_axes")
+        self.eigen_axes.setToolTip("at each run's point: the Hessian's top two eigenvectors, lengths ∝ 1/√λ "
+                                   "(the quadratic model's level set)")
+        self.curvature_map = QCheckBox("where the loss curves down")
+        self.curvature_map.setObjectName("check_curvature_map")
+        self.curvature_map.setToolTip("λ_min/λ_max of the Hessian on a coarse grid over the plane: red discs "
+                                      "where it is negative (not convex there)")
+        for box, name in ((self.eigen_axes, "eigen_axes"), (self.curvature_map, "curvature_map")):
+            box.setChecked(getattr(v, name))
+            box.toggled.connect(lambda on, name=name: session.set_view(**{name: on}))
         self.theme = combo([("light", "light"), ("dark", "dark")], v.theme, "colour theme", "combo_theme")
         self.theme.currentIndexChanged.connect(lambda: session.set_view(theme=self.theme.currentData()))
         for label, widget in (("Layout", self.layout_box), ("Landscape", self.part), ("", self.log_scale),
                               ("Colours", self.colormap), ("Iso-lines", self.isolines), ("Curves vs", self.x_axis),
-                              ("", self.log_loss), ("Arrows", arrows_box), ("Data view shows", self.data_run),
+                              ("", self.log_loss), ("Arrows", arrows_box), ("Curvature", self.eigen_axes),
+                              ("", self.curvature_map), ("Data view shows", self.data_run),
                               ("", self.weights), ("Theme", self.theme)):
             self.form.addRow(label, widget)
         session.viewChanged.connect(self.sync_view)
@@ -673,7 +698,8 @@ class ViewPanel(Panel):
         self.data_run.blockSignals(True)
         self.data_run.setCurrentIndex(min(v.data_run, self.data_run.count() - 1))
         self.data_run.blockSignals(False)
-        for box, on in [(self.weights, v.weights)] + [(b, name in v.arrows) for name, b in self.arrows.items()]:
+        for box, on in [(self.weights, v.weights), (self.eigen_axes, v.eigen_axes),
+                        (self.curvature_map, v.curvature_map)] + [(b, name in v.arrows) for name, b in self.arrows.items()]:
             box.blockSignals(True)
             box.setChecked(on)
             box.blockSignals(False)

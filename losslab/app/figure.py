@@ -20,7 +20,9 @@ from PyQt6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from ..engine.datasets import Dataset
 from ..engine.experiment import RunResult
+from ..engine.curvature_map import point_curvature
 from .arrows import panel_arrows
+from .curvature_view import cheap_curvature
 from .display import SurfaceDisplay
 from .session import Snapshot
 from .views import DataView, LandscapeGrid, LossCurves, PathData, TemplateView, run_color, run_label
@@ -199,6 +201,7 @@ class Figure(QWidget):
         self.frame = max(0, min(int(frame), self.n_frames - 1))
         self.landscape_view.set_frame(self.frame)
         self._draw_arrows()
+        self._draw_eigen_axes(playing)
         self.curves.set_frame(self.frame)
         if not playing or self._secondary.hasExpired(self.SECONDARY_INTERVAL_MS):
             self._secondary.restart()
@@ -215,6 +218,27 @@ class Figure(QWidget):
             panel.arrows.set_visible_kinds(kinds)
             panel.arrows.set_arrows(panel_arrows(self.snapshot.computed, self.frame, shown,
                                                  [run_color(r.index, r.spec) for r in shown]) if kinds else [])
+
+    def _draw_eigen_axes(self, playing: bool) -> None:
+        """The Hessian's two sharpest directions at each panel's run (View ▸ Curvature): while playing
+        only where they are cheap (a run in the slice: a 2 × 2 Hessian), else once the animation rests."""
+        if self.snapshot is None:
+            return
+        computed = self.snapshot.computed
+        if not self.snapshot.view.eigen_axes:
+            for panel in self.grid.panels:
+                panel.eigen_axes.clear()
+            return
+        if playing and not cheap_curvature(computed):
+            return
+        results = self.results
+        shown = [self.data_result()] if self.snapshot.view.layout == "overlay" and results else results
+        for panel, result in zip(self.grid.panels, shown):
+            try:
+                found = point_curvature(computed, result, self.frame)
+            except ValueError:  # a diverged iterate has no curvature to show
+                found = None
+            panel.eigen_axes.show_curvature(found, run_color(result.index, result.spec))
 
     def framed_region(self) -> tuple | None:
         """The plane region the landscape panels show: ``(plane key, (a0, a1), (b0, b1))``.

@@ -57,6 +57,8 @@ class ViewSettings:
     data_run: int = 2  # which run's parameters the data view shows (index among enabled runs)
     weights: bool = True  # the linear classifier's weight vectors and zero-score lines over 2-D data
     arrows: tuple[str, ...] = ()  # what the landscape draws at each run's current point (ARROWS)
+    eigen_axes: bool = False  # the Hessian's two sharpest directions at each run's current point
+    curvature_map: bool = False  # where the loss curves down (λ_min < 0) over the plane, on a coarse grid
 
 
 def validate_view(view: ViewSettings) -> ViewSettings:
@@ -68,8 +70,9 @@ def validate_view(view: ViewSettings) -> ViewSettings:
         raise ValueError(f"view.isolines must be a whole number in 0..60, got {view.isolines!r}")
     if isinstance(view.data_run, bool) or not isinstance(view.data_run, int) or not 0 <= view.data_run < 100:
         raise ValueError(f"view.data_run must be a run's position, 0..99, got {view.data_run!r}")
-    if not isinstance(view.weights, bool):
-        raise ValueError(f"view.weights must be true or false, got {view.weights!r}")
+    for name in ("weights", "eigen_axes", "curvature_map"):
+        if not isinstance(getattr(view, name), bool):
+            raise ValueError(f"view.{name} must be true or false, got {getattr(view, name)!r}")
     arrows = tuple(view.arrows) if isinstance(view.arrows, (tuple, list)) else None
     if arrows is None or any(a not in ARROWS for a in arrows):
         raise ValueError(f"view.arrows must list some of {', '.join(ARROWS)}; got {view.arrows!r}")

@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathIt
 
 from ..engine.contours import contour_segments
 from .arrows import ArrowOverlay
+from .curvature_view import CurvatureMapItem, EigenAxes
 from ..engine.geometry import score_zero_lines
 from ..engine.optimizers import OPTIMIZERS
 
@@ -349,6 +350,10 @@ class LandscapePanel(pg.PlotItem):
         self.addItem(self.diverged_text)
         self.arrows = ArrowOverlay()  # −∇L, the step and the velocity at each run's point (View ▸ Arrows)
         self.arrows.attach(self)
+        self.eigen_axes = EigenAxes()  # the Hessian's sharpest directions there (View ▸ Curvature)
+        self.eigen_axes.attach(self)
+        self.curvature_map = CurvatureMapItem()
+        self.curvature_map.attach(self)
         self.vb.sigRangeChanged.connect(self._view_changed)
 
     # --- the title ------------------------------------------------------------------------
@@ -444,6 +449,7 @@ class LandscapePanel(pg.PlotItem):
             rect = self.vb.viewRect()
             self.diverged_text.setPos(rect.center().x(), rect.top())  # at the bottom edge (y grows upwards)
         self.arrows.redraw()  # cut at the view's edge like the paths (exports draw at other sizes)
+        self.eigen_axes.redraw()
 
     # --- mouse --------------------------------------------------------------------------------
     def plane_point(self, scene_pos: QPointF) -> tuple[float, float] | None:

@@ -18,15 +18,18 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QFormLayout, QFrame, QLa
                              QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from .. import __version__
+from ..engine.curvature_map import curvature_map_blocks, start_curvature
 from ..engine.planes import PLANES
 from ..io.session_file import dumps, list_presets
 from .actions import FileActions
 from .clock import AnimationClock
+from .curvature_view import CurvatureReadout
 from .cuts import CutsPanel
 from .controls import ModelPanel, ObjectivePanel, OptimizersPanel, PlanePanel, ProblemPanel, ViewPanel, scrolled
 from .display import PART_LABELS
 from .examples_table import ExampleTable
 from .figure import Figure
+from .jobs import single
 from .param_editor import ParameterEditor
 from .readout import Readout
 from .session import Session, ViewSettings
@@ -78,6 +81,10 @@ class MainWindow(QMainWindow):
         self.cuts_dock.setWindowTitle("1-D cuts")
         self.tabifyDockWidget(readout_dock, self.cuts_dock)
         self.cuts_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
+        self.curvature = CurvatureReadout(self.session.jobs)
+        self.curvature_dock = self._dock("Curvature", self.curvature, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(readout_dock, self.curvature_dock)
+        self.curvature_dock.visibilityChanged.connect(lambda visible: visible and self.show_curvature())
         self.notes = QLabel()
         self.notes.setObjectName("label_notes")
         self.notes.setWordWrap(True)
@@ -128,6 +135,8 @@ class MainWindow(QMainWindow):
         self.clock.playingChanged.connect(self.on_playing)
         self.figure.clicked.connect(self.on_contour_click)
         self._connect_data_edits()
+        self._curvature_map_of = None  # the results the curvature map shown (or computing) belongs to
+        self._curvature_map = None
         self.figure.hovered.connect(self.on_hover)
 
         self.apply_theme(s.view.theme)
@@ -173,6 +182,11 @@ class MainWindow(QMainWindow):
         self.figure.show_snapshot(snapshot)
         self.readout.show_snapshot(snapshot)
         self.show_tables()
+        self.show_curvature()
+        self.show_curvature_map()
+        computed = snapshot.computed  # beside every learning rate: its stable bound where the runs start
+        self.session.jobs.submit("lr-bounds", lambda: single(start_curvature, computed),
+                                 on_result=self.optimizers_panel.show_start_curvature)
         # a valid change answers an old refusal, and the point once hovered is on another landscape now
         if self._message_is_error:
             self.clear_message()
@@ -185,6 +199,8 @@ class MainWindow(QMainWindow):
         if self.session.snapshot is not None:
             self.figure.show_snapshot(self.session.snapshot)
             self.show_tables()  # the data view's run may be another one now
+            self.show_curvature()
+            self.show_curvature_map()
 
     READOUT_INTERVAL_MS = 100  # while playing, the table follows at most ten times a second
 
@@ -196,12 +212,15 @@ class MainWindow(QMainWindow):
             self._readout_timer.restart()
             self.readout.show_frame(frame, playing)
             self.show_tables()
+        if not playing:
+            self.show_curvature()  # a Hessian per frame is for a resting animation
 
     def on_playing(self, playing: bool) -> None:
         if not playing:
             self.figure.set_frame(self.clock.frame)
             self.readout.show_frame(self.clock.frame, playing=False)
             self.show_tables()
+            self.show_curvature()
 
     def show_tables(self) -> None:
         """The per-example table, the 1-D cut and the parameters at the figure's frame, for the data
@@ -222,6 +241,47 @@ class MainWindow(QMainWindow):
             with np.errstate(all="ignore"):  # a diverged iterate shows inf or nan, and says so
                 grad = computed.problem.objective.loss_grad(theta)[1]
             self.parameters.show_point(computed.problem.model, theta, grad, f"{run_label(result.spec)}, step {step}")
+
+    def show_curvature(self) -> None:
+        """λ_max, λ_min, κ and the stable learning rate at the data view's run's point (only while shown)."""
+        if not self.curvature.isVisible() or self.figure.snapshot is None:
+            return
+        result = self.figure.data_result()
+        if result is None:
+            self.curvature.clear()
+        else:
+            self.curvature.show(self.figure.snapshot.computed, result, self.figure.frame)
+
+    CURVATURE_MAP_RESOLUTION = (16, 8)  # cells a side: a Hessian each; the coarser one beyond P = 200
+
+    def show_curvature_map(self) -> None:
+        """Where the loss curves down over the plane (View ▸ Curvature), computed in the background."""
+        snapshot = self.session.snapshot
+        if snapshot is None or not snapshot.view.curvature_map:
+            self.session.jobs.cancel("curvature-map")
+            self._curvature_map_of = None
+            for panel in self.grid.panels:
+                panel.curvature_map.set_map(None)
+            return
+        computed = snapshot.computed
+        if self._curvature_map_of is computed:
+            if self._curvature_map is not None:  # the panels may be new ones (another layout)
+                for panel in self.grid.panels:
+                    panel.curvature_map.set_map(self._curvature_map)
+            return  # computed, or being computed, for what is shown
+        self._curvature_map_of, self._curvature_map = computed, None
+        objective, plane = computed.problem.objective, computed.plane
+        space = "slice" if computed.experiment.slice_space else "full"
+        fine, coarse = self.CURVATURE_MAP_RESOLUTION
+        resolution = fine if objective.n_params <= 200 else coarse
+        self.session.jobs.submit("curvature-map", lambda: curvature_map_blocks(objective, plane, resolution, space),
+                                 on_result=lambda found: self._curvature_map_found(computed, found))
+
+    def _curvature_map_found(self, computed, found) -> None:
+        if self.session.snapshot is not None and self.session.snapshot.computed is computed:
+            self._curvature_map = found
+            for panel in self.grid.panels:
+                panel.curvature_map.set_map(found)
 
     def nudge_start(self, index: int, delta: float) -> None:
         """A parameter's ± button: the runs start from the start shown, moved along that coordinate."""
