@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--format", choices=RENDER_FORMATS, help="default: from OUT's extension")
     render.add_argument("--size", type=_size, metavar="WxH", help="image size in pixels, e.g. 1600x1000")
     render.add_argument("--frame", type=_frame, metavar="N", help="the step shown in a figure (default: the last)")
+    render.add_argument("--view", choices=("2d", "3d"), default=None,
+                        help="the landscape as contour panels (2d) or one shaded surface (3d, needs OpenGL: "
+                             "a display, or xvfb-run); default: the session's")
     render.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     render.add_argument("--max-minutes", type=_minutes, default=None, metavar="M",
                         help="refuse a session estimated to compute for longer than M minutes (default: 5)")
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         from .app.main import render
         try:
             limit = {} if args.max_minutes is None else {"max_minutes": args.max_minutes}
-            print(render(args.source, args.output, args.format, args.size, args.frame, args.force, **limit))
+            print(render(args.source, args.output, args.format, args.size, args.frame, args.force, **limit,
+                         view=args.view))
         except Exception as err:  # one line, never a traceback
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             print(f"losslab render: error: {message}", file=sys.stderr)

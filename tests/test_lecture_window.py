@@ -334,3 +334,24 @@ def test_curvature_in_the_window_bounds_the_learning_rate(qtbot, tmp_path):
     window.view_panel.eigen_axes.setChecked(False)
     assert all(np.isnan(panel.eigen_axes.half_axes).all() for panel in window.grid.panels)
     window.close()
+
+
+def test_the_3d_switch_without_opengl_says_so_and_2d_comes_back(qtbot, window, monkeypatch):
+    """Headless (no OpenGL), the 3-D view explains itself; the contours return whole."""
+    figure = window.figure
+    panels = len(window.grid.panels)
+    window.view_panel.surface.setCurrentIndex(window.view_panel.surface.findData("3d"))
+    assert window.session.view.surface == "3d"
+    assert figure.landscape_view is figure.surface3d and figure.landscapes.currentWidget() is figure.surface3d
+    if not figure.surface3d.has_gl:
+        assert "OpenGL" in figure.surface3d.message
+    window.clock.seek(12)  # the clock keeps going; nothing on the contour panels is touched
+    window.view_panel.surface.setCurrentIndex(window.view_panel.surface.findData("2d"))
+    assert figure.landscape_view is figure.grid and len(window.grid.panels) == panels
+    assert all(len(p._paths) == 1 for p in window.grid.panels)
+    # from the command line, 3-D needs a display
+    from losslab.app.main import render
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(ValueError, match="xvfb-run"):
+        render("svm-slice", str(window.settings.fileName()) + ".png", view="3d")

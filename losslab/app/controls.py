@@ -612,6 +612,10 @@ class ViewPanel(Panel):
         self.layout_box = combo([("side", "side by side"), ("overlay", "overlay on one")], v.layout,
                                 "one panel per optimizer, or every path on one landscape", "combo_layout")
         self.layout_box.currentIndexChanged.connect(lambda: session.set_view(layout=self.layout_box.currentData()))
+        self.surface = combo([("2d", "2-D contours"), ("3d", "3-D surface")], v.surface,
+                             "the landscape as contour panels, or as one shaded surface to turn with the mouse "
+                             "(needs OpenGL)", "combo_surface")
+        self.surface.currentIndexChanged.connect(lambda: session.set_view(surface=self.surface.currentData()))
         self.part = combo([("total", "total loss"), ("data", "data loss only"), ("reg", "regularization only")],
                           v.part, "which part of L = data + λR the landscape shows", "combo_part")
         self.part.currentIndexChanged.connect(lambda: session.set_view(part=self.part.currentData()))
@@ -671,7 +675,8 @@ class ViewPanel(Panel):
             box.toggled.connect(lambda on, name=name: session.set_view(**{name: on}))
         self.theme = combo([("light", "light"), ("dark", "dark")], v.theme, "colour theme", "combo_theme")
         self.theme.currentIndexChanged.connect(lambda: session.set_view(theme=self.theme.currentData()))
-        for label, widget in (("Layout", self.layout_box), ("Landscape", self.part), ("", self.log_scale),
+        for label, widget in (("Layout", self.layout_box), ("Landscape", self.part), ("Drawn as", self.surface),
+                              ("", self.log_scale),
                               ("Colours", self.colormap), ("Iso-lines", self.isolines), ("Curves vs", self.x_axis),
                               ("", self.log_loss), ("Arrows", arrows_box), ("Curvature", self.eigen_axes),
                               ("", self.curvature_map), ("Data view shows", self.data_run),
@@ -703,7 +708,8 @@ class ViewPanel(Panel):
             box.blockSignals(True)
             box.setChecked(on)
             box.blockSignals(False)
-        for box, key in ((self.layout_box, v.layout), (self.part, v.part), (self.colormap, v.colormap),
+        for box, key in ((self.layout_box, v.layout), (self.part, v.part), (self.surface, v.surface),
+                         (self.colormap, v.colormap),
                          (self.x_axis, v.x_axis), (self.theme, v.theme)):
             set_combo(box, key)
         set_number_combo(self.isolines, v.isolines, str)

@@ -26,6 +26,7 @@ from PyQt6.QtSvg import QSvgGenerator
 from PyQt6.QtWidgets import QApplication, QGraphicsItem, QGraphicsView, QWidget
 
 from ..io.files import atomic_write, atomic_write_bytes
+from .surface3d import SurfaceView3D
 from .views import lines_cut_at_views
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -59,14 +60,16 @@ def figure_parts(figure, part: str = "figure") -> tuple[QSize, Placed]:
     """
     if part == "figure":
         root = figure.splitter
-        views = [figure.grid, figure.curves, figure.right.currentWidget()]
+        views = [figure.landscape_view, figure.curves, figure.right.currentWidget()]
         placed = [(v, QRect(v.mapTo(root, QPoint(0, 0)), v.size()), None) for v in views if v.isVisibleTo(root)]
         return root.size(), placed
-    single = {"landscapes": figure.grid, "curves": figure.curves, "data": figure.right.currentWidget()}
+    single = {"landscapes": figure.landscape_view, "curves": figure.curves, "data": figure.right.currentWidget()}
     if part in single:
         view = single[part]
         return view.size(), [(view, QRect(QPoint(0, 0), view.size()), None)]
     if part.startswith("panel:"):
+        if figure.landscape_view is not figure.grid:
+            raise ValueError("the landscape is drawn as a 3-D surface, which has no panels: export \"landscapes\"")
         try:
             k = int(part.split(":", 1)[1])
         except ValueError:
@@ -85,7 +88,9 @@ def paint_parts(painter: QPainter, target: QRectF, size: QSize, placed: Placed, 
     painter.fillRect(target, background)
     for view, rect, scene_rect in placed:
         dest = QRectF(target.x() + rect.x() * sx, target.y() + rect.y() * sy, rect.width() * sx, rect.height() * sy)
-        if scene_rect is not None:
+        if isinstance(view, SurfaceView3D):  # rendered by OpenGL at the device's resolution
+            view.paint_into(painter, dest)
+        elif scene_rect is not None:
             view.scene().render(painter, dest, scene_rect, Qt.AspectRatioMode.IgnoreAspectRatio)  # one panel
         elif isinstance(view, QGraphicsView):
             view.render(painter, dest, view.viewport().rect())

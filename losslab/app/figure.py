@@ -24,6 +24,7 @@ from ..engine.curvature_map import point_curvature
 from .arrows import panel_arrows
 from .curvature_view import cheap_curvature
 from .display import SurfaceDisplay
+from .surface3d import SurfaceView3D
 from .session import Snapshot
 from .views import DataView, LandscapeGrid, LossCurves, PathData, TemplateView, run_color, run_label
 
@@ -91,7 +92,11 @@ class Figure(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.grid = LandscapeGrid()
+        self.surface3d = SurfaceView3D()  # the same landscape as a surface (View ▸ Landscape: 3-D)
         self.landscape_view: LandscapeView = self.grid
+        self.landscapes = QStackedWidget()
+        self.landscapes.addWidget(self.grid)
+        self.landscapes.addWidget(self.surface3d)
         self.curves = LossCurves()
         self.data_view = DataView()
         self.templates = TemplateView()
@@ -103,7 +108,7 @@ class Figure(QWidget):
         self.bottom.addWidget(self.right)
         self.bottom.setSizes([600, 400])
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(self.landscapes)
         self.splitter.addWidget(self.bottom)
         self.splitter.setSizes([560, 300])
         layout = QVBoxLayout(self)
@@ -161,6 +166,7 @@ class Figure(QWidget):
         self.snapshot = snapshot
         computed, view = snapshot.computed, snapshot.view
         self._apply_theme(view.theme)
+        self._use_landscape(view.surface)
         dataset = computed.problem.dataset
         if dataset is not self._dataset:
             old, self._dataset = self._dataset, dataset
@@ -187,6 +193,15 @@ class Figure(QWidget):
         self._set_data_title()
         self.set_frame(min(self.frame, self.n_frames - 1))
 
+    def _use_landscape(self, kind: str) -> None:
+        """The 2-D contour panels or the 3-D surface; the one switched to is fed by the caller."""
+        view = self.surface3d if kind == "3d" else self.grid
+        if view is self.landscape_view:
+            return
+        self.landscape_view = view
+        self.landscapes.setCurrentWidget(view)
+        self._region = None  # the view now shown frames itself (show_snapshot feeds it next)
+
     def show_display(self, snapshot: Snapshot) -> None:
         """The same results with a new picture of the landscape (other colours, part or iso-lines)."""
         if self._holding:
@@ -211,6 +226,8 @@ class Figure(QWidget):
         """The arrows the View panel asks for, at each run's current point (each costs a full gradient)."""
         if self.snapshot is None:
             return
+        if self.landscape_view is not self.grid:
+            return  # the arrows are drawn on the contour panels
         kinds = self.snapshot.view.arrows
         results = self.results
         per_panel = [results] if self.snapshot.view.layout == "overlay" else [[r] for r in results]
@@ -222,7 +239,7 @@ class Figure(QWidget):
     def _draw_eigen_axes(self, playing: bool) -> None:
         """The Hessian's two sharpest directions at each panel's run (View ▸ Curvature): while playing
         only where they are cheap (a run in the slice: a 2 × 2 Hessian), else once the animation rests."""
-        if self.snapshot is None:
+        if self.snapshot is None or self.landscape_view is not self.grid:
             return
         computed = self.snapshot.computed
         if not self.snapshot.view.eigen_axes:
@@ -344,7 +361,7 @@ class Figure(QWidget):
         if theme == self._theme:
             return
         self._theme = theme
-        for view in (self.grid, self.curves, self.data_view, self.templates):
+        for view in (self.grid, self.surface3d, self.curves, self.data_view, self.templates):
             view.setBackground(BACKGROUNDS[theme])
         self._style_plots()
 
@@ -352,7 +369,8 @@ class Figure(QWidget):
         """Text and lines in the theme's foreground: every one reads at a contrast of 4.5:1 or more."""
         theme = self._theme or "light"
         foreground, background = FOREGROUNDS[theme], BACKGROUNDS[theme]
-        self.landscape_view.set_foreground(foreground)
+        for view in (self.grid, self.surface3d):
+            view.set_foreground(foreground)
         self.curves.set_colors(foreground, background)
         self.data_view.set_colors(foreground)
         self.templates.set_foreground(foreground)

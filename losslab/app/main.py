@@ -204,7 +204,8 @@ LAYOUT_WIDTH = 1600  # about the widest layout `render` draws; wider images scal
 
 
 def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] | None = None,
-           frame: int | None = None, force: bool = False, max_minutes: float | None = None) -> str:
+           frame: int | None = None, force: bool = False, max_minutes: float | None = None,
+           view: str | None = None) -> str:
     """Render a session file or preset to ``out`` without a window.
 
     A session estimated to compute for longer than ``max_minutes`` (default:
@@ -216,8 +217,9 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     gif/mp4 play every frame (default size 1200×675); csv/npz write the trajectories and json
     the configuration, both without Qt. A frame before the first or past the last is
     refused. Images wider than about ``LAYOUT_WIDTH`` are a smaller layout scaled up 2× or
-    3×, like a denser screen. Returns a one-line summary; raises ``ValueError``/``OSError``
-    with a one-line message.
+    3×, like a denser screen. ``view``: ``"2d"`` (contour panels) or ``"3d"`` (the shaded
+    surface, drawn by OpenGL: it needs a display, e.g. ``xvfb-run``); None keeps the session's.
+    Returns a one-line summary; raises ``ValueError``/``OSError`` with a one-line message.
     """
     from pathlib import Path
 
@@ -230,28 +232,38 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     fmt = (fmt or Path(out).suffix.lstrip(".")).lower()
     if fmt not in RENDER_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(RENDER_FORMATS)}")
-    experiment, view, info = load_session(resolve_session(source))
+    experiment, view_dict, info = load_session(resolve_session(source))
     summary = f"wrote {out} ({fmt}, {info.get('title') or source})"
     max_seconds = TIME_LIMIT if max_minutes is None else max_minutes * 60
     if fmt not in FIGURE_FORMATS:
         computed = compute_all(experiment, max_seconds=max_seconds)  # refuses what cannot be computed
         if fmt == "json":
-            save_session(out, computed.experiment, view, info.get("title", ""), info.get("description", ""),
+            save_session(out, computed.experiment, view_dict, info.get("title", ""), info.get("description", ""),
                          overwrite=force)
         else:
             write_trajectories(out, computed, fmt, overwrite=force)
         return summary
 
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # never show anything, display or not
+    if view is not None and view not in ("2d", "3d"):
+        raise ValueError(f"view must be 2d or 3d, got {view!r}")
+    settings = _view_settings(view_dict, view)
+    if settings.surface == "3d":  # OpenGL needs a real platform; the figure is drawn but never shown
+        from .surface3d import command_line_platform
+        os.environ["QT_QPA_PLATFORM"] = command_line_platform()
+    else:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # never show anything, display or not
     from .export import export_animation, export_figure
     from .figure import Figure
-    from .session import render_snapshot, view_from_dict
+    from .session import render_snapshot
 
     if frame is not None and frame < 0:
         raise ValueError(f"frame must be 0 or more (the first step), got {frame}")
-    snapshot = render_snapshot(experiment, view_from_dict(view), max_seconds)
+    snapshot = render_snapshot(experiment, settings, max_seconds)
     app = _application(sys.argv)
     figure = Figure()
+    if settings.surface == "3d":
+        from PyQt6.QtCore import Qt
+        figure.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
     animated = fmt in ("gif", "mp4")
     width, height = size or ((1200, 675) if animated else (1600, 900))  # animations: 151 frames stay small
     # a wide image is a screen of 2 or 3 pixels a point: the layout of a 1500 px figure drawn at
@@ -262,6 +274,8 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     figure.show_snapshot(snapshot)
     app.processEvents()
     try:
+        if settings.surface == "3d" and not figure.surface3d.has_gl:
+            raise ValueError(figure.surface3d.message)
         last = figure.n_frames - 1
         if frame is not None and frame > last:
             raise ValueError(f"frame {frame} is past the last step, {last}")
@@ -276,3 +290,12 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
         figure.close()
         figure.deleteLater()
     return summary
+
+
+def _view_settings(view_dict: dict, surface: str | None):
+    """A session file's view settings, drawn as ``surface`` ("2d" or "3d"; None: as the file says)."""
+    from dataclasses import replace
+
+    from .session import view_from_dict
+    settings = view_from_dict(view_dict)
+    return settings if surface is None else replace(settings, surface=surface)

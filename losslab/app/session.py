@@ -37,6 +37,7 @@ PARTS = ("total", "data", "reg")
 X_AXES = ("step", "cost")
 THEMES = ("light", "dark")
 COLORMAPS = ("viridis", "inferno", "cividis", "turbo")
+SURFACE_VIEWS = ("2d", "3d")
 ARROWS = ("gradient", "step", "velocity")  # −∇L projected, the step taken, the momentum or adaptive scale
 
 
@@ -57,13 +58,14 @@ class ViewSettings:
     data_run: int = 2  # which run's parameters the data view shows (index among enabled runs)
     weights: bool = True  # the linear classifier's weight vectors and zero-score lines over 2-D data
     arrows: tuple[str, ...] = ()  # what the landscape draws at each run's current point (ARROWS)
+    surface: str = "2d"  # the landscape as contour panels ("2d") or one shaded surface ("3d")
     eigen_axes: bool = False  # the Hessian's two sharpest directions at each run's current point
     curvature_map: bool = False  # where the loss curves down (λ_min < 0) over the plane, on a coarse grid
 
 
 def validate_view(view: ViewSettings) -> ViewSettings:
     for name, choices in (("layout", LAYOUTS), ("part", PARTS), ("x_axis", X_AXES), ("theme", THEMES),
-                          ("colormap", COLORMAPS)):
+                          ("colormap", COLORMAPS), ("surface", SURFACE_VIEWS)):
         if getattr(view, name) not in choices:
             raise ValueError(f"view.{name} must be one of {', '.join(choices)}; got {getattr(view, name)!r}")
     if not (isinstance(view.isolines, int) and 0 <= view.isolines <= 60):
