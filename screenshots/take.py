@@ -148,6 +148,40 @@ def shoot_gradient_arrows(app: QApplication) -> None:
     close(app, window)
 
 
+def shoot_curvature(app: QApplication) -> None:
+    """The curvature preset at a resting frame: the Curvature tab, the bounds beside the learning rates,
+    the Hessian's axes on the contour."""
+    experiment, view, _ = load_session(resolve_session("why-this-learning-rate-diverges"))
+    window = open_window(app, experiment, replace(view_from_dict(view), eigen_axes=True, data_run=2), frame=3)
+    window.curvature_dock.raise_()
+    for dock in window.findChildren(type(window.curvature_dock)):
+        if dock.windowTitle() == "Optimizers":
+            dock.raise_()
+    settle(app, window)
+    save(picture(app, window), "curvature")
+    close(app, window)
+
+
+def shoot_cuts(app: QApplication) -> None:
+    """The 1-D cuts tab: the loss and accuracy from the start to the optimum, the runs projected onto it."""
+    window = open_window(app, Experiment(objective=ObjectiveSpec(loss="softmax")), ViewSettings(), frame=15)
+    window.cuts_dock.raise_()
+    settle(app, window)
+    save(picture(app, window), "one-d-cuts")
+    close(app, window)
+
+
+def shoot_surface3d(app: QApplication) -> None:
+    """The landscape as a 3-D surface (OpenGL: on a display only)."""
+    experiment, view, _ = load_session(resolve_session("learning-rate-too-high"))
+    window = open_window(app, experiment, replace(view_from_dict(view), surface="3d"), frame=30)
+    if window.figure.surface3d.has_gl:
+        save(picture(app, window), "surface-3d")
+    else:
+        print(f"no 3-D screenshot: {window.figure.surface3d.message}")
+    close(app, window)
+
+
 def main() -> None:
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
     app = QApplication(sys.argv[:1])
@@ -176,6 +210,9 @@ def main() -> None:
     shoot_hands_on(app)
     shoot_gradient_arrows(app)
     shoot_preset(app, "lesson-many-zero-loss-w", "many-zero-loss-w", frame=150)
+    shoot_curvature(app)
+    shoot_cuts(app)
+    shoot_surface3d(app)  # last: once a window holds an OpenGL view, Qt composes it through OpenGL
 
 
 if __name__ == "__main__":
