@@ -116,7 +116,6 @@ class MainWindow(QMainWindow):
         for dock in docks[1:]:
             self.tabifyDockWidget(docks[0], dock)
         docks[0].raise_()
-        self.resizeDocks([readout_dock], [185], Qt.Orientation.Vertical)
         for panel in (self.problem_panel, self.model_panel, self.objective_panel, self.plane_panel,
                       self.optimizers_panel, self.view_panel):
             panel.rejected.connect(self.show_message)
@@ -144,6 +143,9 @@ class MainWindow(QMainWindow):
         self.clock.loop = s.view.loop
         if not restore_window(self, self.settings):
             self.resize(1500, 950)
+            # the tables and plots below the figure get room for a handful of rows (after the window's
+            # size is set: a resize hands all new height to the figure)
+            self.resizeDocks([readout_dock], [self.BOTTOM_DOCK_HEIGHT], Qt.Orientation.Vertical)
         if autoplay:  # the window comes alive: play as soon as the first runs are in
             self.session.committed.connect(self._autoplay)
         if s.snapshot is not None:
@@ -202,6 +204,7 @@ class MainWindow(QMainWindow):
             self.show_curvature()
             self.show_curvature_map()
 
+    BOTTOM_DOCK_HEIGHT = 200
     READOUT_INTERVAL_MS = 100  # while playing, the table follows at most ten times a second
 
     def on_frame(self, frame: int) -> None:
