@@ -286,3 +286,69 @@ def test_iso_levels():
     assert iso_levels(np.zeros((4, 4)), 5, spacing="quantile").size == 1  # a flat surface: one level
     with pytest.raises(ValueError, match="spacing"):
         iso_levels(Z, 4, spacing="cubic")
+
+
+# --- structured SVM: binned envelopes ------------------------------------------------------------
+
+@pytest.mark.parametrize("C", [2, 3, 5, 10])
+@pytest.mark.parametrize("grid", ["uniform", "uneven"])
+def test_structured_svm_envelopes_are_exact(C, grid):
+    X, y = dataset(N=40, D=3, C=C, seed=C)
+    objective = Objective(X, y, loss="structured_svm", reg="none", margin=0.7)
+    plane = Plane.random(np.random.default_rng(C).standard_normal(objective.n_params), (3, C), seed=C)
+    a, b = (np.linspace(-3, 3, 37), np.linspace(-2, 2.5, 19)) if grid == "uniform" else uneven_grid(plane)
+    data, _ = reference(objective, plane, a, b)
+    assert_exact(loss_surface(objective, plane, a, b, "data"), data)
+
+
+def test_structured_svm_with_parallel_and_concurrent_lines():
+    # an axes plane moves two weights only: most wrong-class lines keep slope 0 (parallel to the
+    # true class's zero line), and with one example at the origin every line passes through one point
+    X = np.vstack([np.zeros((3, 2)), dataset(N=20, D=2, C=4, seed=9)[0]])
+    y = np.r_[0, 1, 2, dataset(N=20, D=2, C=4, seed=9)[1]]
+    objective = Objective(X, y, loss="structured_svm", reg="none", margin=0.0, n_classes=4)
+    for plane in (Plane.axes(np.zeros(objective.n_params), 0, 5, (2, 4)),
+                  Plane.axes(np.zeros(objective.n_params), 8, 9, (2, 4)),  # biases only: every example alike
+                  Plane.random(np.zeros(objective.n_params), (2, 4), seed=9)):
+        a, b = np.linspace(-2, 2, 21), np.linspace(-1, 1, 11)  # both contain 0, where the lines meet
+        data, _ = reference(objective, plane, a, b)
+        Z = loss_surface(objective, plane, a, b, "data")
+        assert_exact(Z, data)
+        assert np.all(Z[data == 0.0] == 0.0)  # where every example is satisfied: exactly zero
+
+
+def test_structured_svm_zero_region_is_exactly_zero():
+    # well-separated classes and a large margin of victory: a wide region of exactly zero loss
+    X, y = dataset(N=30, D=2, C=3, seed=11)
+    objective = Objective(X, y, loss="structured_svm", reg="none", margin=1.0)
+    from losslab.engine import Plane as P
+    theta = np.zeros(objective.n_params)
+    for _ in range(300):
+        theta -= 0.5 * objective.grad(theta)
+    plane = P.random(10 * theta, (2, 3), seed=11)
+    a, b = np.linspace(-1, 1, 41), np.linspace(-1, 1, 41)
+    data, _ = reference(objective, plane, a, b)
+    Z = loss_surface(objective, plane, a, b, "data")
+    assert_exact(Z, data)
+    assert np.array_equal(Z == 0.0, data == 0.0)
+
+
+def test_structured_svm_many_classes_falls_back_and_stays_exact():
+    import losslab.engine.landscape as landscape
+    C = landscape._ENVELOPE_LINES + 2
+    X, y = dataset(N=3 * C, D=2, C=C, seed=12)
+    objective = Objective(X, y, loss="structured_svm", reg="l2", lam=0.1)
+    plane = Plane.random(np.random.default_rng(12).standard_normal(objective.n_params), (2, C), seed=12)
+    a, b = np.linspace(-2, 2, 9), np.linspace(-2, 2, 7)
+    data, reg_part = reference(objective, plane, a, b)
+    assert_exact(loss_surface(objective, plane, a, b), data + reg_part)
+
+
+def test_structured_svm_blocks_match_the_surface():
+    X, y = dataset(N=50, D=2, C=3, seed=13)
+    objective = Objective(X, y, loss="structured_svm", reg="l1", lam=0.1)
+    plane = Plane.random(np.random.default_rng(13).standard_normal(objective.n_params), (2, 3), seed=13)
+    a, b = np.linspace(-1, 1, 16), np.linspace(-1, 1, 23)
+    Z = loss_surface(objective, plane, a, b)
+    blocks = [block for _, block in loss_surface_blocks(objective, plane, a, b, block_rows=4)]
+    assert np.allclose(np.vstack(blocks), Z, rtol=1e-13, atol=1e-15)
