@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathIt
 from ..engine.contours import contour_segments
 from .arrows import ArrowOverlay
 from .curvature_view import CurvatureMapItem, EigenAxes
-from ..engine.geometry import score_zero_lines
+from ..engine.geometry import clip_segments, score_zero_lines
 from ..engine.optimizers import OPTIMIZERS
 
 Array = np.ndarray
@@ -140,27 +140,14 @@ def fit_cache(item: QGraphicsItem, view_box) -> None:
 def clip_polyline(points: Array, lo: Array, hi: Array) -> Array:
     """The polyline through ``points`` (T, 2) cut to the box [lo, hi]: (M, 2), its pieces separated by NaN rows.
 
-    Each segment keeps its part inside the box (Liang–Barsky, ``origin + t·step`` for
-    0 ≤ t ≤ 1). A cut segment keeps its direction, so a diverged path leaves the view the way
+    Each segment keeps its part inside the box (``geometry.clip_segments``, Liang–Barsky).
+    A cut segment keeps its direction, so a diverged path leaves the view the way
     it went, and a jump between two far points crosses the view only if it really does.
     NaN points are gaps.
     """
     a, b = points[:-1], points[1:]
-    centre = (lo + hi) / 2
-    # measured from its end nearer the box, a segment to 1e30 still knows where it starts
-    flip = (np.abs(b - centre).max(axis=1) < np.abs(a - centre).max(axis=1))[:, None]
-    origin, step = np.where(flip, b, a), np.where(flip, a - b, b - a)
-    with np.errstate(all="ignore"):  # far points give ±inf crossing times, NaN points NaN: both compare right
-        t_lo, t_hi = (lo - origin) / step, (hi - origin) / step
-        inside = (lo <= origin) & (origin <= hi)
-        parallel = step == 0  # no crossing on that axis: inside for the whole step, or never
-        t_in = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t_lo, t_hi))
-        t_out = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t_lo, t_hi))
-        t0 = np.maximum(t_in.max(axis=1, keepdims=True), 0.0)
-        t1 = np.minimum(t_out.min(axis=1, keepdims=True), 1.0)
-        visible = (t0 < t1)[:, 0]
-        entry, exit_ = origin + t0 * step, origin + t1 * step
-    first, last = np.where(flip, exit_, entry)[visible], np.where(flip, entry, exit_)[visible]
+    visible, first, last = clip_segments(a, b, lo, hi)
+    first, last = first[visible], last[visible]
     # a segment starting inside the box goes on from where the previous one ended: no gap, no repeated point
     goes_on = ((lo <= a) & (a <= hi)).all(axis=1) & np.r_[False, visible[:-1]]
     new_piece = ~goes_on[visible]

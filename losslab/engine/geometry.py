@@ -74,3 +74,25 @@ def weight_vectors(W: Array) -> Array:
     if W.ndim != 2 or W.shape[0] != 2:
         raise ValueError(f"weight vectors in data space need W (2, C), got {W.shape}")
     return W.T.copy()
+
+
+def clip_segments(starts: Array, ends: Array, lo: Array, hi: Array) -> tuple[Array, Array, Array]:
+    """Segments ``starts[i] → ends[i]`` (S, 2) cut to the box [lo, hi]: ``(visible (S,), first (S, 2), last (S, 2))``.
+
+    Liang–Barsky: each segment is measured from its end nearer the box, so one running to 1e30 still knows where it starts
+    and keeps its direction. A segment with a non-finite end is not visible.
+    """
+    centre = (lo + hi) / 2
+    flip = (np.abs(ends - centre).max(axis=1) < np.abs(starts - centre).max(axis=1))[:, None]
+    origin, step = np.where(flip, ends, starts), np.where(flip, starts - ends, ends - starts)
+    with np.errstate(all="ignore"):  # far points give ±inf crossing times, NaN points NaN: both compare right
+        t_lo, t_hi = (lo - origin) / step, (hi - origin) / step
+        inside = (lo <= origin) & (origin <= hi)
+        parallel = step == 0  # no crossing on that axis: inside for the whole step, or never
+        t_in = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t_lo, t_hi))
+        t_out = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t_lo, t_hi))
+        t0 = np.maximum(t_in.max(axis=1, keepdims=True), 0.0)
+        t1 = np.minimum(t_out.min(axis=1, keepdims=True), 1.0)
+        visible = (t0 < t1)[:, 0]
+        entry, exit_ = origin + t0 * step, origin + t1 * step
+    return visible, np.where(flip, exit_, entry), np.where(flip, entry, exit_)
