@@ -30,7 +30,6 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -38,17 +37,10 @@ import numpy as np  # noqa: E402
 from losslab.engine import Objective, accuracy_line, curvature, hessian, load_bundled, loss_line  # noqa: E402
 from losslab.engine import budget  # noqa: E402
 from losslab.engine import hessians  # noqa: E402
+from bench_landscape import best_time  # noqa: E402  (this folder: scripts run as benchmarks/NAME.py)
 
 TARGET_SECONDS = 0.2  # Hessian + eigendecomposition at P = 650 (issue 14)
 
-
-def best_time(fn, repeats: int):
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def traced_peak(fn) -> int:

@@ -406,19 +406,9 @@ class ArrowOverlay(pg.GraphicsObject):
             points = start + (tip - start) * np.column_stack([np.cos(angles), np.sin(angles)])
         else:
             points = np.array([start, tip])
-        from .views import clip_polyline
+        from .views import clip_polyline, polyline_path
         # a tip at 1e30 (a diverging run) is drawn leaving the view, never handed to Qt as it is
-        drawn = clip_polyline(points, lo, hi)
-        path = QPainterPath()
-        pen_down = False
-        for x, y in drawn:
-            if not (math.isfinite(x) and math.isfinite(y)):
-                pen_down = False
-            elif pen_down:
-                path.lineTo(x, y)
-            else:
-                path.moveTo(x, y)
-                pen_down = True
+        path = polyline_path(clip_polyline(points, lo, hi))
         for item, pen in ((edge, _pen(color, kind, edge=True)), (line, _pen(color, kind))):
             item.prepareGeometryChange()
             item.pad = pad

@@ -552,22 +552,12 @@ class EigenAxes(pg.GraphicsObject):
     def _polyline(self, points: Array) -> QPainterPath:
         """``points (T, 2)`` as a path, cut to the band around the view (to the view itself while
         exporting: ``views.lines_cut_at_views``; an SVG has no clipping)."""
-        from .views import band, clip_polyline
+        from .views import band, clip_polyline, polyline_path
         view = self.getViewBox()
         if view is not None and hasattr(view, "viewRange"):
             (x0, x1), (y0, y1) = view.viewRange()
             points = clip_polyline(points, *band(np.array([x0, y0]), np.array([x1, y1])))
-        path = QPainterPath()
-        pen_down = False
-        for x, y in points:
-            if not (math.isfinite(x) and math.isfinite(y)):
-                pen_down = False
-            elif pen_down:
-                path.lineTo(float(x), float(y))
-            else:
-                path.moveTo(float(x), float(y))
-                pen_down = True
-        return path
+        return polyline_path(points)
 
     def _hide_drawing(self) -> None:
         self.half_axes = np.full((2, 2), np.nan)

@@ -155,6 +155,21 @@ def clip_polyline(points: Array, lo: Array, hi: Array) -> Array:
     return rows[np.stack([new_piece, new_piece, np.ones_like(new_piece)], axis=1)]
 
 
+def polyline_path(points: Array) -> QPainterPath:
+    """A painter path through ``points`` (M, 2); non-finite rows are gaps (as ``clip_polyline`` leaves them)."""
+    path = QPainterPath()
+    pen_down = False
+    for x, y in points:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            pen_down = False
+        elif pen_down:
+            path.lineTo(float(x), float(y))
+        else:
+            path.moveTo(float(x), float(y))
+            pen_down = True
+    return path
+
+
 # --- tick labels that read as the numbers they are -------------------------------------------------
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
