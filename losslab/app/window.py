@@ -67,24 +67,25 @@ class MainWindow(QMainWindow):
 
         self.readout = Readout(self.session.jobs)
         readout_dock = self._dock("Readout", self.readout, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        def tab(title: str, widget: QWidget, on_shown) -> QDockWidget:
+            """A tab beside the readout; what it shows is drawn when it comes into view."""
+            dock = self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
+            self.tabifyDockWidget(readout_dock, dock)
+            if on_shown is not None:
+                dock.visibilityChanged.connect(lambda visible: visible and on_shown())
+            return dock
+
         self.examples = ExampleTable()
-        self.examples_dock = self._dock("Examples", self.examples, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(readout_dock, self.examples_dock)
-        self.examples_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
+        self.examples_dock = tab("Examples", self.examples, self.show_tables)
         self.parameters = ParameterEditor()
-        self.parameters_dock = self._dock("Parameters", self.parameters, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(readout_dock, self.parameters_dock)
-        self.parameters_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
         self.parameters.nudged.connect(self.nudge_start)
+        self.parameters_dock = tab("Parameters", self.parameters, self.show_tables)
         self.cuts = CutsPanel(self.session.jobs)
-        self.cuts_dock = self._dock("Cuts", self.cuts, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.cuts_dock = tab("Cuts", self.cuts, self.show_tables)
         self.cuts_dock.setWindowTitle("1-D cuts")
-        self.tabifyDockWidget(readout_dock, self.cuts_dock)
-        self.cuts_dock.visibilityChanged.connect(lambda visible: visible and self.show_tables())
         self.curvature = CurvatureReadout(self.session.jobs)
-        self.curvature_dock = self._dock("Curvature", self.curvature, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(readout_dock, self.curvature_dock)
-        self.curvature_dock.visibilityChanged.connect(lambda visible: visible and self.show_curvature())
+        self.curvature_dock = tab("Curvature", self.curvature, self.show_curvature)
         self.notes = QLabel()
         self.notes.setObjectName("label_notes")
         self.notes.setWordWrap(True)
@@ -92,8 +93,7 @@ class MainWindow(QMainWindow):
         self.notes.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notes.setContentsMargins(8, 6, 8, 6)
-        self.notes_dock = self._dock("Notes", scrolled(self.notes), Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(readout_dock, self.notes_dock)
+        self.notes_dock = tab("Notes", scrolled(self.notes), None)
         readout_dock.raise_()
         self.show_notes({})
         self.examples.selected.connect(self.figure.data_view.highlight)
