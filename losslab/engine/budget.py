@@ -26,7 +26,7 @@ The memory model, read off the code (``benchmarks/bench_budget.py`` and
   full loss once, whatever its batch); the network adds ~5 H (its hidden layer and the
   backward pass's (N, H) arrays), and 2 H per row of a minibatch for dropout's mask;
 - the landscape: its per-loss tables, linear in N x C (hinge losses: 5 floats per term;
-  structured SVM: 3; softmax: 4 C^k / k per example, k examples per group), a set-up
+  structured SVM: 3 per term and 5 per line of its envelopes; softmax: 4 C^k / k per example, k examples per group), a set-up
   piece and one block of bounded size (``landscape._PIECE_TERMS``, ``_BLOCK_ELEMENTS``),
   and the G x G grids; the network's: three (N, H') pre-activation arrays of the H' hidden
   units the plane moves (all H, or 2 on an axes plane), three (N, C) output shares, and
@@ -89,6 +89,7 @@ _EVAL_FLOATS = (4, 5.5)  # one evaluation's working set, floats per example: a +
 OPTIMUM_STEPS = 500  # experiment.find_optimum: Adam from zero, this many steps
 _SURFACE_POINT_OPS = 40  # one point of an analytic test surface, vectorized
 # the landscape's set-up: one piece's temporaries, bytes per (example, class) (tracemalloc, C = 3..100)
+_ENVELOPE_SETUP_BYTES = 150  # the structured SVM's envelope tables: sorting each example's lines (measured)
 _SETUP_BYTES = {"svm": 64, "squared_hinge": 64, "ova_svm": 80, "structured_svm": 56, "softmax": 220}
 _OBJECTS_BYTES = 2**20  # the engine's small Python objects (runs, planes, specs, caches): a fixed allowance
 _SVD_OPS = 4  # operations per K x P x min(K, P) of an SVD (LAPACK gesdd, a rough count)
@@ -469,7 +470,20 @@ def _landscape_part(n: int, d: int, c: int, G: int, loss: str) -> Part:
         block = rows * ((8 if power == 1 else 11) * piece_terms + (20 if power == 1 else 28) * G) * _F
         what, work_what = f"N × {'C' if loss == 'ova_svm' else '(C − 1)'} = {n:,} × {terms // n} loss terms", \
             f"N × C × rows = {n:,} × {c} × {G}"
-    elif loss == "structured_svm":
+    elif loss == "structured_svm" and c <= L._ENVELOPE_LINES:
+        # the envelope path: per example its C lines sorted by slope (5 float tables and 2 masks
+        # of C each, beside the 3 coefficient tables); per block of rows ~14 (C, rows, examples)
+        # arrays of one piece, and the rows' bins
+        lines = c
+        setup_bytes = n_piece * c * _ENVELOPE_SETUP_BYTES
+        tables = (3 * K + 5 * lines) * n * _F + 2 * lines * n
+        row_work = n * (L._ENVELOPE_WORK * lines * (lines - 1) / 2 + 30 * lines) + 16 * G
+        rows = L._block_rows(4 * G, row_work, 1, G)
+        rows_per = max(1, L._BLOCK_ELEMENTS // (8 * lines * n_piece))
+        block = (14 * lines * min(rows_per, rows) * n_piece + 8 * rows * (G + 1)) * _F
+        what, work_what = f"N × C = {n:,} × {c} lines of the loss's envelopes", \
+            f"N × C² × rows = {n:,} × {c}² × {G}"
+    elif loss == "structured_svm":  # many classes: evaluated directly, block by block
         tables = 3 * n * K * _F
         row_work = n * G * (L._MAX_WORK * K + 1)
         rows = L._block_rows(2 * G, row_work, 1, G)
