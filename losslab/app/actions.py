@@ -6,11 +6,11 @@ import re
 from dataclasses import asdict
 
 from PyQt6.QtCore import QSettings, Qt
-from PyQt6.QtWidgets import QDialog, QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PyQt6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from ..engine.experiment import embed_data
 from ..io.exports import write_landscape_csv, write_landscape_npz, write_trajectories
-from ..io.session_file import SessionError, load_session, presets_folder, resolve_session, save_session
+from ..io.session_file import SessionError, dumps, load_session, loads, presets_folder, resolve_session, save_session
 from .dialogs import ExportAnimationDialog, ExportFigureDialog
 from .export import ExportCancelled, export_animation, export_figure, refuse_preview
 from .figure import Figure
@@ -114,6 +114,27 @@ class FileActions:
         self._file_experiment = self.session.target  # the file's experiment, validated: edits made meanwhile differ
         if self.session.pending is None:  # the same experiment: nothing to compute
             self._opened()
+        return True
+
+    def copy_session(self) -> None:
+        """The session shown, as the text of its file, on the clipboard (to paste into a message or back here)."""
+        info = self.session_info
+        QApplication.clipboard().setText(dumps(self.session.experiment, asdict(self.session.view),
+                                               info.get("title", ""), info.get("description", "")))
+        self.show_message("Copied the session to the clipboard: paste it into losslab with Ctrl+Shift+V", error=False)
+
+    def paste_session(self) -> bool:
+        """Open the session whose text is on the clipboard; anything else is named and changes nothing."""
+        try:
+            experiment, view, info = loads(QApplication.clipboard().text(), "the clipboard")
+            view = view_from_dict(view)
+        except SessionError as err:
+            self.show_message(f"Cannot paste a session: {err}")
+            return False
+        if not self.session.set_experiment(experiment, view):
+            return False
+        self.path = None
+        self.session_info = info
         return True
 
     def _on_committed(self, _snapshot) -> None:

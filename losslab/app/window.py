@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
                  clock: AnimationClock | None = None, autoplay: bool = False):
         super().__init__()
         self.setWindowTitle("losslab — loss landscapes of classifiers")
+        self.setAcceptDrops(True)  # a session or CSV file dropped on the window opens
         self.settings = settings if settings is not None else QSettings("losslab", "losslab")
         self.session = session or Session()
         self.session.setParent(self)
@@ -505,6 +506,9 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action(edit_menu, "Undo", self.session.undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action(edit_menu, "Redo", self.session.redo)
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit_menu.addSeparator()
+        self._action(edit_menu, "Copy session as text", self.files.copy_session, "Ctrl+Shift+C")
+        self._action(edit_menu, "Paste session", self.files.paste_session, "Ctrl+Shift+V")
         self.session.historyChanged.connect(self._update_history_actions)
         self.session.pendingChanged.connect(self._update_history_actions)
         self._update_history_actions()
@@ -530,6 +534,21 @@ class MainWindow(QMainWindow):
     def _update_history_actions(self, *_) -> None:
         self.undo_action.setEnabled(self.session.can_undo)
         self.redo_action.setEnabled(self.session.can_redo)
+
+    # --- files dropped on the window: a session opens, a CSV becomes the data -----------------------
+    def dragEnterEvent(self, event) -> None:
+        if dropped_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = dropped_file(event.mimeData())
+        if path is None:
+            return
+        event.acceptProposedAction()
+        if path.lower().endswith(".json"):
+            self.files.open_session(path)
+        else:
+            self.session.set_problem(source="csv", path=path, kind="")
 
     # --- the File menu's entry points (kept here for scripts and tests) ----------------------------
     def open_session(self, path) -> bool:
@@ -595,6 +614,15 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.session.shutdown()
         super().closeEvent(event)
+
+
+def dropped_file(mime) -> str | None:
+    """The one local session (.json) or dataset (.csv, .csv.gz) file being dropped, else None."""
+    urls = mime.urls() if mime.hasUrls() else []
+    if len(urls) != 1 or not urls[0].isLocalFile():
+        return None
+    path = urls[0].toLocalFile()
+    return path if path.lower().endswith((".json", ".csv", ".csv.gz")) else None
 
 
 def stacked(*panels: QWidget) -> QWidget:
