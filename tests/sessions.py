@@ -18,3 +18,30 @@ def started(qtbot, experiment):
     session.start()
     wait_settled(qtbot, session)
     return session
+
+
+def shown_window(qtbot, tmp_path, experiment, view=None, size=(1400, 900), **session_options):
+    """A real main window on ``experiment`` (scratch settings, full grids at once), shown and computed."""
+    from PyQt6.QtCore import QSettings
+
+    from losslab.app.session import Session
+    from losslab.app.window import MainWindow
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Session(experiment, view, **({"preview_seconds": None} | session_options)),
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    wait_settled(qtbot, window.session)
+    return window
+
+
+def shown_plot(qtbot):
+    """A pyqtgraph plot widget on screen (for overlays drawn in plane units); hold on to it while used."""
+    import pyqtgraph as pg
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(500, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget

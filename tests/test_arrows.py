@@ -13,6 +13,7 @@ from losslab.app.views import LandscapePanel, run_color
 from losslab.engine import Objective, Run, make_dataset, numerical_gradient, optimize, project
 from losslab.engine.arrows import StepArrows, in_slice_space, step_arrows
 from losslab.engine.experiment import Experiment, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec, compute_all
+from sessions import shown_plot  # noqa: E402
 
 
 # --- the state along a run ---------------------------------------------------------------------
@@ -248,11 +249,7 @@ def test_a_test_surface_has_arrows_too():
 
 @pytest.fixture
 def plot(qtbot):
-    widget = pg.PlotWidget()
-    qtbot.addWidget(widget)
-    widget.resize(500, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = shown_plot(qtbot)
     yield widget.getPlotItem()  # the widget stays alive while the test runs
 
 

@@ -1,5 +1,4 @@
 """The curvature presets say what the engine computes: 2/λ_max, κ, who converges and who diverges."""
-import numpy as np
 import pytest
 
 from losslab.engine import curvature

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-import pyqtgraph as pg  # noqa: E402
 
 from losslab.app.curvature_view import (MIN_HALF_PX, CurvatureMapItem, CurvatureReadout, EigenAxes,  # noqa: E402
                                         LrMaxLabel, add_lr_max_row, lr_max_text, map_markers, number)
@@ -21,6 +20,7 @@ from losslab.engine.curvature_map import (CURVED_RTOL, CurvatureMap, curvature_m
 from losslab.engine.experiment import (Experiment, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec,  # noqa: E402
                                        compute_all)
 from losslab.engine.optimizers import OPTIMIZERS  # noqa: E402
+from sessions import shown_plot  # noqa: E402
 
 SMALL = Experiment(problem=ProblemSpec(n=60, seed=3), objective=ObjectiveSpec(loss="softmax", lam=0.05),
                    plane=PlaneSpec(kind="random", centre="optimum", span=2.0, resolution=8),
@@ -305,12 +305,8 @@ def test_kappa_over_curved_directions_needs_an_upward_direction_and_the_whole_sp
 
 @pytest.fixture
 def plot(qtbot):
-    widget = pg.PlotWidget()
-    qtbot.addWidget(widget)
-    widget.resize(500, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget.getPlotItem()
+    widget = shown_plot(qtbot)
+    yield widget.getPlotItem()  # the widget stays alive while the test runs
 
 
 def segment(axes, k):

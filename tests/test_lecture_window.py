@@ -9,7 +9,7 @@ from losslab.app.param_editor import VALUE_ROLE  # noqa: E402
 from losslab.app.session import Session  # noqa: E402
 from losslab.app.window import MainWindow  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
-from sessions import settled  # noqa: E402
+from sessions import settled, shown_window  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -18,12 +18,7 @@ SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=32), st
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(Session(SMALL, preview_seconds=None), settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitUntil(lambda: settled(win.session), timeout=30_000)
+    win = shown_window(qtbot, tmp_path, SMALL)
     yield win
     win.close()
 
@@ -238,14 +233,9 @@ def test_the_drawn_gradient_is_the_runs_projected_gradient(qtbot, tmp_path):
     """View ▸ Arrows: at the current frame, each panel's gradient arrow is −∇L of its run, projected into the plane."""
     from losslab.app.readout import SLOPES
     from losslab.engine.experiment import RunSpec
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     experiment = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(kind="random", resolution=32), steps=30,
                             space="full", runs=(RunSpec("gd"), RunSpec("momentum"), RunSpec("adagrad")))
-    window = MainWindow(Session(experiment, preview_seconds=None), settings=settings)
-    qtbot.addWidget(window)
-    window.resize(1400, 900)
-    window.show()
-    wait(qtbot, window)
+    window = shown_window(qtbot, tmp_path, experiment)
     for name in ("gradient", "step", "velocity"):
         window.view_panel.arrows[name].setChecked(True)
     assert window.session.view.arrows == ("gradient", "step", "velocity")
@@ -310,12 +300,7 @@ def test_curvature_in_the_window_bounds_the_learning_rate(qtbot, tmp_path):
     from losslab.engine import curvature
     from losslab.io.session_file import load_session, resolve_session
     experiment, view, _ = load_session(resolve_session("why-this-learning-rate-diverges"))
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Session(experiment, view_from_dict(view), preview_seconds=None), settings=settings)
-    qtbot.addWidget(window)
-    window.resize(1400, 900)
-    window.show()
-    wait(qtbot, window)
+    window = shown_window(qtbot, tmp_path, experiment, view_from_dict(view))
     window.curvature_dock.raise_()
     window.view_panel.eigen_axes.setChecked(True)
     window.session.set_view(data_run=2)

@@ -11,14 +11,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PyQt6.QtCore import QSettings  # noqa: E402
 
 from losslab.app.export import export_figure  # noqa: E402
-from losslab.app.session import Session  # noqa: E402
-from losslab.app.window import MainWindow  # noqa: E402
+from losslab.app.session import PREVIEW_SECONDS  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
 from losslab.engine.optimizers import OPTIMIZERS  # noqa: E402
-from sessions import settled  # noqa: E402
+from sessions import settled, shown_window  # noqa: E402
 
 
 def rss_megabytes() -> float:
@@ -27,14 +25,9 @@ def rss_megabytes() -> float:
 
 
 def make_window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     experiment = Experiment(problem=ProblemSpec(n=120), plane=PlaneSpec(resolution=32), steps=20)
-    window = MainWindow(Session(experiment, confirm_seconds=None), settings=settings)
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitUntil(lambda: settled(window.session), timeout=30_000)
-    return window
+    return shown_window(qtbot, tmp_path, experiment, size=(1200, 800), confirm_seconds=None,
+                        preview_seconds=PREVIEW_SECONDS)
 
 
 def broken_csv(tmp_path):

@@ -9,11 +9,10 @@ from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PyQt6.QtGui import QDropEvent  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
-from losslab.app.session import Session  # noqa: E402
-from losslab.app.window import MainWindow, dropped_file  # noqa: E402
+from losslab.app.window import dropped_file  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
 from losslab.io.session_file import loads  # noqa: E402
-from sessions import settled  # noqa: E402
+from sessions import settled, shown_window  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,12 +21,7 @@ SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=24), st
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from PyQt6.QtCore import QSettings
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(Session(SMALL, preview_seconds=None), settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: settled(win.session), timeout=30_000)
+    win = shown_window(qtbot, tmp_path, SMALL)
     yield win
     win.close()
 
