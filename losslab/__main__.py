@@ -51,6 +51,16 @@ def _frame(text: str) -> int:
     return frame
 
 
+def _step(text: str) -> int:
+    try:
+        step = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a lesson's step is a whole number (from 1), got {text!r}") from None
+    if step < 1:
+        raise argparse.ArgumentTypeError(f"a lesson's steps count from 1, got {text!r}")
+    return step
+
+
 def _minutes(text: str) -> float:
     try:
         minutes = float(text)
@@ -76,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"losslab {__version__}")
     parser.add_argument("--open", metavar="SESSION", help="open a session file or preset in the window")
+    parser.add_argument("--lesson", metavar="NAME", help="open a lesson (see: losslab lessons) at its first step")
+    parser.add_argument("--step", type=_step, metavar="K", help="with --lesson: start at step K (from 1)")
+    parser.add_argument("--presentation", action="store_true",
+                        help="start in presentation mode: full screen, controls hidden, larger text (Esc leaves)")
     parser.add_argument("--summary", action="store_true",
                         help="print the default problem (data, objective, a gradient check) and exit")
     parser.add_argument("--play-for", type=float, metavar="SECONDS",
@@ -92,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--format", choices=RENDER_FORMATS, help="default: from OUT's extension")
     render.add_argument("--size", type=_size, metavar="WxH", help="image size in pixels, e.g. 1600x1000")
     render.add_argument("--frame", type=_frame, metavar="N", help="the step shown in a figure (default: the last)")
+    render.add_argument("--step", type=_step, metavar="K",
+                        help="when SESSION_OR_PRESET is a lesson: render its step K (from 1; default 1), "
+                             "at the step's frame unless --frame is given")
     render.add_argument("--view", choices=("2d", "3d"), default=None,
                         help="the landscape as contour panels (2d) or one shaded surface (3d, needs OpenGL: "
                              "a display, or xvfb-run); default: the session's")
@@ -99,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--max-minutes", type=_minutes, default=None, metavar="M",
                         help="refuse a session estimated to compute for longer than M minutes (default: 5)")
     commands.add_parser("presets", help="list the bundled presets")
+    commands.add_parser("lessons", help="list the bundled lessons (NAME and title, one a line)")
     return parser
 
 
@@ -110,12 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, title, _ in list_presets():
             print(f"{name:28s} {title}")
         return 0
+    if args.command == "lessons":
+        from .io.lessons import list_lessons
+        for name, title, _ in list_lessons():
+            print(f"{name:20s} {title}")
+        return 0
     if args.command == "render":
         from .app.main import render
         try:
             limit = {} if args.max_minutes is None else {"max_minutes": args.max_minutes}
             print(render(args.source, args.output, args.format, args.size, args.frame, args.force, **limit,
-                         view=args.view))
+                         view=args.view, step=args.step))
         except Exception as err:  # one line, never a traceback
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             print(f"losslab render: error: {message}", file=sys.stderr)
@@ -126,9 +149,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.export_png and args.play_for is None:
         parser.error("--export-png needs --play-for")
+    if args.step is not None and args.lesson is None:
+        parser.error("--step needs --lesson")
+    if args.lesson and args.open:
+        parser.error("open a session (--open) or a lesson (--lesson), not both")
+    lesson = None
+    if args.lesson:
+        from .io.lessons import LessonError, load_lesson
+        try:
+            lesson = load_lesson(args.lesson)
+            lesson.step(args.step or 1)
+        except LessonError as err:
+            print(f"losslab: error: {str(err).splitlines()[0]}", file=sys.stderr)
+            return 2
     from .app.main import run_window
     return _leave_qt(run_window(sys.argv[:1], play_for=args.play_for, export_png=args.export_png,
-                                open_path=args.open))
+                                open_path=args.open, lesson=lesson, step=args.step or 1,
+                                presentation=args.presentation))
 
 
 _AS_PROGRAM = __name__ == "__main__"  # python -m losslab; the installed command sets it too

@@ -60,7 +60,7 @@ class ExampleTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() in (0, self.label_column):
                 return str(int(value))
-            return f"{value:.4g}"
+            return f"{value:.6g}"  # enough for the lecture's numbers as written (695.45, 159.75)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if (role == Qt.ItemDataRole.ForegroundRole and self.active is not None and self.active_color is not None

@@ -356,6 +356,11 @@ class Figure(QWidget):
         else:
             self.templates.set_classes(dataset.class_names, dataset.image_shape)
 
+    def set_zoom(self, zoom: float) -> None:
+        """Draw the landscapes, curves and data ``zoom`` times larger (presentation mode; 1: as usual)."""
+        for view in (self.grid, self.curves, self.data_view, self.templates):
+            view.set_zoom(zoom)
+
     # --- theme ------------------------------------------------------------------------------------
     def _apply_theme(self, theme: str) -> None:
         if theme == self._theme:

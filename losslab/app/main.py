@@ -116,14 +116,15 @@ def _opened_session(path: str):
 
 
 def run_window(argv: list[str], play_for: float | None = None, export_png: str | None = None,
-               open_path: str | None = None) -> int:
+               open_path: str | None = None, lesson=None, step: int = 1, presentation: bool = False) -> int:
     """Open the main window and run the event loop until it closes.
 
     The last session comes back unless ``open_path`` names a session file or preset; a
     named session that cannot be read or computed is an error (one line, exit 2), never
     replaced by another. ``play_for`` (seconds): wait for the first results, play the
     animation that long, export the figure to ``export_png`` if given, then close — a
-    smoke test of the real app.
+    smoke test of the real app. ``lesson`` (a loaded :class:`~losslab.io.lessons.Lesson`) opens
+    at ``step``; ``presentation`` starts in presentation mode.
     """
     problem = display_problem()
     if problem:
@@ -152,14 +153,22 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
                 app.exit(2)
 
         session.failed.connect(refuse)
+    elif lesson is not None:  # the step's session is the first one computed
+        from .session import Session, view_from_dict
+        first = lesson.step(step)
+        session = Session(first.experiment, view_from_dict(first.view))
     else:
         session = _last_session(settings)
-    window = MainWindow(session, settings=settings, autoplay=play_for is None)
+    window = MainWindow(session, settings=settings, autoplay=play_for is None and lesson is None)
     sys.excepthook = _report_and_go_on(window)
     if info is not None:
         window.files.session_info = info
         window.setWindowTitle(f"losslab — {info.get('title') or open_path}")
     window.show()
+    if lesson is not None:
+        window.open_lesson(lesson, step)
+    if presentation:
+        window.set_presentation(True)
     if play_for is not None:
         def finish() -> None:
             print(f"played to step {window.clock.frame} of {window.clock.n_frames - 1}")
@@ -205,8 +214,8 @@ LAYOUT_WIDTH = 1600  # about the widest layout `render` draws; wider images scal
 
 def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] | None = None,
            frame: int | None = None, force: bool = False, max_minutes: float | None = None,
-           view: str | None = None) -> str:
-    """Render a session file or preset to ``out`` without a window.
+           view: str | None = None, step: int | None = None) -> str:
+    """Render a session file, preset or lesson step to ``out`` without a window.
 
     A session estimated to compute for longer than ``max_minutes`` (default:
     ``budget.TIME_LIMIT``) is refused with the estimate and what to lower. The session is
@@ -219,6 +228,8 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     refused. Images wider than about ``LAYOUT_WIDTH`` are a smaller layout scaled up 2× or
     3×, like a denser screen. ``view``: ``"2d"`` (contour panels) or ``"3d"`` (the shaded
     surface, drawn by OpenGL: it needs a display, e.g. ``xvfb-run``); None keeps the session's.
+    ``source`` may name a lesson (``losslab lessons``): its ``step`` (from 1, default 1) is
+    rendered, at the step's frame unless ``frame`` is given; a step that does not exist is an error.
     Returns a one-line summary; raises ``ValueError``/``OSError`` with a one-line message.
     """
     from pathlib import Path
@@ -226,13 +237,14 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
     from ..engine.budget import TIME_LIMIT
     from ..engine.experiment import compute_all
     from ..io.exports import write_trajectories
-    from ..io.session_file import load_session, resolve_session, save_session
+    from ..io.session_file import save_session
 
     _check_output(out, overwrite=force)  # before any work; checked again at the moment of writing
     fmt = (fmt or Path(out).suffix.lstrip(".")).lower()
     if fmt not in RENDER_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(RENDER_FORMATS)}")
-    experiment, view_dict, info = load_session(resolve_session(source))
+    experiment, view_dict, info, step_frame = _render_source(source, step)
+    frame = step_frame if frame is None else frame
     summary = f"wrote {out} ({fmt}, {info.get('title') or source})"
     max_seconds = TIME_LIMIT if max_minutes is None else max_minutes * 60
     if fmt not in FIGURE_FORMATS:
@@ -290,6 +302,23 @@ def render(source: str, out: str, fmt: str | None = None, size: tuple[int, int] 
         figure.close()
         figure.deleteLater()
     return summary
+
+
+def _render_source(source: str, step: int | None) -> tuple:
+    """``(experiment, view, info, frame)`` of a session file or preset, or of a lesson's step (its frame)."""
+    from ..io.lessons import find_lesson, load_lesson
+    from ..io.session_file import load_session, resolve_session
+
+    lesson_path = find_lesson(source)
+    if lesson_path is None:
+        if step is not None:
+            raise ValueError(f"--step is for lessons, and {source} is not one (see: losslab lessons)")
+        return (*load_session(resolve_session(source)), None)
+    lesson = load_lesson(lesson_path)
+    number = 1 if step is None else step
+    chosen = lesson.step(number)
+    info = {"title": f"{lesson.title}, step {number}: {chosen.title}"}
+    return chosen.experiment, chosen.view, info, chosen.frame
 
 
 def _view_settings(view_dict: dict, surface: str | None):

@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathIt
 from ..engine.contours import contour_segments
 from .arrows import ArrowOverlay
 from .curvature_view import CurvatureMapItem, EigenAxes
+from .zoom import Zoomable
 from ..engine.geometry import clip_segments, score_zero_lines
 from ..engine.optimizers import OPTIMIZERS
 
@@ -461,7 +462,7 @@ class LandscapePanel(pg.PlotItem):
         return p.x(), p.y()
 
 
-class LossCurves(pg.PlotWidget):
+class LossCurves(Zoomable, pg.PlotWidget):
     """Loss of every run against step or cost (full-data passes), with the current frame marked."""
 
     def __init__(self, parent=None):
@@ -649,7 +650,7 @@ class _Gesture:
     value: Array | None = None  # the last dragged-to position / weight column
 
 
-class DataView(pg.PlotWidget):
+class DataView(Zoomable, pg.PlotWidget):
     """The examples coloured by class, over the decision regions of the current parameters.
 
     It is handed a decision function ``scores(X (N, D)) -> (N, C)`` (:meth:`set_decision`),
@@ -1310,7 +1311,7 @@ class DataView(pg.PlotWidget):
 DIVERGING_LUT = "CET-D1"  # blue (negative) – white (0) – red (positive): the templates' colour map
 
 
-class TemplateView(pg.GraphicsLayoutWidget):
+class TemplateView(Zoomable, pg.GraphicsLayoutWidget):
     """Weight vectors into units shown as images: the CS231n templates.
 
     The linear classifier's class columns ``W[:, c]`` (one image per class, titled by the
@@ -1421,7 +1422,7 @@ def grid_columns(n: int, max_columns: int) -> int:
     return max(1, math.ceil(n / rows))
 
 
-class LandscapeGrid(pg.GraphicsLayoutWidget):
+class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
     """The landscape panels (one per run, or one overlay panel) in a grid, sharing one colour bar.
 
     Every panel gets a plot area of the same size: the cells are sized here from the
@@ -1521,7 +1522,7 @@ class LandscapeGrid(pg.GraphicsLayoutWidget):
             return
         columns = self.columns
         rows = math.ceil(len(self.panels) / columns)
-        size = self.viewport().size()
+        size = self.layout_size()  # the viewport's, unless drawn larger (presentation mode)
         bar = self.colorbar.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() if self.colorbar else 0
         bar = math.ceil(max(bar, self.COLORBAR_WIDTH + self.COLORBAR_AXIS_WIDTH))
         inner_width = size.width() - 2 * self.MARGIN - bar - columns * self.SPACING

@@ -30,6 +30,7 @@ from .display import PART_LABELS
 from .examples_table import ExampleTable
 from .figure import Figure
 from .jobs import single
+from .lessons import LessonBar, LessonBrowser, LessonGuide, Pointer
 from .param_editor import ParameterEditor
 from .readout import Readout
 from .session import Session, ViewSettings
@@ -41,6 +42,11 @@ from .widgets import theme_color
 PROGRESS_DELAY_MS = 500  # a computation shows its progress and a Cancel button once it takes this long
 STAGE_LABELS = {"data": "building the problem", "optimum": "finding the optimum", "runs": "running the optimizers",
                 "landscape": "computing the landscape", "picture": "drawing"}
+
+
+def on_screen(widget: QWidget) -> bool:
+    """Whether any of ``widget`` can be seen: a dock behind another tab is "visible" to Qt, but covered."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
 
 
 class MainWindow(QMainWindow):
@@ -62,6 +68,10 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.lesson_bar = LessonBar()  # shown while a lesson is open (Help ▸ Lessons)
+        self.lesson_bar.hide()
+        layout.addWidget(self.lesson_bar)
         layout.addWidget(self.figure, 1)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
@@ -96,6 +106,9 @@ class MainWindow(QMainWindow):
         self.notes.setContentsMargins(8, 6, 8, 6)
         self.notes_dock = tab("Notes", scrolled(self.notes), None)
         readout_dock.raise_()
+        self.bottom_docks = {"readout": readout_dock, "examples": self.examples_dock,
+                             "parameters": self.parameters_dock, "cuts": self.cuts_dock,
+                             "curvature": self.curvature_dock, "notes": self.notes_dock}
         self.show_notes({})
         self.examples.selected.connect(self.figure.data_view.highlight)
         self._build_status_bar()
@@ -117,6 +130,7 @@ class MainWindow(QMainWindow):
         for dock in docks[1:]:
             self.tabifyDockWidget(docks[0], dock)
         docks[0].raise_()
+        self.control_docks = dict(zip(("data", "loss", "slice", "optimizers", "view"), docks))
         for panel in (self.problem_panel, self.model_panel, self.objective_panel, self.plane_panel,
                       self.optimizers_panel, self.view_panel):
             panel.rejected.connect(self.show_message)
@@ -138,6 +152,10 @@ class MainWindow(QMainWindow):
         self._curvature_map_of = None  # the results the curvature map shown (or computing) belongs to
         self._curvature_map = None
         self.figure.hovered.connect(self.on_hover)
+        self.pointer = Pointer(self)  # what a lesson's step points at
+        self.guide = LessonGuide(self)
+        self.presenting = False
+        self._before_presentation = None  # the window's state, to come back to
 
         self.apply_theme(s.view.theme)
         self.clock.set_speed(s.view.speed)
@@ -232,11 +250,11 @@ class MainWindow(QMainWindow):
         if self.figure.snapshot is None:
             return
         computed, result, frame = self.figure.snapshot.computed, self.figure.data_result(), self.figure.frame
-        if self.examples.isVisible():
+        if on_screen(self.examples):
             self.examples.show_frame(computed, result, frame)
-        if self.cuts.isVisible():
+        if on_screen(self.cuts):
             self.cuts.show(computed, frame, self.figure.snapshot.view.data_run)
-        if self.parameters.isVisible():
+        if on_screen(self.parameters):
             if result is None:
                 self.parameters.clear("No run to show: enable an optimizer")
                 return
@@ -248,7 +266,7 @@ class MainWindow(QMainWindow):
 
     def show_curvature(self) -> None:
         """λ_max, λ_min, κ and the stable learning rate at the data view's run's point (only while shown)."""
-        if not self.curvature.isVisible() or self.figure.snapshot is None:
+        if not on_screen(self.curvature) or self.figure.snapshot is None:
             return
         result = self.figure.data_result()
         if result is None:
@@ -523,13 +541,124 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             play_menu.addAction(action)
             self.addAction(action)
+        view_menu = self.menuBar().addMenu("&View")
+        self.presentation_action = self._action(view_menu, "Presentation", self.toggle_presentation, "F11")
+        self.presentation_action.setCheckable(True)
+        self.presentation_action.setToolTip("controls hidden, everything larger, for a projector (Esc leaves)")
+        # window-wide keys: they work with the menu bar hidden (presentation mode) too
+        self.addAction(self.presentation_action)
+        # keys taken from the widgets only while they mean something: Esc while presenting,
+        # Page Down / Page Up (what a presenter's clicker sends) while a lesson is open
+        self.leave_presentation_action = QAction("Leave presentation", self)
+        self.leave_presentation_action.setShortcut(QKeySequence("Esc"))
+        self.leave_presentation_action.triggered.connect(lambda: self.set_presentation(False))
+        self.leave_presentation_action.setEnabled(False)
+        self.addAction(self.leave_presentation_action)
+        self.lesson_key_actions = []
+        for key, step in (("PgDown", 1), ("PgUp", -1)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(key))
+            action.triggered.connect(lambda _=False, d=step: self.guide.go(self.guide.number + d))
+            action.setEnabled(False)
+            self.addAction(action)
+            self.lesson_key_actions.append(action)
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "Lessons…", self.open_lessons_dialog, "F1")
         about = QAction("About losslab", self)
         about.triggered.connect(lambda: QMessageBox.about(
             self, "About losslab", f"<b>losslab {__version__}</b><br>Loss landscapes of linear classifiers and "
             "small networks, and the optimizers that cross them, after CS231n lecture 3, "
             "“Loss functions and optimization”."))
         help_menu.addAction(about)
+
+    # --- lessons and presentation mode -------------------------------------------------------------
+    def open_lessons_dialog(self) -> None:
+        """Help ▸ Lessons: pick a bundled lesson and open it at its first step."""
+        browser = LessonBrowser(self)
+        browser.setWindowModality(Qt.WindowModality.WindowModal)
+        browser.accepted.connect(lambda: browser.chosen() is not None and self.open_lesson(browser.chosen()))
+        browser.open()
+        self.lesson_browser = browser
+
+    def open_lesson(self, lesson, step: int = 1) -> bool:
+        """Open a lesson (or a bundled lesson's name) at ``step`` (from 1); the lesson bar shows its text."""
+        if not self.guide.open(lesson, step):
+            return False
+        self.files.path, self.files.session_info = None, {"title": self.guide.lesson.title,
+                                                          "description": self.guide.lesson.description}
+        for action in self.lesson_key_actions:
+            action.setEnabled(True)
+        return True
+
+    def lesson_closed(self) -> None:
+        self.pointer.hide()
+        for action in self.lesson_key_actions:
+            action.setEnabled(False)
+
+    def point_at(self, kind: str, target) -> None:
+        """Show a lesson step's subject: a run's landscape panel, a panel of the window, or a table row."""
+        if kind == "row":
+            self.examples_dock.show()
+            self.examples_dock.raise_()
+            self.show_tables()
+            self.examples.select_examples([target])
+            self.pointer.point_at(self.examples_dock)
+            return
+        if kind == "run":
+            panels = self.grid.panels
+            if self.figure.landscapes.currentWidget() is not self.grid or not panels:
+                self.pointer.point_at(self.figure.landscapes)
+                return
+            panel = panels[min(target, len(panels) - 1)]
+            view = self.grid
+            rect = view.mapFromScene(panel.sceneBoundingRect()).boundingRect()
+            self.pointer.point_at(view.viewport(), rect)
+            return
+        dock = self.bottom_docks.get(target) or self.control_docks.get(target)
+        if dock is not None:
+            if not self.presenting or target in self.bottom_docks:  # presenting: the controls stay hidden
+                dock.show()
+                dock.raise_()
+                self.pointer.point_at(dock)
+            return
+        widget = {"landscape": self.figure.landscapes, "curves": self.figure.curves,
+                  "data view": self.figure.right}[target]
+        self.pointer.point_at(widget)
+
+    PRESENTATION_ZOOM = 1.5  # plots drawn this much larger: fonts and lines that read on a projector
+
+    def toggle_presentation(self) -> None:
+        self.set_presentation(not self.presenting)
+
+    def set_presentation(self, presenting: bool) -> None:
+        """View ▸ Presentation (F11): full screen, the controls hidden, plots and the lesson text larger; Esc leaves."""
+        if presenting == self.presenting:
+            self.presentation_action.setChecked(presenting)
+            return
+        self.presenting = presenting
+        self.presentation_action.setChecked(presenting)
+        self.leave_presentation_action.setEnabled(presenting)
+        if presenting:
+            self._before_presentation = (self.saveState(), self.windowState())
+            for dock in (*self.control_docks.values(), *self.bottom_docks.values()):
+                dock.hide()
+            for widget in (self.menuBar(), self.statusBar(), self.transport):
+                widget.hide()
+            self.showFullScreen()
+        else:
+            state, window_state = self._before_presentation
+            for widget in (self.menuBar(), self.statusBar(), self.transport):
+                widget.show()
+            self.restoreState(state)
+            self.setWindowState(window_state)
+        self.figure.set_zoom(self.PRESENTATION_ZOOM if presenting else 1.0)
+        self.lesson_bar.set_presentation(presenting)
+        self.pointer.hide()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.pointer.isVisible():
+            self.pointer.follow()
 
     def _update_history_actions(self, *_) -> None:
         self.undo_action.setEnabled(self.session.can_undo)
@@ -602,6 +731,7 @@ class MainWindow(QMainWindow):
     LAST_SESSION_CHARS = 2_000_000  # the settings file keeps edited points, not whole embedded datasets
 
     def closeEvent(self, event) -> None:
+        self.set_presentation(False)  # the window's layout is saved as it is outside presentation mode
         self.clock.pause()
         self.readout.stop()
         # the target: a change still being computed is what the user asked for last
