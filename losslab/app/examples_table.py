@@ -144,9 +144,20 @@ class ExampleTable(QWidget):
         if rows:
             self.view.scrollTo(rows[0])
 
+    def content_height(self) -> int:
+        """The height that shows every row, the header and the summary line (no empty space below)."""
+        view = self.view
+        rows = sum(view.rowHeight(row) for row in range(self.proxy.rowCount()))
+        margins = self.layout().contentsMargins()
+        return (view.horizontalHeader().height() + rows + 2 * view.frameWidth() + self.summary.sizeHint().height()
+                + self.layout().spacing() + margins.top() + margins.bottom())
+
+    def selected_rows(self) -> list[int]:
+        """The examples selected, by index (a source row is its example's index)."""
+        return sorted({self.proxy.mapToSource(index).row() for index in self.view.selectionModel().selectedRows()})
+
     def _selection_changed(self, *_) -> None:
-        rows = {self.proxy.mapToSource(index).row() for index in self.view.selectionModel().selectedRows()}
-        self.selected.emit(sorted(rows))  # a source row is its example's index
+        self.selected.emit(self.selected_rows())
 
     def _inputs(self, dataset, X: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """The inputs as shown: x₁, x₂ for 2-D data, else the first two principal components (cached)."""

@@ -33,7 +33,9 @@ class LessonBar(QFrame):
     closed = pyqtSignal()
 
     TEXT_PIXELS = 15  # the step's text; presentation mode sets PRESENTATION_TEXT_PIXELS
-    PRESENTATION_TEXT_PIXELS = 26
+    PRESENTATION_TEXT_PIXELS = 24
+    # presenting, the buttons are symbols (their words are in the tooltips): the title keeps the room
+    BUTTON_TEXTS = {"again": ("Show this step again", "↺"), "back": ("◀ Back", "◀"), "next": ("Next ▶", "▶")}
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -57,7 +59,7 @@ class LessonBar(QFrame):
         self.next_button.setToolTip("the next step (Page Down)")
         self.again_button = QPushButton("Show this step again")
         self.again_button.setObjectName("button_lesson_again")
-        self.again_button.setToolTip("back to what this step shows, after trying the controls")
+        self.again_button.setToolTip("show this step again: back to what it shows, after trying the controls")
         self.close_button = QToolButton()
         self.close_button.setObjectName("button_lesson_close")
         self.close_button.setText("✕")
@@ -101,6 +103,8 @@ class LessonBar(QFrame):
 
     def _set_text_size(self) -> None:
         pixels = self.text_pixels()
+        for name, button in (("again", self.again_button), ("back", self.back_button), ("next", self.next_button)):
+            button.setText(self.BUTTON_TEXTS[name][self.presenting])
         for widget, size in ((self.text, pixels), (self.heading, round(pixels * 0.85))):
             font = QFont(widget.font())
             font.setPixelSize(size)

@@ -13,7 +13,7 @@ from dataclasses import asdict
 import numpy as np
 
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
-from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
+from PyQt6.QtGui import QAction, QColor, QFont, QKeySequence, QPalette
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QFormLayout, QFrame, QLabel, QMainWindow, QMessageBox,
                              QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings("losslab", "losslab")
         self.session = session or Session()
         self.session.setParent(self)
+        self.session.prepare()  # the first results compute while the window builds itself (start() announces them)
         self.clock = clock or AnimationClock(self)
         self.clock.setParent(self)
 
@@ -601,6 +602,8 @@ class MainWindow(QMainWindow):
             self.examples_dock.show()
             self.examples_dock.raise_()
             self.show_tables()
+            if self.presenting:
+                self._fit_presented_dock(self.examples_dock)
             self.examples.select_examples([target])
             self.pointer.point_at(self.examples_dock)
             return
@@ -619,13 +622,25 @@ class MainWindow(QMainWindow):
             if not self.presenting or target in self.bottom_docks:  # presenting: the controls stay hidden
                 dock.show()
                 dock.raise_()
+                if self.presenting:
+                    self._fit_presented_dock(dock)
                 self.pointer.point_at(dock)
             return
         widget = {"landscape": self.figure.landscapes, "curves": self.figure.curves,
                   "data view": self.figure.right}[target]
         self.pointer.point_at(widget)
 
-    PRESENTATION_ZOOM = 1.5  # plots drawn this much larger: fonts and lines that read on a projector
+    PRESENTATION_ZOOM = 1.25  # plots drawn this much larger: fonts and lines that read on a projector
+    PRESENTATION_TABLE_PIXELS = 18  # the tables' text while presenting
+    PRESENTED_DOCK_SHARE = 0.3  # at most this share of the window's height for a table a step points at
+
+    def _fit_presented_dock(self, dock: QDockWidget) -> None:
+        """Presenting, a table a step points at gets the height of its rows (the figure keeps the rest)."""
+        content = getattr(dock.widget(), "content_height", None)
+        chrome = dock.height() - dock.widget().height()  # the dock's title bar and frame
+        wanted = content() + chrome + 4 if content is not None else self.BOTTOM_DOCK_HEIGHT
+        self.resizeDocks([dock], [min(wanted, round(self.height() * self.PRESENTED_DOCK_SHARE))],
+                         Qt.Orientation.Vertical)
 
     def toggle_presentation(self) -> None:
         self.set_presentation(not self.presenting)
@@ -645,6 +660,7 @@ class MainWindow(QMainWindow):
             for widget in (self.menuBar(), self.statusBar(), self.transport):
                 widget.hide()
             self.showFullScreen()
+            self.setGeometry(self.screen().geometry())  # also where no window manager makes it full screen
         else:
             state, window_state = self._before_presentation
             for widget in (self.menuBar(), self.statusBar(), self.transport):
@@ -652,6 +668,11 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
             self.setWindowState(window_state)
         self.figure.set_zoom(self.PRESENTATION_ZOOM if presenting else 1.0)
+        table_font = QFont()  # no attribute set: the widgets inherit the window's font again
+        if presenting:
+            table_font.setPixelSize(self.PRESENTATION_TABLE_PIXELS)
+        for dock in self.bottom_docks.values():
+            dock.widget().setFont(table_font)
         self.lesson_bar.set_presentation(presenting)
         self.pointer.hide()
 

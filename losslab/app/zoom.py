@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, QSize
-from PyQt6.QtGui import QResizeEvent
+from PyQt6.QtGui import QResizeEvent, QTransform
 
 
 class Zoomable:
@@ -41,3 +41,16 @@ class Zoomable:
         else:
             pg.GraphicsView.setRange(self, QRectF(0, 0, self.width() / self.zoom, self.height() / self.zoom),
                                      padding=0, disableAutoPixel=True)
+
+    def updateMatrix(self, propagate: bool = True) -> None:
+        """pyqtgraph's, with the exact scale instead of ``fitInView`` (which leaves a margin of 2 px)."""
+        if self.zoom == 1.0 or self.autoPixelRange:
+            super().updateMatrix(propagate)
+            return
+        self.setSceneRect(self.range)
+        self.setTransform(QTransform.fromScale(self.zoom, self.zoom))
+        if propagate:
+            for view in self.lockedViewports:
+                view.setXRange(self.range, padding=0)
+        self.sigDeviceRangeChanged.emit(self, self.range)
+        self.sigDeviceTransformChanged.emit(self)
