@@ -182,6 +182,20 @@ def shoot_surface3d(app: QApplication) -> None:
     close(app, window)
 
 
+def shoot_lesson_presentation(app: QApplication) -> None:
+    """Lesson 1, step 2 (the hinge loss worked on the cat image) in presentation mode at 1280×720."""
+    experiment, view, _ = load_session(resolve_session("17-cat-car-frog-scores"))
+    window = open_window(app, experiment, view_from_dict(view), frame=0)
+    window.set_presentation(True)
+    window.setGeometry(0, 0, 1280, 720)  # a projector's size, whatever the screen
+    settle(app, window)
+    window.open_lesson("1-svm-loss", 2)  # arriving, it outlines the row the text works on
+    settle(app, window, 10)
+    save(picture(app, window), "lesson-presentation")
+    window.set_presentation(False)
+    close(app, window)
+
+
 def main() -> None:
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
     app = QApplication(sys.argv[:1])
@@ -212,6 +226,7 @@ def main() -> None:
     shoot_preset(app, "lesson-many-zero-loss-w", "many-zero-loss-w", frame=150)
     shoot_curvature(app)
     shoot_cuts(app)
+    shoot_lesson_presentation(app)
     shoot_surface3d(app)  # last: once a window holds an OpenGL view, Qt composes it through OpenGL
 
 

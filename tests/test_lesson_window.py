@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PyQt6.QtCore import QRect, Qt  # noqa: E402
 from PyQt6.QtGui import QFontInfo  # noqa: E402
-from PyQt6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QLabel  # noqa: E402
+from PyQt6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QLabel, QTabBar  # noqa: E402
 
 from losslab.app.lessons import LessonBar, LessonBrowser  # noqa: E402
 from losslab.app.session import view_from_dict  # noqa: E402
@@ -152,7 +152,14 @@ def test_presentation_mode_at_1280x720_hides_the_controls_and_reads_from_afar(qt
     QApplication.processEvents()
     assert window.examples_dock.isVisible()
     assert [dock for dock in window.findChildren(QDockWidget) if dock.isVisible()] == [window.examples_dock]
+    hidden = {dock.windowTitle() for dock in window.findChildren(QDockWidget) if not dock.isVisible()}
+    stale = [bar.tabText(k) for bar in window.findChildren(QTabBar) if bar.parent() is window and bar.isVisible()
+             for k in range(bar.count()) if bar.tabText(k) in hidden]
+    assert stale == []  # no tab of a hidden panel is left over the figure
     assert clipped(window) == []
+    # the outline is around the table where the layout put it (not where the dock was before)
+    qtbot.waitUntil(lambda: window.pointer.geometry().contains(window.examples_dock.geometry()))
+    assert window.pointer.geometry().height() <= window.examples_dock.height() + 2 * window.pointer.MARGIN
     # text at least the stated size: the lesson's text 24 px, the tables 18 px, the plots' tick labels 15 px
     bar = window.lesson_bar
     assert QFontInfo(bar.text.font()).pixelSize() >= LessonBar.PRESENTATION_TEXT_PIXELS == 24

@@ -8,7 +8,7 @@ again.
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import QObject, QRect, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QRect, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter, QPen
 from PyQt6.QtWidgets import (QDialog, QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                              QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout, QWidget)
@@ -133,8 +133,12 @@ class Pointer(QWidget):
         self._timer.timeout.connect(self.hide)
 
     def point_at(self, target: QWidget, rect: QRect | None = None) -> None:
+        if self.target is not None:
+            self.target.removeEventFilter(self)
         self.target, self.target_rect = target, rect
+        target.installEventFilter(self)  # it follows when the layout moves or resizes the target
         self.follow()
+        QTimer.singleShot(0, self.follow)  # a dock just shown is placed by the next layout pass
         self.show()
         self.raise_()
         self._timer.start(POINTER_MS)
@@ -147,6 +151,11 @@ class Pointer(QWidget):
         top_left = self.target.mapTo(self.parentWidget(), rect.topLeft())
         m = self.MARGIN
         self.setGeometry(QRect(top_left, rect.size()).adjusted(-m, -m, m, m))
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.target and event.type() in (QEvent.Type.Move, QEvent.Type.Resize) and self.isVisible():
+            self.follow()
+        return False
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)

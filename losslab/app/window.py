@@ -15,7 +15,7 @@ import numpy as np
 from PyQt6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QFont, QKeySequence, QPalette
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QFormLayout, QFrame, QLabel, QMainWindow, QMessageBox,
-                             QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+                             QProgressBar, QPushButton, QSizePolicy, QTabBar, QVBoxLayout, QWidget)
 
 from .. import __version__
 from ..engine.curvature_map import curvature_map_blocks, start_curvature
@@ -657,6 +657,9 @@ class MainWindow(QMainWindow):
             self._before_presentation = (self.saveState(), self.windowState())
             for dock in (*self.control_docks.values(), *self.bottom_docks.values()):
                 dock.hide()
+            for bar in self.findChildren(QTabBar):  # the dock areas' tab bars: Qt can leave a stale one showing
+                if bar.parent() is self:
+                    bar.hide()
             for widget in (self.menuBar(), self.statusBar(), self.transport):
                 widget.hide()
             self.showFullScreen()
