@@ -41,24 +41,21 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _frame(text: str) -> int:
-    try:
-        frame = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"frame must be a whole number, got {text!r}") from None
-    if frame < 0:
-        raise argparse.ArgumentTypeError(f"frame must be 0 or more (the first step), got {text!r}")
-    return frame
+def _whole_number(name: str, least: int, meaning: str):
+    """An argparse type: a whole number of at least ``least``, refused in one line naming ``name``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{name} must be {least} or more ({meaning}), got {text!r}")
+        return value
+    return parse
 
 
-def _step(text: str) -> int:
-    try:
-        step = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a lesson's step is a whole number (from 1), got {text!r}") from None
-    if step < 1:
-        raise argparse.ArgumentTypeError(f"a lesson's steps count from 1, got {text!r}")
-    return step
+_frame = _whole_number("frame", 0, "the first step")
+_step = _whole_number("a lesson's step", 1, "steps count from 1")
 
 
 def _minutes(text: str) -> float:

@@ -27,7 +27,8 @@ from typing import Any
 
 from ..engine.datasets import read_file_bytes
 from ..engine.experiment import Experiment
-from .session_file import MAX_SESSION_BYTES, SessionError, resolve_session, session_from_dict
+from .session_file import (MAX_SESSION_BYTES, SessionError, find_named, resolve_session, resource_folder,
+                           session_from_dict, titled_files)
 
 FORMAT = "losslab-lesson"
 VERSION = 1
@@ -189,27 +190,19 @@ def load_lesson(name_or_path: str | os.PathLike) -> Lesson:
 
 
 def lessons_folder() -> Path:
-    from importlib import resources
-    return Path(str(resources.files("losslab.resources").joinpath("lessons")))
+    return resource_folder("lessons")
 
 
 def list_lessons() -> list[tuple[str, str, Path]]:
     """``(name, title, path)`` of every bundled lesson, in the order of the course (their file names)."""
-    out = []
-    for path in sorted(lessons_folder().glob("*.json")):
-        try:
-            title = json.loads(path.read_text(encoding="utf-8")).get("title", path.stem)
-        except (OSError, ValueError):
-            title = path.stem
-        out.append((path.stem, title, path))
-    return out
+    return titled_files(lessons_folder())
 
 
 def find_lesson(name_or_path: str) -> Path | None:
     """The lesson file ``name_or_path`` names (a bundled lesson's name, with or without its number), or None."""
-    for name, _, path in list_lessons():
-        if name_or_path in (name, name.split("-", 1)[-1]):
-            return path
+    bundled = find_named(name_or_path, list_lessons())
+    if bundled is not None:
+        return bundled
     path = Path(name_or_path)
     if path.suffix.lower() == ".json" and path.is_file() and is_lesson_file(path):
         return path

@@ -425,15 +425,20 @@ def load_session(path: str | os.PathLike) -> tuple[Experiment, dict[str, Any], d
     return experiment, view, info
 
 
-def presets_folder() -> Path:
+def resource_folder(name: str) -> Path:
+    """A folder of the bundled resources (``presets``, ``lessons``), inside the installed package."""
     from importlib import resources
-    return Path(str(resources.files("losslab.resources").joinpath("presets")))
+    return Path(str(resources.files("losslab.resources").joinpath(name)))
 
 
-def list_presets() -> list[tuple[str, str, Path]]:
-    """``(name, title, path)`` of every bundled preset, sorted by file name."""
+def presets_folder() -> Path:
+    return resource_folder("presets")
+
+
+def titled_files(folder: Path) -> list[tuple[str, str, Path]]:
+    """``(name, title, path)`` of every JSON file in ``folder``, sorted by file name (the title: the file's own)."""
     out = []
-    for path in sorted(presets_folder().glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         try:
             title = json.loads(path.read_text(encoding="utf-8")).get("title", path.stem)
         except (OSError, ValueError):
@@ -442,13 +447,26 @@ def list_presets() -> list[tuple[str, str, Path]]:
     return out
 
 
+def list_presets() -> list[tuple[str, str, Path]]:
+    """``(name, title, path)`` of every bundled preset, sorted by file name."""
+    return titled_files(presets_folder())
+
+
+def find_named(name: str, entries: list[tuple[str, str, Path]]) -> Path | None:
+    """The path of the entry called ``name``: "06-momentum-rosenbrock", or just "momentum-rosenbrock"."""
+    for entry, _, path in entries:
+        if name in (entry, entry.split("-", 1)[-1]):
+            return path
+    return None
+
+
 def resolve_session(name_or_path: str) -> Path:
     """A session file path, or the path of the bundled preset of that name."""
     path = Path(name_or_path)
     if path.exists():
         return path
-    for name, _, preset in list_presets():  # "06-momentum-rosenbrock" or just "momentum-rosenbrock"
-        if name_or_path in (name, name.split("-", 1)[-1]):
-            return preset
+    preset = find_named(name_or_path, list_presets())
+    if preset is not None:
+        return preset
     names = ", ".join(name for name, _, _ in list_presets())
     raise SessionError(f"{name_or_path}: no such file, and no preset of that name (presets: {names})")
