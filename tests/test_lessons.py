@@ -316,3 +316,14 @@ def test_render_of_a_step_shows_that_steps_session_at_its_frame(tmp_path):
     experiment, _, info = load_session(tmp_path / "s5.json")
     assert experiment == load_lesson("1-svm-loss").step(5).experiment and "step 5" in info["title"]
     assert json.loads((tmp_path / "s5.json").read_text())["experiment"]["objective"]["loss"] == "squared_hinge"
+
+
+def test_the_window_opens_a_lesson_at_a_step_from_the_command_line(tmp_path):
+    """``losslab --lesson svm-loss --step 4``: that step's session (its run reaches 0 at step 51, and stops)."""
+    import os
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    out = subprocess.run([sys.executable, "-m", "losslab", "--lesson", "svm-loss", "--step", "4", "--play-for", "0.3",
+                          "--export-png", str(tmp_path / "step4.png")], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^played to step \d+ of 51$", out.stdout, re.M) and (tmp_path / "step4.png").stat().st_size > 10_000
