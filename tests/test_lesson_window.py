@@ -71,6 +71,13 @@ def test_next_back_and_showing_a_step_again(qtbot, window):
     assert window.session.experiment == load_lesson("1-svm-loss").step(2).experiment
     assert not bar.again_button.isEnabled()
 
+    # the theme is the user's: it stays dark from step to step, and changing it is not a change of the step
+    window.session.set_view(theme="dark")
+    assert not bar.again_button.isEnabled()
+    window.guide.go(3)
+    arrive(qtbot, window, 3)
+    assert window.session.view.theme == "dark" and not bar.again_button.isEnabled()
+
     # step 4 stops where the loss reaches 0 (frame 51); Page Up goes back
     window.guide.go(4)
     arrive(qtbot, window, 4)

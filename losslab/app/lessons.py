@@ -8,6 +8,8 @@ again.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PyQt6.QtCore import QEvent, QObject, QRect, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter, QPen
 from PyQt6.QtWidgets import (QDialog, QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
@@ -19,6 +21,8 @@ from .session import view_from_dict
 
 POINTER_COLOR = "#ff8c1a"  # an orange that stands out on the light and the dark theme and on every colour map
 POINTER_MS = 4000  # how long the outline around what a step points at stays
+# the user's own view settings: a step that does not name them keeps the user's (a dark theme stays dark)
+USER_VIEW_FIELDS = ("theme",)
 
 
 class LessonBar(QFrame):
@@ -217,12 +221,14 @@ class LessonGuide(QObject):
         if self.lesson is None or not 1 <= number <= len(self.lesson.steps):
             return False
         step = self.lesson.step(number)
+        session = self.window.session
         try:
             view = view_from_dict(step.view)
         except SessionError as err:
             self.window.show_message(f"lesson {self.lesson.name}, step {number}: {err}")
             return False
-        session = self.window.session
+        view = replace(view, **{name: getattr(session.view, name) for name in USER_VIEW_FIELDS
+                                if name not in step.view})
         if not session.set_experiment(step.experiment, view):
             return False
         self.number = number
@@ -267,7 +273,9 @@ class LessonGuide(QObject):
         if self._shown is None:
             return False
         session = self.window.session
-        return session.target != self._shown[0] or session.view != self._shown[1]
+        experiment, view = self._shown
+        own = {name: getattr(session.view, name) for name in USER_VIEW_FIELDS}  # changing those is no change
+        return session.target != experiment or session.view != replace(view, **own)
 
     def _show_modified(self) -> None:
         if self.lesson is not None and not self._arriving:
