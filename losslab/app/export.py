@@ -353,6 +353,8 @@ def export_animation(figure, path: str | os.PathLike, fmt: str | None = None, fp
                 raise ExportCancelled("export cancelled: nothing was written")
 
     scaled = width != source.width()  # items drawn afresh (see drawn_for_export): set up once, not per frame
+    updates = figure.updatesEnabled()
+    figure.setUpdatesEnabled(False)  # each frame is painted into the file, not onto the screen as well
     try:
         with drawn_for_export(placed) if scaled else nullcontext():
             if fmt == "gif":
@@ -363,6 +365,7 @@ def export_animation(figure, path: str | os.PathLike, fmt: str | None = None, fp
             return atomic_write(path, lambda tmp: _write_mp4(tmp, images(), fps), overwrite)
     finally:
         figure.set_frame(was)
+        figure.setUpdatesEnabled(updates)
 
 
 def exact_colors(figure) -> list[tuple[int, int, int]]:

@@ -92,11 +92,9 @@ class Figure(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.grid = LandscapeGrid()
-        self.surface3d = SurfaceView3D()  # the same landscape as a surface (View ▸ Landscape: 3-D)
         self.landscape_view: LandscapeView = self.grid
         self.landscapes = QStackedWidget()
         self.landscapes.addWidget(self.grid)
-        self.landscapes.addWidget(self.surface3d)
         self.curves = LossCurves()
         self.data_view = DataView()
         self.templates = TemplateView()
@@ -124,6 +122,23 @@ class Figure(QWidget):
         self._region: tuple | None = None
         self._secondary = QElapsedTimer()
         self._secondary.start()
+        self._surface3d: SurfaceView3D | None = None
+
+    @property
+    def surface3d(self) -> SurfaceView3D:
+        """The same landscape as a surface (View ▸ Landscape: 3-D), made when first asked for: asking
+        whether OpenGL works here costs a launch a fifth of a second, and most sessions never need it."""
+        if self._surface3d is None:
+            self._surface3d = SurfaceView3D()
+            self.landscapes.addWidget(self._surface3d)
+            if self._theme is not None:
+                self._surface3d.setBackground(BACKGROUNDS[self._theme])
+                self._surface3d.set_foreground(FOREGROUNDS[self._theme])
+        return self._surface3d
+
+    def _landscape_views(self) -> list:
+        """The landscape views made so far (the 3-D one only once it is)."""
+        return [self.grid] + ([self._surface3d] if self._surface3d is not None else [])
 
     # --- what is shown --------------------------------------------------------------------------
     @property
@@ -229,6 +244,10 @@ class Figure(QWidget):
         if self.landscape_view is not self.grid:
             return  # the arrows are drawn on the contour panels
         kinds = self.snapshot.view.arrows
+        if not kinds and not any(panel.arrows.drawn for panel in self.grid.panels):
+            for panel in self.grid.panels:  # none asked for, none shown: nothing to compute or clear
+                panel.arrows.set_visible_kinds(kinds)
+            return
         results = self.results
         per_panel = [results] if self.snapshot.view.layout == "overlay" else [[r] for r in results]
         for panel, shown in zip(self.grid.panels, per_panel):
@@ -366,7 +385,7 @@ class Figure(QWidget):
         if theme == self._theme:
             return
         self._theme = theme
-        for view in (self.grid, self.surface3d, self.curves, self.data_view, self.templates):
+        for view in (*self._landscape_views(), self.curves, self.data_view, self.templates):
             view.setBackground(BACKGROUNDS[theme])
         self._style_plots()
 
@@ -374,7 +393,7 @@ class Figure(QWidget):
         """Text and lines in the theme's foreground: every one reads at a contrast of 4.5:1 or more."""
         theme = self._theme or "light"
         foreground, background = FOREGROUNDS[theme], BACKGROUNDS[theme]
-        for view in (self.grid, self.surface3d):
+        for view in self._landscape_views():
             view.set_foreground(foreground)
         self.curves.set_colors(foreground, background)
         self.data_view.set_colors(foreground)

@@ -199,6 +199,7 @@ class Session(QObject):
         self._last_gesture: Any = None  # the gesture that made the newest history entry
         self._last_fields: tuple[frozenset, float] | None = None  # what the newest entry changed, and when
         self.now = time.monotonic  # the clock that groups quick changes of one setting (tests set it)
+        self._prepared = False  # the initial experiment is computing, not yet announced (see prepare)
 
     # --- what is shown -------------------------------------------------------------------------
     @property
@@ -232,10 +233,18 @@ class Session(QObject):
         return self.snapshot.display if self.snapshot is not None else None
 
     # --- setters ---------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Begin computing the initial experiment before anyone listens (a window does, while it builds
+        itself); :meth:`start` then announces it as usual, without computing it again."""
+        if self.snapshot is None and self.pending is None and not self._prepared:
+            self._prepared = True
+            self._launch(self._initial, self.view, confirmed=False)
+
     def start(self) -> None:
         """Compute the initial experiment."""
         if self.snapshot is None and self.pending is None:
-            self._submit(self._initial)
+            launched, self._prepared = self._prepared and self.jobs.is_running("compute"), False
+            self._submit(self._initial, launched=launched)
 
     def set_problem(self, **changes: Any) -> bool:
         target = self.target
@@ -554,19 +563,26 @@ class Session(QObject):
         self._last_fields = (fields, self.now())
         return True
 
-    def _submit(self, experiment: Experiment, view: ViewSettings | None = None, confirmed: bool = False) -> None:
+    def _submit(self, experiment: Experiment, view: ViewSettings | None = None, confirmed: bool = False,
+                launched: bool = False) -> None:
+        """Make ``experiment`` the change in flight and compute it (``launched``: :meth:`prepare` already does)."""
         was_pending = self.pending is not None
+        self._prepared = False
         self.pending, self._pending_view, self._unconfirmed = experiment, view, None
         self.experimentChanged.emit(experiment)
-        previous, shown_view = self.computed, view or self.view
+        if not launched:
+            self._launch(experiment, view or self.view, confirmed)
+        if not was_pending:
+            self.pendingChanged.emit(True)
+
+    def _launch(self, experiment: Experiment, shown_view: ViewSettings, confirmed: bool) -> None:
+        previous = self.computed
         max_seconds = None if confirmed else self.confirm_seconds
         preview_seconds = self.preview_seconds  # the job's thread must hold no reference to the session
         self.jobs.cancel("refine")  # the landscape being refined is about to be replaced
         self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds,
                                                             preview_seconds),
                          on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit)
-        if not was_pending:
-            self.pendingChanged.emit(True)
 
     def _commit(self, snapshot: Snapshot) -> None:
         view = self._pending_view

@@ -446,12 +446,15 @@ class LandscapePanel(pg.PlotItem):
             head.move_to(*np.clip(shown[-1], lo, hi))  # out of the band is out of sight: no need to go further
             if path.status == "diverged" and frame >= len(path.ab) - 1:
                 notes.append(f"{path.label}: diverged")
-        self.diverged_text.setText("\n".join(notes))
+        text = "\n".join(notes)
+        if text != self.diverged_text.textItem.toPlainText():  # new text re-lays out the item (every frame)
+            self.diverged_text.setText(text)
         self.diverged_text.setVisible(bool(notes))  # its backdrop would show even without text
         if notes:
             rect = self.vb.viewRect()
             self.diverged_text.setPos(rect.center().x(), rect.top())  # at the bottom edge (y grows upwards)
-        self.arrows.redraw()  # cut at the view's edge like the paths (exports draw at other sizes)
+        if self.arrows.drawn or self.arrows.visible_kinds:  # with neither, redrawing draws nothing again
+            self.arrows.redraw()  # cut at the view's edge like the paths (exports draw at other sizes)
         self.eigen_axes.redraw()
 
     # --- mouse --------------------------------------------------------------------------------
