@@ -289,7 +289,7 @@ class LessonBrowser(QDialog):
         super().__init__(parent)
         self.setObjectName("lesson_browser")
         self.setWindowTitle("Lessons")
-        self.resize(760, 440)
+        self.resize(860, 440)
         self.list = QListWidget()
         self.list.setObjectName("list_lessons")
         self.details = QLabel()
@@ -306,7 +306,7 @@ class LessonBrowser(QDialog):
         splitter = QSplitter()
         splitter.addWidget(self.list)
         splitter.addWidget(self.details)
-        splitter.setSizes([300, 460])
+        splitter.setSizes([380, 480])  # the longest title fits
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
