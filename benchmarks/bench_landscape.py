@@ -14,6 +14,14 @@ The setting is the one a user draws: a model partly trained by 100 gradient-desc
 steps (lr 0.5, lam = 1e-3) from zero, seen in a filter-normalized random plane
 through it (Li et al. 2018) over a ∈ [-1, 1], b ∈ [-1, 1]. BLAS runs on one thread
 (both sides) unless OPENBLAS_NUM_THREADS is set.
+
+At the end, the targets of issue 15 with the measured times and ratios (softmax: 256²,
+N=1000, C=3 within 25 ms and >= 300x per point; N=2000, D=64, C=10, 128² >= 150x;
+structured SVM >= 50x), and for softmax the floor of its method on this machine: the
+bare batched matrix products of the factorization (the same shapes, factors made
+beforehand), the bare elementwise products that combine the groups (one multiply per
+group and grid point), and, for comparison, a bare ``np.exp`` over the N x G² x (C-1)
+exponents that an unfactorized evaluation would need.
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from losslab.engine import Objective, Plane, loss_surface, make_dataset, surface_parts  # noqa: E402
+from losslab.engine import landscape  # noqa: E402
 
 CASES = [(300, 2, 3, 128), (1000, 2, 3, 256), (2000, 64, 10, 128), (2000, 64, 10, 256)]
 LOSSES = ("svm", "squared_hinge", "softmax")
@@ -70,6 +79,38 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
+def softmax_floor(N: int, C: int, G: int, repeats: int, seed: int = 0) -> dict[str, float]:
+    """Seconds of the bare work of softmax's factorized path at (N, C, G²), and of a bare exp.
+
+    ``matmul``: the batched (rows x C^k) @ (C^k x G) products of ``landscape._SoftmaxPiece``,
+    over every group of k examples and every block of rows; ``product``: multiplying those
+    N/k products of class sums together, one multiply per group and grid point; ``exp``: one
+    ``np.exp`` per example, wrong class and grid point (timed on 2^16 and scaled up).
+    """
+    rng = np.random.default_rng(seed)
+    k = landscape._group_size(C)
+    width, groups = C ** k, -(-N // k)
+    rows, c = min(G, landscape._softmax_rows(G)), landscape._CHUNK_GROUPS
+    E = 0.5 + rng.random((groups, width, G)) / width
+    F = (0.5 + rng.random((groups, width, rows)) / width).transpose(0, 2, 1)
+    T, product = np.empty((c, rows, G)), np.empty((rows, G))
+
+    def products(multiply: bool):
+        for _ in range(-(-G // rows)):
+            for g0 in range(0, groups, c):
+                n = min(c, groups - g0)
+                np.matmul(F[g0:g0 + n], E[g0:g0 + n], out=T[:n])
+                if multiply:
+                    np.multiply.reduce(T[:n], axis=0, out=product)
+
+    t_matmul = best_time(lambda: products(False), repeats)[0]
+    t_both = best_time(lambda: products(True), repeats)[0]
+    x = rng.standard_normal(1 << 16)
+    y = np.empty_like(x)
+    t_exp = best_time(lambda: np.exp(x, out=y), 4 * repeats)[0] * N * G * G * (C - 1) / x.size
+    return {"matmul": t_matmul, "product": max(t_both - t_matmul, 0.0), "exp": t_exp}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="loss_surface timings per case (best is kept)")
@@ -88,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     rng = np.random.default_rng(args.seed)
     misses = []
+    measured = {}  # (N, C, G, loss, reg) -> (surface seconds, per-point seconds for the grid)
     for N, D, C, G in CASES:
         X, y = dataset(N, D, C, args.seed)
         a = np.linspace(-1.0, 1.0, G)
@@ -105,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 t_point = per_point * G * G
                 error = float(np.max(np.abs(Z[jj, ii] - reference) / np.abs(reference)))
                 ratio = t_point / t_surface
+                measured[N, C, G, loss, reg] = (t_surface, t_point)
                 target_ms = TARGET_MS.get((N, C, G, loss))
                 target_ratio = TARGET_RATIOS.get((N, C, G, loss), TARGET_RATIO)
                 ok_ratio = ratio >= target_ratio
@@ -158,6 +201,27 @@ def main(argv: list[str] | None = None) -> int:
                 misses.append(f"{loss} N={N} C={C} {G}²: ratio {ratio:.0f}x < {STRUCTURED_RATIO:g}x")
         print(f"{loss}, N={N} C={C} {G}²: {1e3 * t_surface:.1f} ms, per point {per_point * G * G:.2f} s, "
               f"{ratio:.0f}x, max rel err {error:.1e} ({method}){verdict}")
+        measured[N, C, G, loss, "l2"] = (t_surface, per_point * G * G)
+
+    print("\nissue 15 targets (measured here, best of the runs above):")
+    targets = {**{key: TARGET_RATIO for key in TARGET_MS}, **TARGET_RATIOS,
+               (N, C, G, "structured_svm"): STRUCTURED_RATIO}
+    for (N, C, G, loss), ratio_target in targets.items():
+        for reg in REGS if loss != "structured_svm" else ("l2",):
+            t_surface, t_point = measured[N, C, G, loss, reg]
+            ms_target = TARGET_MS.get((N, C, G, loss))
+            ok = t_point / t_surface >= ratio_target and (ms_target is None or 1e3 * t_surface < ms_target)
+            wanted = f">= {ratio_target:g}x" + (f", < {ms_target:g} ms" if ms_target else "")
+            print(f"  {loss:<14} {reg:<3} N={N:<5} C={C:<3} {G}²: {1e3 * t_surface:6.1f} ms, "
+                  f"{t_point / t_surface:5.0f}x per point   (target {wanted}: {'ok' if ok else 'MISS'})")
+    print("\nsoftmax's floor here (bare work of its method; the factors made beforehand, no logs, no set-up):")
+    for N, C, G, _ in TARGET_RATIOS:
+        floor = softmax_floor(N, C, G, args.repeats, args.seed)
+        t_point = min(measured[N, C, G, "softmax", reg][1] for reg in REGS)
+        bare = floor["matmul"] + floor["product"]
+        print(f"  N={N} C={C} {G}²: batched products {1e3 * floor['matmul']:.1f} ms + combining them "
+              f"{1e3 * floor['product']:.1f} ms = {1e3 * bare:.1f} ms, at most {t_point / bare:.0f}x per point; "
+              f"a bare np.exp over the N x G² x (C-1) exponents alone: {1e3 * floor['exp']:.0f} ms")
 
     print()
     if misses:

@@ -49,6 +49,9 @@ is N x C; a block's working set stays near ``_BLOCK_ELEMENTS`` and its work near
 ``_STEP_WORK``; and where a single row is more work than that (large N*C) the generator
 yields empty blocks (zero rows) between pieces, during the set-up too, so that a consumer
 can cancel within ``_STEP_WORK``. ``losslab.engine.budget`` models this memory and work.
+The tables themselves are O(N C); beyond ``_STREAM_TERMS`` loss terms they are not kept but
+rebuilt a piece of examples at a time for each (tall) block of rows (:class:`_StreamedData`),
+so the memory is then constant in N (a few MiB; 10 MiB for softmax), for some 10% more work.
 """
 from __future__ import annotations
 
@@ -349,25 +352,101 @@ def _affine_data_terms(objective, plane: Plane, a: Array, b: Array, X: Array, Ws
     """The data surface when ``S(a, b) = X (W0 + a W1 + b W2) + (b0 + a b1 + b b2)``, by the loss's shortcut.
 
     A computation reporting its work: the tables are built a piece of examples at a time
-    (``_PIECE_TERMS // C`` rows of X), so the N x C score matrices never exist whole.
+    (``_PIECE_TERMS // C`` rows of X), so the N x C score matrices never exist whole. Beyond
+    ``_STREAM_TERMS`` loss terms (N x C) the tables are not kept at all: a
+    :class:`_StreamedData` rebuilds them piece by piece for each block of rows, so memory
+    stays constant in N.
     """
-    y = objective.y
-    (N, D), C = X.shape, Ws[0].shape[1]
-    shortcut = _DATA_SURFACES.get(objective.loss_kind)
-    if shortcut is None:  # a loss with no shortcut yet: slow but exact
+    if objective.loss_kind not in _DATA_SURFACES:  # a loss with no shortcut yet: slow but exact
         return [_Pointwise(objective, plane, a, "data")]
-    coefficients, empty_sum = shortcut
-    if objective.loss_kind == "structured_svm" and C > _ENVELOPE_LINES:  # O(C^2) envelopes: direct is cheaper
-        empty_sum = lambda a, b, scale: _MaxHingeSum(a, scale)  # noqa: E731
-    term = empty_sum(a, b, 1.0 / N)
     W, bias = np.hstack(Ws), np.concatenate(bs)
-    step = max(1, _PIECE_TERMS // C)
-    fixed, per_class = _TABLE_WORK[objective.loss_kind]
-    for i0 in range(0, N, step):
-        S = X[i0:i0 + step] @ W + bias  # (n, 3C): the only N x D x C products, a piece at a time
-        term.add(*coefficients(S[:, :C], S[:, C:2 * C], S[:, 2 * C:], y[i0:i0 + step], objective.margin))
-        yield S.shape[0] * (fixed + per_class * C + 3 * C * D * _MADD_WORK)
+    tables = _LinearTables(objective, X, W, bias, a)
+    if X.shape[0] * tables.C > _STREAM_TERMS:
+        return [_StreamedData(tables, b)]
+    term = tables.empty_sum(b)
+    for i0 in range(0, X.shape[0], tables.piece):
+        yield from tables.add_piece(term, i0, i0 + tables.piece)
     return [term]
+
+
+_STREAM_TERMS = 1 << 20  # loss terms (N x C) beyond which the tables are streamed, not kept (kept: 40-100 MiB here)
+_STREAM_PIECE = 1 << 15  # loss terms per piece while streaming: one piece's tables stay near 2 MiB
+_STREAM_FACTORS = 1 << 20  # softmax's a-side factors per piece while streaming, in float64 elements (8 MiB)
+_STREAM_REBUILD = 0.1  # streamed blocks are tall enough that rebuilding the tables costs at most this share
+
+
+class _LinearTables:
+    """How a linear classifier's data term is built: the loss's empty sum, filled a piece of examples at a time.
+
+    ``X: (N, D)`` (or the hidden features), ``W: (D, 3C)`` and ``bias: (3C,)`` hold the
+    plane's origin and its two directions side by side, so one product gives a piece's
+    three score matrices ``S0, S1, S2: (n, C)``.
+    """
+
+    def __init__(self, objective, X: Array, W: Array, bias: Array, a: Array):
+        self.kind, self.y, self.margin = objective.loss_kind, objective.y, objective.margin
+        self.X, self.W, self.bias, self.a = X, W, bias, a
+        self.N, D = X.shape
+        self.C = W.shape[1] // 3
+        self.piece = max(1, _PIECE_TERMS // self.C)
+        fixed, per_class = _TABLE_WORK[self.kind]
+        self.work_per_example = fixed + per_class * self.C + 3 * self.C * D * _MADD_WORK
+
+    def empty_sum(self, b: Array):
+        if self.kind == "structured_svm" and self.C > _ENVELOPE_LINES:  # O(C^2) envelopes: direct is cheaper
+            return _MaxHingeSum(self.a, 1.0 / self.N)
+        return _DATA_SURFACES[self.kind][1](self.a, b, 1.0 / self.N)
+
+    def add_piece(self, term, i0: int, i1: int):
+        """Add examples i0..i1 to ``term``; a computation reporting its work."""
+        C = self.C
+        S = self.X[i0:i1] @ self.W + self.bias  # (n, 3C): the only N x D x C products, a piece at a time
+        term.add(*_DATA_SURFACES[self.kind][0](S[:, :C], S[:, C:2 * C], S[:, 2 * C:], self.y[i0:i1], self.margin))
+        yield S.shape[0] * self.work_per_example
+
+    def stream_step(self) -> int:
+        """Examples per piece while streaming: ``_STREAM_PIECE`` loss terms, and for softmax
+        few enough that the piece's a-side factors (C^k / k per example and column) stay within
+        ``_STREAM_FACTORS``."""
+        step = _STREAM_PIECE // self.C
+        if self.kind == "softmax":
+            k = _group_size(self.C)
+            step = min(step, _STREAM_FACTORS * k // (self.C ** k * self.a.size))
+        return max(1, step)
+
+
+class _StreamedData:
+    """A linear classifier's data term over many examples, with memory constant in N.
+
+    For each block of rows, the examples go by in pieces of ``_STREAM_PIECE`` loss terms:
+    a piece's tables are built (as :func:`_affine_data_terms` would), its share of the rows
+    is computed (in sub-blocks sized by that piece's own working set) and added up, and the
+    tables are dropped. Nothing N-sized is ever allocated besides X itself. The price is
+    building the tables once per block instead of once: blocks are made tall enough
+    (``min_rows``) that this costs at most ``_STREAM_REBUILD`` of the work.
+    """
+
+    def __init__(self, tables: _LinearTables, b: Array):
+        self.tables = tables
+        self.step = tables.stream_step()
+        probe = tables.empty_sum(b)  # one piece's term: its per-row cost, scaled to N
+        drain(tables.add_piece(probe, 0, self.step))
+        n = min(self.step, tables.N)
+        self.row_work = probe.row_work * tables.N / n
+        self.row_cost = 2 * tables.a.size  # the block's sum; a piece's working set is bounded by its sub-blocks
+        build = tables.work_per_example * tables.N
+        self.min_rows = min(b.size, max(probe.min_rows, math.ceil(build / (_STREAM_REBUILD * self.row_work))))
+
+    def rows(self, b: Array):
+        tables = self.tables
+        total = np.zeros((b.size, tables.a.size))
+        for i0 in range(0, tables.N, self.step):
+            term = tables.empty_sum(b)
+            yield from tables.add_piece(term, i0, i0 + self.step)
+            sub = _block_rows(term.row_cost, term.row_work, term.min_rows, b.size)
+            for j0 in range(0, b.size, sub):
+                total[j0:j0 + sub] += yield from term.rows(b[j0:j0 + sub])
+        return total
 
 
 def _wrong_class_terms(S0: Array, S1: Array, S2: Array, y: Array) -> tuple[Array, Array, Array]:
@@ -827,7 +906,8 @@ class _EnvelopeSum:
 
 _GROUP_WIDTH = 9  # C**k columns per group: measured best here (k = 2 for 3 classes, 1 for 10)
 _CHUNK_GROUPS = 8  # groups per matrix-product call (a power of 2; the products of r groups align)
-_SOFTMAX_CELLS = 1 << 14  # grid points per block: rows x G, at most 64 rows (an 8-group chunk fits in L2)
+_SOFTMAX_CELLS = 1 << 15  # grid points per block: rows x G, at most 128 rows (measured best here at 256²: 128 rows)
+_FACTOR_CHUNK = 1 << 16  # factors made per step, in float64 elements (512 KiB: their temporaries stay in L2)
 _E_STORED = 1 << 23  # a-side factors kept for the whole grid up to 64 MiB, recomputed per block beyond
 _EXP_WORK = 4.0  # element passes per a-side factor made (an exp and an affine map)
 _REDUCE_WORK = 0.5  # element passes per group and grid point to multiply class sums and take logs (in cache)
@@ -842,8 +922,8 @@ def _group_size(C: int) -> int:
 
 
 def _softmax_rows(G: int) -> int:
-    """Rows per softmax block: ``_SOFTMAX_CELLS`` grid points, between 8 and 64 rows."""
-    return min(64, max(8, _SOFTMAX_CELLS // G))
+    """Rows per softmax block: ``_SOFTMAX_CELLS`` grid points, between 8 and 128 rows."""
+    return min(128, max(8, _SOFTMAX_CELLS // G))
 
 
 def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int) -> Array:
@@ -990,8 +1070,17 @@ class _SoftmaxPiece:
         return group
 
     def _a_factors(self, group: dict, g0: int, g1: int) -> Array:
-        """``E[g, w, i] = exp(E_const[g, w] + E_slope[g, w] * a_i)`` (Kronecker sums) for groups g0..g1: (g1-g0, C^k, G)."""
-        return _kron_exp(group["E_const"], group["E_slope"], self.a, group["k"], g0, g1)
+        """``E[g, w, i] = exp(E_const[g, w] + E_slope[g, w] * a_i)`` (Kronecker sums), groups g0..g1: (g1-g0, C^k, G).
+
+        Made a few groups at a time (``_FACTOR_CHUNK`` elements), so each step's temporaries stay in cache.
+        """
+        G, width = self.a.size, group["width"]
+        E = np.empty((g1 - g0, width, G))
+        step = max(1, _FACTOR_CHUNK // (width * G))
+        for s0 in range(g0, g1, step):
+            s1 = min(s0 + step, g1)
+            E[s0 - g0:s1 - g0] = _kron_exp(group["E_const"], group["E_slope"], self.a, group["k"], s0, s1)
+        return E
 
     def rows(self, b: Array):
         B, G = b.size, self.a.size
@@ -1020,20 +1109,19 @@ class _SoftmaxPiece:
             for g0 in range(0, s1 - s0, c):
                 n = min(c, s1 - s0 - g0)
                 np.matmul(Ft[g0:g0 + n], E[g0:g0 + n], out=T[:n])  # products of k class sums, all (a, b)
-                if r <= n:  # whole products of r groups inside the chunk
-                    logs = np.multiply.reduce(T[:n].reshape(n // r, r, B, G), axis=1)
-                    np.log(logs, out=logs)
-                    total += logs.sum(axis=0)
-                    continue
-                if pending == 0:
-                    np.multiply.reduce(T[:n], axis=0, out=product)
-                else:
-                    product *= np.multiply.reduce(T[:n], axis=0)
-                pending += n
-                if pending == r:
-                    np.log(product, out=product)
-                    total += product
-                    pending = 0
+                t = 0
+                while t < n:  # multiply r groups' products together in place, then one log for them
+                    m = min(n - t, r - pending)
+                    if pending == 0:
+                        np.multiply.reduce(T[t:t + m], axis=0, out=product)
+                    else:
+                        for u in range(t, t + m):
+                            np.multiply(product, T[u], out=product)
+                    pending, t = pending + m, t + m
+                    if pending == r:
+                        np.log(product, out=product)
+                        total += product
+                        pending = 0
             yield (s1 - s0) * (width * (B * G * _MADD_WORK + 2 * B + (0 if group["E"] is not None else _EXP_WORK * G))
                                + _REDUCE_WORK * B * G)
         return total
