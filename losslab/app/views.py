@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QActionGroup, QColor, QFont, QFontMetrics, QIcon, QPainterPath, QPixmap
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QMenu, QSizePolicy
 
@@ -368,6 +368,18 @@ class LandscapePanel(pg.PlotItem):
     def set_foreground(self, color: str) -> None:
         self._foreground = color
         self._show_heading()
+
+    def set_heading(self, title: str, color: str | None) -> None:
+        """A new title (a panel reused for another run)."""
+        if (title, color) != self._heading:
+            self._heading = (title, color)
+            self._show_heading()
+
+    def set_axes_labels(self, labels: tuple[str, str]) -> None:
+        if getattr(self, "_axes_labels", None) != tuple(labels):  # new label text re-lays out the axis
+            self._axes_labels = tuple(labels)
+            self.setLabel("bottom", labels[0])
+            self.setLabel("left", labels[1])  # on every panel: equal widths, equal scales
 
     def fit_heading(self, width: float) -> None:
         """Show the title in ``width`` pixels, elided ("Nesterov mom…") when it is longer."""
@@ -1450,6 +1462,10 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.panels: list[LandscapePanel] = []
+        self._pool: list[LandscapePanel] = []  # every panel made, in layout order: panels is a prefix of it
+        self._spares = QTimer(self)
+        self._spares.setInterval(self.SPARE_INTERVAL_MS)
+        self._spares.timeout.connect(self._make_spare_panel)
         self.colorbar: pg.ColorBarItem | None = None
         self._surface: tuple | None = None  # (SurfaceDisplay, colour map name)
         self._region: tuple[tuple[float, float], tuple[float, float]] | None = None
@@ -1483,28 +1499,33 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         self.ci.layout.setHorizontalSpacing(self.SPACING)
         self.ci.layout.setVerticalSpacing(self.SPACING)
         self._cells = None
+        for panel in self.panels[len(titles):]:  # set aside: they no longer follow the first one's view
+            panel.setXLink(None)
+            panel.setYLink(None)
         self.panels = []
         self._axes_labels = axes_labels
         columns = grid_columns(len(titles), self.MAX_COLUMNS)
         rows = math.ceil(len(titles) / columns)
         for k, (text, color) in enumerate(titles):
-            panel = LandscapePanel(text, color)
+            panel = self._pooled_panel(k)
+            panel.set_heading(text, color)
             panel.set_foreground(self._foreground)
-            panel.setLabel("bottom", axes_labels[0])
-            panel.setLabel("left", axes_labels[1])  # on every panel: equal widths, equal scales
+            panel.set_axes_labels(axes_labels)
             if k:  # every panel follows the first one's zoom and pan
-                panel.setXLink(self.panels[0])
-                panel.setYLink(self.panels[0])
+                panel.setXLink(self._pool[0])
+                panel.setYLink(self._pool[0])
             self.ci.addItem(panel, row=k // columns, col=k % columns)
             self.panels.append(panel)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), width=self.COLORBAR_WIDTH, interactive=False,
-                                        colorMap="viridis")
-        # fixed: new tick labels must not re-lay out (and redraw) every panel
-        self.colorbar.axis.setWidth(self.COLORBAR_AXIS_WIDTH)
-        self.colorbar.axis.enableAutoSIPrefix(False)  # "total loss (x0.001)" misreads every tick
-        self.colorbar.axis.setPen(self._foreground)
-        self.colorbar.axis.setTextPen(self._foreground)
+        if self.colorbar is None:
+            self.colorbar = pg.ColorBarItem(values=(0, 1), width=self.COLORBAR_WIDTH, interactive=False,
+                                            colorMap="viridis")
+            # fixed: new tick labels must not re-lay out (and redraw) every panel
+            self.colorbar.axis.setWidth(self.COLORBAR_AXIS_WIDTH)
+            self.colorbar.axis.enableAutoSIPrefix(False)  # "total loss (x0.001)" misreads every tick
+            self.colorbar.axis.setPen(self._foreground)
+            self.colorbar.axis.setTextPen(self._foreground)
         self.ci.addItem(self.colorbar, row=0, col=columns, rowspan=rows)
+        self._spares.start()  # then, while the window idles, panels for layouts with more runs
         self._fit_cells()
         if self._surface is not None:
             self._draw_surface()
@@ -1514,6 +1535,22 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         if self._region is not None:
             self.show_region(*self._region)
         return True
+
+    # --- panels are kept and reused: making one costs 10–20 ms (pyqtgraph's plot item, menus, axes) ---
+    SPARE_PANELS = 8  # made ahead, one per idle moment, so that more runs cost no stall
+    SPARE_INTERVAL_MS = 40
+
+    def _pooled_panel(self, k: int) -> LandscapePanel:
+        while len(self._pool) <= k:
+            self._pool.append(LandscapePanel())
+        return self._pool[k]
+
+    def _make_spare_panel(self) -> None:
+        """One more panel for later layouts (each in its own turn of the event loop: one short pause)."""
+        if len(self._pool) >= self.SPARE_PANELS:
+            self._spares.stop()
+            return
+        self._pooled_panel(len(self._pool))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
