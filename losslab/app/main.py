@@ -136,6 +136,10 @@ def run_window(argv: list[str], play_for: float | None = None, export_png: str |
     from .window import MainWindow
 
     app = _application(argv)
+    # collect cyclic garbage in the GUI thread only: run by a background job's thread, Python's
+    # collector may destroy Qt objects while the GUI thread paints them, and Qt crashes
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+    app.garbage_collector = GarbageCollector(interval=1.0)
     settings = QSettings("losslab", "losslab")
     status = {"code": 0}
     info = None
