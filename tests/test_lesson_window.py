@@ -222,3 +222,16 @@ def test_open_at_a_step_from_the_command_line_arguments(qtbot, tmp_path):
     arrive(qtbot, win, 2)
     assert win.clock.frame == 0 and win.examples.selected_rows() == [1]
     win.close()
+
+
+def test_a_lesson_file_opened_or_dropped_as_a_session_opens_as_a_lesson(qtbot, window, tmp_path):
+    import json
+    path = tmp_path / "my-lesson.json"
+    path.write_text(json.dumps({"format": "losslab-lesson", "version": 1, "title": "My lesson", "steps": [
+        {"title": "Softer", "text": "<p>Softmax on the same data.</p>",
+         "session": {"experiment": {"problem": {"n": 60}, "objective": {"loss": "softmax"},
+                                    "plane": {"resolution": 24}, "steps": 20}}, "frame": 5}]}))
+    assert window.open_session(str(path))
+    arrive(qtbot, window, 1)
+    assert window.guide.lesson.title == "My lesson" and "step 1 of 1" in window.lesson_bar.heading.text()
+    assert window.session.experiment.objective.loss == "softmax" and window.clock.frame == 5

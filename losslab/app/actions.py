@@ -4,12 +4,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict
+from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from ..engine.experiment import embed_data
 from ..io.exports import write_landscape_csv, write_landscape_npz, write_trajectories
+from ..io.lessons import is_lesson_file
 from ..io.session_file import SessionError, dumps, load_session, loads, presets_folder, resolve_session, save_session
 from .dialogs import ExportAnimationDialog, ExportFigureDialog
 from .export import ExportCancelled, export_animation, export_figure, refuse_preview
@@ -95,10 +97,13 @@ class FileActions:
 
     def open_session(self, path) -> bool:
         """Load a session file (or preset); a bad file is named in a dialog and changes nothing.
+        A lesson file opens as a lesson, at its first step.
 
         The file's experiment and view are committed together once computed; until then
         the current session stays on screen.
         """
+        if is_lesson_file(Path(path)):  # a lesson file opened or dropped here: walk through it
+            return self.window.open_lesson(str(path))
         try:
             path = resolve_session(str(path))  # a file, or the name of a preset
             experiment, view, info = load_session(path)
