@@ -22,3 +22,12 @@ def collect_garbage_in_the_main_thread():
     if young > _THRESHOLDS[0]:
         generation = 2 if old > _THRESHOLDS[2] else 1 if middle > _THRESHOLDS[1] else 0
         gc.collect(generation)
+
+
+@pytest.fixture
+def small_window(qtbot, tmp_path):
+    """A real main window on ``sessions.SMALL``, shown and computed; closed afterwards."""
+    from sessions import SMALL, shown_window
+    window = shown_window(qtbot, tmp_path, SMALL)
+    yield window
+    window.close()

@@ -1,6 +1,10 @@
 """What GUI tests wait for: a session with nothing left to compute, and a small one to start from."""
 from __future__ import annotations
 
+from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec
+
+SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=24), steps=20)  # computed in a blink
+
 
 def settled(session) -> bool:
     """Nothing pending and nothing computing: what is shown is the last change asked for."""

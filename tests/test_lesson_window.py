@@ -10,20 +10,14 @@ from PyQt6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QLabel, 
 
 from losslab.app.lessons import LessonBar, LessonBrowser  # noqa: E402
 from losslab.app.session import view_from_dict  # noqa: E402
-from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
 from losslab.io.lessons import load_lesson  # noqa: E402
-from sessions import settled, shown_window  # noqa: E402
+from sessions import SMALL, settled, shown_window  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 
-SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=24), steps=20)
-
-
 @pytest.fixture
-def window(qtbot, tmp_path):
-    win = shown_window(qtbot, tmp_path, SMALL)
-    yield win
-    win.close()
+def window(small_window):
+    return small_window
 
 
 def arrive(qtbot, window, number: int) -> None:

@@ -3,12 +3,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
-from sessions import settled, started  # noqa: E402
+from sessions import SMALL, settled, started  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
-SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=24), steps=20)
 
 
 @pytest.fixture

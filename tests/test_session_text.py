@@ -10,20 +10,14 @@ from PyQt6.QtGui import QDropEvent  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from losslab.app.window import dropped_file  # noqa: E402
-from losslab.engine.experiment import Experiment, PlaneSpec, ProblemSpec  # noqa: E402
 from losslab.io.session_file import loads  # noqa: E402
-from sessions import settled, shown_window  # noqa: E402
+from sessions import settled  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
-SMALL = Experiment(problem=ProblemSpec(n=60), plane=PlaneSpec(resolution=24), steps=20)
-
-
 @pytest.fixture
-def window(qtbot, tmp_path):
-    win = shown_window(qtbot, tmp_path, SMALL)
-    yield win
-    win.close()
+def window(small_window):
+    return small_window
 
 
 def wait(qtbot, window):
