@@ -229,3 +229,14 @@ def test_a_lesson_file_opened_or_dropped_as_a_session_opens_as_a_lesson(qtbot, w
     arrive(qtbot, window, 1)
     assert window.guide.lesson.title == "My lesson" and "step 1 of 1" in window.lesson_bar.heading.text()
     assert window.session.experiment.objective.loss == "softmax" and window.clock.frame == 5
+
+
+def test_a_change_made_while_a_step_computes_is_kept(qtbot, window):
+    assert window.open_lesson("1-svm-loss")
+    arrive(qtbot, window, 1)
+    assert window.guide.go(5)  # the squared hinge: computed anew
+    assert window.session.set_objective(margin=2.0)  # asked for before step 5 is on screen
+    qtbot.waitUntil(lambda: settled(window.session) and not window.guide._arriving, timeout=60_000)
+    objective = window.session.experiment.objective
+    assert (objective.loss, objective.margin) == ("squared_hinge", 2.0)  # built on the step, not lost
+    assert window.lesson_bar.again_button.isEnabled()  # and the step can be shown again

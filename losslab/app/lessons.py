@@ -245,6 +245,8 @@ class LessonGuide(QObject):
         self.window.lesson_closed()
 
     def _on_committed(self, _snapshot) -> None:
+        if self._arriving and self.window.session.experiment != self._shown[0]:
+            self._arriving = False  # another change was asked for meanwhile: that is what is shown now
         if self._arriving:
             self._arrive()
         else:
