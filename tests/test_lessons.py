@@ -327,3 +327,18 @@ def test_the_window_opens_a_lesson_at_a_step_from_the_command_line(tmp_path):
                          env=env)
     assert out.returncode == 0, out.stderr
     assert re.search(r"^played to step \d+ of 51$", out.stdout, re.M) and (tmp_path / "step4.png").stat().st_size > 10_000
+
+
+def test_only_a_regular_file_is_looked_into_for_a_lesson(tmp_path):
+    import os
+    from pathlib import Path
+
+    from losslab.io.lessons import find_lesson, is_lesson_file
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "lesson.json"
+        os.mkfifo(fifo)
+        assert not is_lesson_file(fifo) and find_lesson(str(fifo)) is None  # at once: a FIFO is never opened
+    assert not is_lesson_file(tmp_path) and not is_lesson_file(Path("/dev/null"))
+    lesson_path = tmp_path / "mine.json"
+    lesson_path.write_text('{"format": "losslab-lesson", "version": 1, "steps": []}')
+    assert is_lesson_file(lesson_path) and find_lesson(str(lesson_path)) == lesson_path

@@ -218,7 +218,12 @@ def resolve_lesson(name_or_path: str) -> Path:
 
 
 def is_lesson_file(path: Path) -> bool:
-    """Whether a JSON file says it is a lesson (its first kilobytes name the format)."""
+    """Whether a JSON file says it is a lesson (its first kilobytes name the format).
+
+    Only a regular file is opened: a FIFO or a device would block or never end.
+    """
+    if not path.is_file():
+        return False
     try:
         with open(path, "rb") as f:
             head = f.read(4096).decode("utf-8", "replace")
