@@ -164,6 +164,13 @@ def test_the_users_zoom_is_kept_while_nothing_moves(qtbot):
 
 # --- axes that read as the numbers they are ----------------------------------------------------------
 
+def test_a_short_loss_axis_still_gets_a_round_tick():
+    """A colour bar squeezed to two ticks over [0.1, 0.4]: no multiple of 0.5 lies there, so a finer step."""
+    ticks = loss_ticks(0.1, 0.4, False, 2)
+    assert ticks and all(0.1 <= v <= 0.4 for v, _ in ticks)
+    assert [label for _, label in ticks] == ["0.2", "0.4"]
+
+
 def test_loss_ticks_are_plain_numbers_and_powers_of_ten():
     assert [label for _, label in loss_ticks(0.76, 0.94, False, 7)] == ["0.80", "0.85", "0.90"]
     log = loss_ticks(-3.2, 2.4, True, 8)

@@ -187,6 +187,10 @@ def test_presentation_mode_at_1280x720_hides_the_controls_and_reads_from_afar(qt
 
 def test_presentation_without_a_lesson_and_closing_while_presenting_keeps_the_layout(qtbot, tmp_path):
     win = shown_window(qtbot, tmp_path, SMALL)
+    size = win.size()
+    win.set_presentation(True)
+    win.set_presentation(False)
+    assert win.size() == size  # the window comes back at its size
     win.set_presentation(True)
     assert win.presenting and not win.lesson_bar.isVisible() and not win.statusBar().isVisible()
     win.close()  # the layout saved is the normal one, not the presentation's

@@ -48,6 +48,7 @@ class LessonBar(QFrame):
         self.heading = QLabel()
         self.heading.setObjectName("label_lesson_heading")
         self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.heading.setWordWrap(True)  # a long title takes a second line rather than being cut
         self.heading.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.text = QLabel()
         self.text.setObjectName("label_lesson_text")

@@ -186,12 +186,16 @@ def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[tuple[float, str]]:
     """At most ``max_ticks`` round values in [lo, hi] (steps 1, 2, 2.5 or 5 × 10ⁿ), labelled as plain numbers."""
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         return [(lo, f"{lo:g}")] if np.isfinite(lo) else []
-    raw = (hi - lo) / max(max_ticks - 1, 1)
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    values: list[float] = []
+    intervals = max(max_ticks - 1, 1)
+    while not values:  # no multiple of the step in [lo, hi]: halve it (a step ≤ hi − lo always has one)
+        raw = (hi - lo) / intervals
+        magnitude = 10.0 ** math.floor(math.log10(raw))
+        step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+        first = math.ceil(lo / step - 1e-9)
+        values = [(first + i) * step for i in range(int(math.floor(hi / step + 1e-9)) - first + 1)]
+        intervals *= 2
     decimals = max(0, -math.floor(math.log10(step) + 1e-9) + (1 if round(step / magnitude, 3) == 2.5 else 0))
-    first = math.ceil(lo / step - 1e-9)
-    values = [(first + i) * step for i in range(int(math.floor(hi / step + 1e-9)) - first + 1)]
     values = [0.0 if abs(v) < step / 2 else v for v in values]  # no "-0.0"
     if max(abs(values[0]), abs(values[-1])) >= 1e5:  # "2500000" would not fit an axis
         return [(v, f"{v:.3g}") for v in values]

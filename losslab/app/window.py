@@ -654,7 +654,7 @@ class MainWindow(QMainWindow):
         self.presentation_action.setChecked(presenting)
         self.leave_presentation_action.setEnabled(presenting)
         if presenting:
-            self._before_presentation = (self.saveState(), self.windowState())
+            self._before_presentation = (self.saveState(), self.windowState(), self.geometry())
             for dock in (*self.control_docks.values(), *self.bottom_docks.values()):
                 dock.hide()
             for bar in self.findChildren(QTabBar):  # the dock areas' tab bars: Qt can leave a stale one showing
@@ -665,11 +665,13 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
             self.setGeometry(self.screen().geometry())  # also where no window manager makes it full screen
         else:
-            state, window_state = self._before_presentation
+            state, window_state, geometry = self._before_presentation
             for widget in (self.menuBar(), self.statusBar(), self.transport):
                 widget.show()
             self.restoreState(state)
             self.setWindowState(window_state)
+            if not window_state & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+                self.setGeometry(geometry)  # also where no window manager undoes full screen
         self.figure.set_zoom(self.PRESENTATION_ZOOM if presenting else 1.0)
         table_font = QFont()  # no attribute set: the widgets inherit the window's font again
         if presenting:
