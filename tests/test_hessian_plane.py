@@ -1,6 +1,4 @@
 """The hessian plane: through a point, along the Hessian's top two eigenvectors; in experiments and the budget."""
-import gc
-import tracemalloc
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +10,7 @@ from losslab.engine import hessians
 from losslab.engine.budget import experiment_cost, format_bytes, problem_cost
 from losslab.engine.experiment import (Experiment, ModelSpec, ObjectiveSpec, PlaneSpec, ProblemSpec, RunSpec,
                                        build_problem, compute_all, validate)
+from test_budget import traced_peak  # the budget's tests measure memory the same way
 
 RTOL, ATOL = 1e-9, 1e-12
 
@@ -168,15 +167,6 @@ def test_the_budget_prices_the_hessian_quadratic_in_P_and_lanczos_past_the_limit
     assert experiment_cost(e).parts["plane"].memory > 0
 
 
-def traced_peak(fn):
-    gc.collect()
-    tracemalloc.start()
-    try:
-        held = tracemalloc.get_traced_memory()[0]
-        fn()
-        return tracemalloc.get_traced_memory()[1] - held
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("loss, hidden, factor", [("softmax", None, 5), ("softmax", 16, 5),
@@ -191,7 +181,7 @@ def test_the_budget_bounds_what_curvature_allocates(loss, hidden, factor):
     extra = {} if hidden is None else {"model": "mlp", "hidden": hidden}
     objective = Objective(X, data.y, loss=loss, reg="l2", lam=0.01, **extra)
     theta = objective.model.init(0, 0.1)
-    measured = traced_peak(lambda: curvature(objective, theta))
+    measured = traced_peak(lambda: curvature(objective, theta))[1]
     estimate = problem_cost(2000, 32, 10, 16, [], loss, plane="hessian", centre="zero",
                             hidden=hidden).parts["plane"].memory
     assert measured <= estimate <= factor * measured, \
