@@ -52,7 +52,7 @@ def head(panel):
 
 def test_window_starts_with_four_live_panels(window):
     assert len(window.grid.panels) == 4
-    image = window.grid.panels[0].image.image
+    image = window.grid.panels[0].surface.drawing.rgba
     assert image.shape == (64, 64, 4) and image.dtype == np.uint8 and (image[..., 3] == 255).all()
     np.testing.assert_array_equal(window.grid._surface[0].values, window.session.landscape.part("total"))
     assert [r.spec.method for r in window.results] == ["random_search", "numerical_gd", "gd", "sgd"]

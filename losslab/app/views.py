@@ -20,11 +20,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QActionGroup, QColor, QFont, QFontMetrics, QIcon, QPainterPath, QPixmap
-from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QMenu, QSizePolicy
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QMenu, QSizePolicy
 
 from ..engine.contours import contour_segments
 from .arrows import ArrowOverlay
 from .curvature_view import CurvatureMapItem, EigenAxes
+from .raster import RasterCurve, RasterSurface, SurfaceDrawing
 from .zoom import Zoomable
 from ..engine.geometry import clip_segments, score_zero_lines
 from ..engine.optimizers import OPTIMIZERS
@@ -117,25 +118,6 @@ def flat_range(values: Array, log: bool) -> tuple[float, float] | None:
         return None
     half = 0.05 if log else 0.05 * abs(mid) or 1.0
     return mid - half, mid + half
-
-
-def fit_cache(item: QGraphicsItem, view_box) -> None:
-    """Cache a static item's drawing only while it is not much larger than the view.
-
-    A DeviceCoordinateCache pixmap covers the item's whole bounding rect in device pixels:
-    zoomed in 100× and exported at 4000×3000 that would be 400000×300000 pixels. Larger
-    than 1.25 views a side, the item is drawn directly, clipped to the view; smaller, it is
-    drawn once and blitted while the markers over it move.
-    """
-    if _band_now == 0.0:  # exporting (lines_cut_at_views): everything is drawn as shapes, no bitmaps
-        item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
-        return
-    (x0, x1), (y0, y1) = view_box.viewRange()
-    rect = item.mapRectToParent(item.boundingRect())  # the view's coordinates
-    small = rect.width() <= 1.25 * (x1 - x0) and rect.height() <= 1.25 * (y1 - y0)
-    mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if small else QGraphicsItem.CacheMode.NoCache
-    if item.cacheMode() != mode:
-        item.setCacheMode(mode)
 
 
 def clip_polyline(points: Array, lo: Array, hi: Array) -> Array:
@@ -284,15 +266,19 @@ class Marker(QGraphicsEllipseItem):
             self.setVisible(False)
 
 
-class IsoLines(QGraphicsPathItem):
-    """The iso-lines as one path, drawn with a cosmetic (1 px) pen.
+ISOLINE_PEN = (255, 255, 255, 110)  # a 1 px white veil: readable on every colour map, never hiding it
 
-    QGraphicsPathItem pads its bounding rect by the pen's width in plane units, 1 however
-    small the plane: on a plane 0.01 wide its cache would be 100 views a side.
-    """
 
-    def boundingRect(self) -> QRectF:
-        return self.path().controlPointRect()
+def surface_drawing(rgba: Array, a_values: Array, b_values: Array, isolines: QPainterPath) -> SurfaceDrawing:
+    """``rgba[j, i]`` colours ``(a_i, b_j)``, each grid point the centre of its cell; ``isolines`` is one
+    path in plane coordinates, drawn with a cosmetic (1 px at any zoom) pen."""
+    da = (a_values[-1] - a_values[0]) / max(len(a_values) - 1, 1)
+    db = (b_values[-1] - b_values[0]) / max(len(b_values) - 1, 1)
+    rect = QRectF(a_values[0] - da / 2, b_values[0] - db / 2,
+                  a_values[-1] - a_values[0] + da, b_values[-1] - b_values[0] + db)
+    pen = pg.mkPen(ISOLINE_PEN, width=1)
+    pen.setCosmetic(True)
+    return SurfaceDrawing(rgba, rect, isolines, pen)
 
 
 @dataclass
@@ -329,15 +315,10 @@ class LandscapePanel(pg.PlotItem):
         # fixed axes: every panel's plot area is its cell less the same margins, whatever its tick labels
         self.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.getAxis("bottom").setHeight(BOTTOM_AXIS_HEIGHT)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.addItem(self.image)
-        self.isolines = IsoLines()  # one path, shared by every panel (built once per surface)
-        pen = pg.mkPen((255, 255, 255, 110), width=1)
-        pen.setCosmetic(True)
-        self.isolines.setPen(pen)
-        self.addItem(self.isolines, ignoreBounds=True)
-        # the surface is static while paths animate over it: keep it rendered, repaint by blitting
-        # (the axes are as large as the panel at most; the surface's cache follows the zoom: _fit_caches)
+        self.surface = RasterSurface()  # the colour image and iso-lines, one drawing shared by every panel
+        self.addItem(self.surface, ignoreBounds=True)
+        # the axes are static while paths animate: keep them rendered, repaint by blitting (they are as
+        # large as the panel at most)
         for axis in (self.getAxis("left"), self.getAxis("bottom")):
             axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.start = Marker("w", size=11)
@@ -408,22 +389,11 @@ class LandscapePanel(pg.PlotItem):
         self.titleLabel.setPreferredWidth(0)
 
     # --- the surface ----------------------------------------------------------------------
-    def set_surface(self, rgba: Array, a_values: Array, b_values: Array, isolines: QPainterPath) -> None:
-        """``rgba[j, i]`` colours ``(a_i, b_j)``; ``isolines`` the iso-lines as one path in plane coordinates."""
-        self.image.setImage(rgba, autoLevels=False, levels=None)
-        da = (a_values[-1] - a_values[0]) / max(len(a_values) - 1, 1)
-        db = (b_values[-1] - b_values[0]) / max(len(b_values) - 1, 1)
-        self.image.setRect(QRectF(a_values[0] - da / 2, b_values[0] - db / 2,
-                                  a_values[-1] - a_values[0] + da, b_values[-1] - b_values[0] + db))
-        self.isolines.setPath(isolines)
-        self._fit_caches()
-
-    def _fit_caches(self) -> None:
-        for item in (self.image, self.isolines):
-            fit_cache(item, self.vb)
+    def set_surface(self, drawing: SurfaceDrawing) -> None:
+        """The colour image and iso-lines (see :func:`surface_drawing`)."""
+        self.surface.set_drawing(drawing)
 
     def _view_changed(self, *_) -> None:
-        self._fit_caches()
         self.set_frame(self._frame)  # the paths' band moved with the view
 
     # --- paths ------------------------------------------------------------------------------
@@ -432,7 +402,7 @@ class LandscapePanel(pg.PlotItem):
             self.removeItem(self._lines.pop())
             self.removeItem(self._heads.pop())
         while len(self._lines) < len(paths):
-            line = pg.PlotCurveItem(connect="finite")  # a non-finite point is a gap
+            line = RasterCurve(connect="finite", cached=False)  # a non-finite point is a gap; new every frame
             line.setZValue(10)
             head = Marker("w")
             head.setZValue(25)
@@ -504,7 +474,7 @@ class LossCurves(Zoomable, pg.PlotWidget):
         self._runs: list[tuple[str, str, Array, Array, str]] = []
         self._legend_key: tuple | None = None
         self._axes_key: tuple | None = None
-        self._curves: list[pg.PlotDataItem] = []
+        self._curves: list[RasterCurve] = []
         self._edge_color = "#222222"
         self._dots: list[Marker] = []
         self._log = False
@@ -521,13 +491,11 @@ class LossCurves(Zoomable, pg.PlotWidget):
             self.legend.clear()
             self._curves, self._dots = [], []
             for name, color in zip(names, colors):
-                # An item cache only while the curve fits the view (fit_cache): its pixmap is as large as
-                # the curve, which a diverged run makes unbounded. _draw_curves keeps the drawn values
-                # in a band around the view; pyqtgraph's own
-                # limit (dynamicRangeLimit, 3e6 view heights) would only make auto-range creep up a
-                # diverged run over several repaints.
-                curve = self.plot_item.plot(pen=pg.mkPen(color, width=2), name=name, connect="finite",
-                                            dynamicRangeLimit=None, shadowPen=self._edge_pen())
+                # painted from an image rendered off the GUI thread (2 px lines are slow to stroke);
+                # _draw_curves keeps the drawn values in a band around the view (a diverged run is unbounded)
+                curve = RasterCurve(pen=pg.mkPen(color, width=2), connect="finite", shadowPen=self._edge_pen())
+                self.plot_item.addItem(curve)
+                self.legend.addItem(curve, name)
                 dot = Marker(color, size=8)
                 dot.setZValue(10)
                 self.plot_item.addItem(dot, ignoreBounds=True)  # moving dots must not rescale the axes
@@ -577,17 +545,15 @@ class LossCurves(Zoomable, pg.PlotWidget):
         return band(*view.viewRange()[1])
 
     def _draw_curves(self) -> None:
-        limits = self._drawn_band()
-        if limits is not None and self._log:  # the curves are handed raw losses: the axis takes their log
-            limits = tuple(np.power(10.0, np.clip(limits, -300.0, 300.0)))  # floats reach 1e±308
+        limits = self._drawn_band()  # in axis units: log₁₀ of the loss on a log axis
         for (_, _, x, losses, _), curve in zip(self._runs, self._curves):
             y = np.where(np.isfinite(losses), losses, np.nan)  # a gap, not a line to infinity
             if self._log:
-                y = np.where(y > 0, y, np.nan)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    y = np.log10(np.where(y > 0, y, np.nan))
             if limits is not None:
                 y = np.clip(y, *limits)  # a diverged run is drawn leaving the top, however far it went
             curve.setData(x, y)
-            fit_cache(curve.curve, self.plot_item.vb)  # static while the dots move: blit it when it fits
 
     def _y_range_changed(self, *_) -> None:
         self.redraw_lines()
@@ -1627,8 +1593,9 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         segments = display.isolines
         path = QPainterPath() if segments is None or not len(segments) else pg.arrayToQPath(
             segments[:, :, 0].ravel(), segments[:, :, 1].ravel(), connect="pairs")
+        drawing = surface_drawing(display.rgba, display.a_values, display.b_values, path)
         for panel in self.panels:
-            panel.set_surface(display.rgba, display.a_values, display.b_values, path)
+            panel.set_surface(drawing)
         if self.colorbar is not None:
             self.colorbar.setColorMap(pg.colormap.get(cmap))
             self.colorbar.setLevels(display.levels)

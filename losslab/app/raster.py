@@ -1,0 +1,314 @@
+"""Static drawings kept on screen as images, with wide lines drawn fast.
+
+Qt strokes a line wider than 1 px as a filled polygon through its antialiasing rasterizer:
+eight 2 px loss curves of 1000 points with their 3.2 px edges take 60–70 ms to paint, and
+the window stalled on them at every change of λ. The same curves as 1 px lines take 1 ms:
+Qt has a fast path for thin antialiased lines. :func:`stroke` draws a wide line as thin
+lines spread over the pen's width (about 12 ms for those curves, and alike to the eye: the
+mean difference is 1% of full scale), and a translucent pen through a layer, so the thin
+lines' overlaps do not darken it.
+
+An item whose drawing is a fixed description (a :class:`Drawing`) paints on screen through
+a :class:`ScreenRaster`: the drawing is rendered once into an image the size of its view and
+blitted on every repaint until the drawing or the view changes (while the animation moves
+the markers over it). Items that show the same drawing at the same scale (the landscape
+panels share one surface) share one image. Anything painted into an image, SVG or PDF
+(exports, ``QGraphicsScene.render``) gets the vectors drawn directly, with Qt's own wide
+pens, exactly as before.
+
+Why not a worker thread: PyQt holds the GIL inside every Qt call, so a thread painting with
+QPainter blocks the GUI thread for as long as each of its calls takes (measured: a repaint
+of the loss curves went from 14 ms to 75 ms while a thread painted).
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, QRect, QRectF, Qt
+from PyQt6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
+from PyQt6.QtWidgets import QWidget
+
+CACHE_BYTES = 48 * 2**20  # finished images kept (a 1600×300 view is 1.9 MB)
+THIN = 1.3  # pens up to this wide (pixels) are stroked as they are
+SPACING = 1.25  # the thin lines of a wide one lie on a circle this far apart (pixels)
+
+
+# --- wide lines as thin ones --------------------------------------------------------------------------
+
+def thin_offsets(width: float) -> list[tuple[float, float]]:
+    """Where 1 px lines go to cover a ``width`` px line: the corners of a regular polygon (pixels).
+
+    The polygon's mean width over all directions (its perimeter / π, Cauchy) is width − 1, so a
+    line in any direction gets on average as much ink as the wide pen gives it; its corners are at
+    most ``SPACING`` apart.
+    """
+    if width <= THIN:
+        return [(0.0, 0.0)]
+    half = (width - 1.0) / 2.0
+    n = max(4, math.ceil(2 * math.pi * half / SPACING))
+    radius = half * math.pi / (n * math.sin(math.pi / n))
+    return [(radius * math.cos(2 * math.pi * (k + 0.5) / n), radius * math.sin(2 * math.pi * (k + 0.5) / n))
+            for k in range(n)]
+
+
+def stroke(painter: QPainter, path: QPainterPath, pen: QPen) -> None:
+    """``path`` stroked with the cosmetic ``pen`` on a raster ``painter``, a wide pen as thin lines (see the module).
+
+    A translucent wide pen is drawn opaque into a layer over the path's extent, and the layer laid
+    on at the pen's alpha.
+    """
+    width = pen.widthF() or 1.0
+    if width <= THIN or not pen.isCosmetic():
+        painter.setPen(pen)
+        painter.drawPath(path)
+        return
+    thin = QPen(pen)
+    thin.setWidthF(1.0)
+    base = painter.transform()
+    alpha = pen.color().alphaF()
+    target, shift = painter, QTransform()
+    if alpha < 1.0:
+        device = painter.device()
+        ratio = device.devicePixelRatio()
+        extent = base.mapRect(path.controlPointRect()).adjusted(-width, -width, width, width)
+        extent = extent.toAlignedRect() & QRect(0, 0, round(device.width() / ratio), round(device.height() / ratio))
+        if extent.isEmpty():
+            return
+        layer = QImage(round(extent.width() * ratio), round(extent.height() * ratio),
+                       QImage.Format.Format_ARGB32_Premultiplied)
+        layer.setDevicePixelRatio(ratio)
+        layer.fill(Qt.GlobalColor.transparent)
+        target = QPainter(layer)
+        target.setRenderHints(painter.renderHints())
+        shift = QTransform.fromTranslate(-extent.left(), -extent.top())
+        opaque = QColor(pen.color())
+        opaque.setAlpha(255)
+        thin.setColor(opaque)
+    target.setPen(thin)
+    for dx, dy in thin_offsets(width):
+        target.setTransform(base * QTransform.fromTranslate(dx, dy) * shift)  # shifted in pixels, after the view's mapping
+        target.drawPath(path)
+    if target is not painter:
+        target.end()
+        painter.save()
+        painter.resetTransform()
+        painter.setOpacity(painter.opacity() * alpha)
+        painter.drawImage(QPointF(extent.topLeft()), layer)
+        painter.restore()
+    else:
+        painter.setTransform(base)
+
+
+# --- drawings ------------------------------------------------------------------------------------------
+
+class Drawing:
+    """What an item draws, in the item's coordinates. Immutable once made.
+
+    Two drawings are the same drawing only if they are the same object: a new description is a
+    new drawing, whatever it holds.
+    """
+
+    def draw(self, painter: QPainter, fast: bool = False) -> None:
+        """Draw on ``painter``; ``fast``: onto a raster image, wide lines as thin ones (see :func:`stroke`)."""
+        raise NotImplementedError
+
+
+class StrokeDrawing(Drawing):
+    """The polyline through ``(x[i], y[i])`` stroked with each pen in turn (an edge under a line: the wide pen first).
+
+    ``connect`` as in pyqtgraph ("finite": a non-finite point is a gap).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, connect, pens: tuple[QPen, ...], antialias: bool = True):
+        self.path = pg.arrayToQPath(np.asarray(x, dtype=float), np.asarray(y, dtype=float), connect=connect)
+        self.pens = tuple(QPen(pen) for pen in pens)
+        self.antialias = antialias
+
+    def draw(self, painter: QPainter, fast: bool = False) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.antialias)
+        for pen in self.pens:
+            if fast:
+                stroke(painter, self.path, pen)
+            else:
+                painter.setPen(pen)
+                painter.drawPath(self.path)
+
+
+class SurfaceDrawing(Drawing):
+    """A colour image over a plane rectangle, and the iso-lines over it.
+
+    ``rgba[j, i]`` (uint8) colours the cell of column i and row j, row 0 at ``rect.top()``
+    (the smallest b: the view turns it upwards).
+    """
+
+    def __init__(self, rgba: np.ndarray, rect: QRectF, isolines: QPainterPath, pen: QPen):
+        self.rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+        self.rect = QRectF(rect)
+        self.isolines = QPainterPath(isolines)
+        self.pen = QPen(pen)
+
+    def image(self) -> QImage:
+        h, w = self.rgba.shape[:2]
+        return QImage(self.rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)  # a view: self.rgba stays alive
+
+    def draw(self, painter: QPainter, fast: bool = False) -> None:
+        painter.drawImage(self.rect, self.image())
+        if not self.isolines.isEmpty():
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.setPen(self.pen)
+            painter.drawPath(self.isolines)
+
+
+def render(drawing: Drawing, transform: QTransform, width: int, height: int, ratio: float = 1.0) -> QImage:
+    """``drawing`` through ``transform`` (item → image pixels) in a transparent ``width × height`` image."""
+    image = QImage(max(round(width * ratio), 1), max(round(height * ratio), 1),
+                   QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(ratio)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    try:
+        painter.setTransform(transform)
+        drawing.draw(painter, fast=True)
+    finally:
+        painter.end()
+    return image
+
+
+# --- on screen -------------------------------------------------------------------------------------------
+
+class ImageCache:
+    """Rendered images by (drawing, transform, size, pixel ratio); the least recently used go first."""
+
+    def __init__(self, limit: int = CACHE_BYTES):
+        self.limit = limit
+        self._images: OrderedDict[tuple, QImage] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple) -> QImage | None:
+        image = self._images.get(key)
+        if image is not None:
+            self._images.move_to_end(key)
+        return image
+
+    def put(self, key: tuple, image: QImage) -> None:
+        self._images[key] = image
+        self._bytes += image.sizeInBytes()
+        while self._bytes > self.limit and len(self._images) > 1:
+            _, old = self._images.popitem(last=False)
+            self._bytes -= old.sizeInBytes()
+
+
+IMAGES = ImageCache()
+
+
+def _transform_key(t: QTransform) -> tuple:
+    return tuple(round(v, 6) for v in (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy()))
+
+
+class ScreenRaster:
+    """Paints one item's drawing on screen from a rendered image (see the module).
+
+    The item's ``paint`` hands over its drawing and the rectangle it can be seen in (its view,
+    in the item's coordinates); only that part is rendered.
+    """
+
+    def paint(self, painter: QPainter, drawing: Drawing | None, visible: QRectF) -> None:
+        if drawing is None:
+            return
+        device = painter.device()
+        if not isinstance(device, QWidget):  # an export: vectors, at the export's own scale
+            painter.save()
+            drawing.draw(painter)
+            painter.restore()
+            return
+        world = painter.worldTransform()
+        seen = world.mapRect(visible) & QRectF(device.rect())
+        if seen.isEmpty():
+            return
+        x0, y0 = math.floor(seen.left()), math.floor(seen.top())
+        width, height = math.ceil(seen.right()) - x0, math.ceil(seen.bottom()) - y0
+        local = world * QTransform.fromTranslate(-x0, -y0)
+        ratio = device.devicePixelRatioF()
+        key = (drawing, _transform_key(local), width, height, ratio)
+        image = IMAGES.get(key)
+        if image is None:
+            image = render(drawing, local, width, height, ratio)
+            IMAGES.put(key, image)
+        painter.save()
+        painter.setWorldTransform(QTransform.fromTranslate(x0, y0))
+        painter.drawImage(QPointF(0, 0), image)
+        painter.restore()
+
+
+def seen_rect(item) -> QRectF:
+    """Where ``item`` can be seen: its view box (which clips it), in the item's coordinates."""
+    view = item.getViewBox()
+    return item.mapRectFromScene(view.sceneBoundingRect()) if view is not None else item.boundingRect()
+
+
+class RasterCurve(pg.PlotCurveItem):
+    """A pyqtgraph curve (its pen over its shadow pen, no fill) with its wide lines drawn fast on screen.
+
+    ``cached``: painted from a rendered image, kept while the curve and its view stay as they are
+    (a loss curve, while the animation moves the dots over it); otherwise stroked at every paint
+    (a path that grows with every frame). Everything else is pyqtgraph's: data, bounds, the
+    legend's sample.
+    """
+
+    def __init__(self, *args, cached: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cached = cached
+        self.raster = ScreenRaster()
+        self._drawing: StrokeDrawing | None = None
+        self._drawn_from: tuple | None = None  # the data and pens the drawing was made of
+
+    def drawing(self) -> StrokeDrawing | None:
+        """The drawing of the curve as it is now (a new one when its data or pens changed)."""
+        if self.xData is None or len(self.xData) == 0:
+            return None
+        pens = tuple(QPen(pen) for pen in (self.opts["shadowPen"], self.opts["pen"])
+                     if pen is not None and pen.style() != Qt.PenStyle.NoPen)
+        # pyqtgraph holds new arrays whenever the data change
+        if (self._drawn_from is None or self._drawn_from[0] is not self.xData or self._drawn_from[1] is not self.yData
+                or self._drawn_from[2] != pens):
+            self._drawn_from = (self.xData, self.yData, pens)
+            self._drawing = StrokeDrawing(self.xData, self.yData, self.opts["connect"], pens,
+                                          bool(self.opts["antialias"]))
+        return self._drawing
+
+    def paint(self, painter, option, widget=None) -> None:
+        drawing = self.drawing()
+        if self.cached or drawing is None:
+            self.raster.paint(painter, drawing, seen_rect(self))
+        else:
+            painter.save()
+            drawing.draw(painter, fast=isinstance(painter.device(), QWidget))  # exports: Qt's own wide pens
+            painter.restore()
+
+
+class RasterSurface(pg.GraphicsObject):
+    """A landscape's colour image and iso-lines (a :class:`SurfaceDrawing`), painted from a rendered image.
+
+    The panels showing one surface are handed the same drawing: at the same size they share its image.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.raster = ScreenRaster()
+        self.drawing: SurfaceDrawing | None = None
+
+    def set_drawing(self, drawing: SurfaceDrawing | None) -> None:
+        self.prepareGeometryChange()
+        self.drawing = drawing
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        if self.drawing is None:
+            return QRectF()
+        return self.drawing.rect | self.drawing.isolines.controlPointRect()
+
+    def paint(self, painter, option, widget=None) -> None:
+        self.raster.paint(painter, self.drawing, seen_rect(self))

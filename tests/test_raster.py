@@ -1,0 +1,239 @@
+"""Wide lines drawn as thin ones, and static drawings kept on screen as images (``app/raster.py``).
+
+The fast strokes are checked against Qt's own wide pens pixel by pixel; the on-screen images
+against the same view painted directly (as exports paint it); the cache by counting renders.
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSize
+from PyQt6.QtGui import QColor, QImage, QPainter, QPen, QTransform
+from PyQt6.QtSvg import QSvgGenerator
+
+from losslab.app import raster
+from losslab.app.export import drawn_for_export
+from losslab.app.raster import SPACING, StrokeDrawing, stroke, thin_offsets
+from losslab.app.views import LandscapeGrid, LossCurves, PathData
+
+W, H = 400, 200
+
+
+def pixels(image: QImage) -> np.ndarray:
+    """(H, W, 4) RGBA floats in [0, 1], premultiplied as Qt keeps them."""
+    image = image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    raw = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
+    bgra = raw.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width()]
+    return bgra[..., [2, 1, 0, 3]] / 255.0
+
+
+def cosmetic(color, width: float) -> QPen:
+    pen = pg.mkPen(color, width=width)
+    pen.setCosmetic(True)
+    return pen
+
+
+def wavy_path(n: int = 400):
+    x = np.linspace(10, W - 10, n)
+    y = H / 2 + 60 * np.sin(x / 23.0) * np.exp(-x / 300)
+    return x, y
+
+
+def painted(draw) -> QImage:
+    image = QImage(W, H, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    draw(painter)
+    painter.end()
+    return image
+
+
+@pytest.mark.parametrize("width", [1.0, 1.3, 2.0, 2.2, 3.2, 4.4, 7.0])
+def test_thin_lines_span_on_average_a_pen_less_one_pixel(width):
+    offsets = np.array(thin_offsets(width))
+    if width <= 1.3:
+        assert offsets.tolist() == [[0.0, 0.0]]
+        return
+    assert len(offsets) >= 4
+    # the thin lines' spread across a line of each direction, averaged over directions: width − 1
+    directions = np.linspace(0, np.pi, 3600, endpoint=False)
+    normals = np.stack([-np.sin(directions), np.cos(directions)], axis=1)
+    across = offsets @ normals.T
+    spread = across.max(axis=0) - across.min(axis=0)
+    assert spread.mean() == pytest.approx(width - 1, rel=1e-3)
+    assert spread.min() >= 0.75 * (width - 1)  # in no direction much thinner (a square: π/4)
+    corners = np.r_[offsets, offsets[:1]]
+    assert np.hypot(*np.diff(corners, axis=0).T).max() <= SPACING * 1.12  # the corners stay close
+
+
+@pytest.mark.parametrize("width", [2.0, 2.2, 3.2, 4.4])
+def test_a_wide_line_drawn_thin_covers_what_qt_covers(width):
+    x, y = wavy_path()
+    path = pg.arrayToQPath(x, y)
+    pen = cosmetic("#d62728", width)
+    exact = pixels(painted(lambda p: (p.setPen(pen), p.drawPath(path))))[..., 3]
+    fast = pixels(painted(lambda p: stroke(p, path, pen)))[..., 3]
+    inked, ours = exact > 0.5, fast > 0.5
+    overlap = (inked & ours).sum() / (inked | ours).sum()
+    assert overlap > 0.85, f"the thin lines cover {overlap:.0%} of what the wide pen covers"
+    assert abs(fast.sum() - exact.sum()) / exact.sum() < 0.12  # as much ink, within 12%
+
+
+def test_a_translucent_wide_line_keeps_its_alpha_where_the_thin_lines_overlap():
+    x, y = wavy_path()
+    path = pg.arrayToQPath(x, y)
+    pen = cosmetic((0, 0, 0, 150), 4.4)
+    fast = pixels(painted(lambda p: stroke(p, path, pen)))[..., 3]
+    assert fast.max() == pytest.approx(150 / 255, abs=2 / 255)  # a layer: overlaps do not darken it
+    exact = pixels(painted(lambda p: (p.setPen(pen), p.drawPath(path))))[..., 3]
+    assert exact.max() == pytest.approx(fast.max(), abs=2 / 255)
+
+
+def test_the_thin_lines_follow_the_painters_transform():
+    """Curves are drawn in data coordinates through the view's mapping; the offsets are in pixels after it."""
+    x, y = wavy_path()
+    path = pg.arrayToQPath(x / 100.0, y / 100.0)
+    pen = cosmetic("#1f77b4", 2.0)
+    mapping = QTransform.fromScale(100.0, 100.0)
+
+    def through(draw):
+        def paint(p):
+            p.setTransform(mapping)
+            draw(p)
+        return paint
+
+    exact = pixels(painted(through(lambda p: (p.setPen(pen), p.drawPath(path)))))[..., 3] > 0.5
+    fast = pixels(painted(through(lambda p: stroke(p, path, pen))))[..., 3] > 0.5
+    assert (exact & fast).sum() / (exact | fast).sum() > 0.85
+
+
+def test_a_drawing_keeps_its_own_copy_of_the_data():
+    x, y = wavy_path()
+    drawing = StrokeDrawing(x, y, "all", (cosmetic("r", 2.0),))
+    before = pixels(raster.render(drawing, QTransform(), W, H))
+    y[:] = 0.0  # the curve's arrays change afterwards
+    assert np.array_equal(pixels(raster.render(drawing, QTransform(), W, H)), before)
+
+
+# --- on screen ---------------------------------------------------------------------------------------------
+
+def shown(qtbot, view, width, height):
+    qtbot.addWidget(view)
+    view.resize(width, height)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def runs(k_runs=4, steps=300, scale=1.0):
+    x = np.arange(steps + 1.0)
+    colors = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00"]
+    return [(f"run {k}", colors[k], x, scale * np.exp(-x / (40.0 + 25 * k)) + 0.05, "completed")
+            for k in range(k_runs)]
+
+
+def on_screen(view) -> np.ndarray:
+    """What the view shows: its viewport painted through the screen's path (the raster images)."""
+    return pixels(view.grab().toImage())
+
+
+def as_exported(view) -> np.ndarray:
+    """The same view painted into an image as an export paints it: vectors, Qt's own wide pens."""
+    size = view.viewport().size()
+    image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(QColor(view.backgroundBrush().color()))
+    painter = QPainter(image)
+    view.render(painter, QRectF(image.rect()), view.viewport().rect())
+    painter.end()
+    return pixels(image)
+
+
+def test_loss_curves_on_screen_match_their_export(qtbot):
+    curves = shown(qtbot, LossCurves(), 900, 400)
+    curves.set_runs(runs(), "step", False)
+    curves.set_frame(150)
+    screen, exported = on_screen(curves), as_exported(curves)
+    assert screen.shape == exported.shape
+    differs = np.abs(screen[..., :3] - exported[..., :3]).max(axis=2) > 0.25
+    assert differs.mean() < 0.01, f"{differs.mean():.1%} of the pixels differ from the exported drawing"
+    for _, color, *_ in runs():  # every run's colour is on screen
+        target = np.array(QColor(color).getRgbF()[:3])
+        assert (np.abs(screen[..., :3] - target).max(axis=2) < 0.08).sum() > 100
+
+
+def test_a_curve_is_rendered_once_while_only_the_frame_moves(qtbot, monkeypatch):
+    curves = shown(qtbot, LossCurves(), 900, 400)
+    curves.set_runs(runs(), "step", False)
+    calls = []
+    real = raster.render
+    monkeypatch.setattr(raster, "render", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    curves.grab()
+    first = len(calls)
+    assert first >= 4  # one image per curve (again if the first paint fitted the axes to the curves)
+    assert len({id(drawing) for drawing in calls}) == 4
+    for frame in range(0, 300, 30):  # the animation: the dots and the cursor move over the curves
+        curves.set_frame(frame)
+        curves.grab()
+    assert len(calls) == first
+    curves.set_runs(runs(scale=1.01), "step", False)  # new losses (λ moved): drawn anew
+    curves.grab()
+    assert len(calls) == first + 4
+
+
+def test_panels_of_one_surface_share_its_image(qtbot, monkeypatch):
+    n = 65
+    a = b = np.linspace(-2, 2, n)
+    A, B = np.meshgrid(a, b)
+    rgba = np.zeros((n, n, 4), np.uint8)
+    rgba[..., 0] = (255 * (A + 2) / 4).astype(np.uint8)
+    rgba[..., 2] = (255 * (B + 2) / 4).astype(np.uint8)
+    rgba[..., 3] = 255
+    display = SimpleNamespace(rgba=rgba, a_values=a, b_values=b, isolines=np.zeros((0, 2, 2)), levels=(0, 1),
+                              label="loss", values=A)
+    grid = shown(qtbot, LandscapeGrid(), 900, 700)
+    grid.set_layout([f"run {k}" for k in range(4)], ("a", "b"))
+    calls = []
+    real = raster.render
+    monkeypatch.setattr(raster, "render", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    grid.set_surface(display, "viridis", reset_view=True)
+    t = np.linspace(0, 1, 50)[:, None]
+    grid.set_paths([[PathData(f"r{k}", f"r{k}", "#ffffff", np.hstack([1.5 * t - 0.7, 0.2 * k - t]))]
+                    for k in range(4)], (0.0, 0.0))
+    grid.set_frame(49)
+    grid.grab()
+    surfaces = [d for d in calls if isinstance(d, raster.SurfaceDrawing)]
+    assert len(surfaces) == 1  # four panels of one size and one view: one image
+    assert all(panel.surface.drawing is surfaces[0] for panel in grid.panels)
+    screen, exported = on_screen(grid), as_exported(grid)
+    differs = np.abs(screen[..., :3] - exported[..., :3]).max(axis=2) > 0.25
+    assert differs.mean() < 0.01
+    # the surface's colours are where the plane puts them: red grows with a, blue with b
+    panel = grid.panels[0]
+    low = panel.vb.mapViewToScene(pg.Point(-1.5, -1.5))
+    high = panel.vb.mapViewToScene(pg.Point(1.5, 1.5))
+    at = lambda p: screen[int(p.y()), int(p.x())]  # noqa: E731
+    assert at(high)[0] > at(low)[0] + 0.5 and at(high)[2] > at(low)[2] + 0.5
+
+
+def test_an_svg_export_keeps_the_curves_as_vectors(qtbot):
+    curves = shown(qtbot, LossCurves(), 600, 300)
+    curves.set_runs(runs(2), "step", False)
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    generator = QSvgGenerator()
+    generator.setOutputDevice(buffer)
+    generator.setSize(QSize(600, 300))
+    generator.setViewBox(QRectF(0, 0, 600, 300))
+    painter = QPainter(generator)
+    with drawn_for_export([(curves, None, None)]):  # as the figure's SVG export paints it
+        curves.scene().render(painter, QRectF(0, 0, 600, 300), curves.sceneRect())
+    painter.end()
+    svg = bytes(data).decode()
+    assert "<image" not in svg  # no bitmap of a curve
+    assert 'stroke="#e69f00"' in svg.lower() and 'stroke-width="2"' in svg
