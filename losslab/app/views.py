@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6 import sip
 from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QActionGroup, QColor, QFont, QFontMetrics, QIcon, QPainterPath, QPixmap
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QMenu, QSizePolicy
@@ -416,7 +417,6 @@ class LandscapePanel(pg.PlotItem):
             head.setBrush(pg.mkBrush(path.color))
         self._paths = paths
         self.start.move_to(*start)
-        self.set_frame(self._frame)
 
     def set_frame(self, frame: int) -> None:
         self._frame = frame
@@ -1017,6 +1017,8 @@ class DataView(Zoomable, pg.PlotWidget):
         self._draw_weights()
 
     def _ensure_weight_items(self, C: int) -> None:
+        if len(self.arrow_heads) >= C:
+            return  # styled when made, and again when the theme changes (set_colors, setBackground)
         while len(self.arrow_heads) < C:
             z = self.points.zValue()
             line = pg.PlotCurveItem(connect="finite")
@@ -1530,6 +1532,8 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         """Equal cells filling the widget: plot areas of one size, and nothing cut off at the right."""
         if not getattr(self, "panels", None):  # also called while pyqtgraph's constructor runs
             return
+        if self.colorbar is not None and sip.isdeleted(self.colorbar):  # a last resize while the scene is torn down
+            return
         columns = self.columns
         rows = math.ceil(len(self.panels) / columns)
         size = self.layout_size()  # the viewport's, unless drawn larger (presentation mode)
@@ -1603,6 +1607,8 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
             self._set_colorbar_ticks()
 
     def set_paths(self, per_panel: list[list[PathData]], start: tuple[float, float]) -> None:
+        """New paths, drawn by the next :meth:`set_frame` (the figure always moves to its frame next: drawing
+        them here too cost a second pass over every path at every commit)."""
         for panel, paths in zip(self.panels, per_panel):
             panel.set_paths(paths, start)
 
