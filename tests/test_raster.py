@@ -5,14 +5,13 @@ against the same view painted directly (as exports paint it); the cache by count
 """
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np
 import pyqtgraph as pg
 import pytest
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSize
-from PyQt6.QtGui import QColor, QImage, QPainter, QPen, QTransform
+from PyQt6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 from PyQt6.QtSvg import QSvgGenerator
 
 from losslab.app import raster
@@ -237,3 +236,17 @@ def test_an_svg_export_keeps_the_curves_as_vectors(qtbot):
     svg = bytes(data).decode()
     assert "<image" not in svg  # no bitmap of a curve
     assert 'stroke="#e69f00"' in svg.lower() and 'stroke-width="2"' in svg
+
+
+def test_the_image_cache_bounds_its_images_and_the_drawings_they_keep():
+    """A slider dragged through many values makes a new 512² surface each time: the cache keeps a few."""
+    cache = raster.ImageCache(limit=8 * 2**20)
+    path = QPainterPath()
+    for k in range(60):
+        drawing = raster.SurfaceDrawing(np.zeros((512, 512, 4), np.uint8), QRectF(0, 0, 1, 1), path, QPen())
+        key = (drawing, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0), 300, 300, 1.0)
+        cache.put(key, QImage(300, 300, QImage.Format.Format_ARGB32_Premultiplied))
+        assert cache.size_in_bytes <= 8 * 2**20
+        assert cache.get(key) is not None  # the newest is always kept
+    expected = 512 * 512 * 4 + 300 * 300 * 4
+    assert cache.size_in_bytes == (8 * 2**20 // expected) * expected

@@ -115,6 +115,10 @@ class Drawing:
         """Draw on ``painter``; ``fast``: onto a raster image, wide lines as thin ones (see :func:`stroke`)."""
         raise NotImplementedError
 
+    def size_in_bytes(self) -> int:
+        """About what the drawing holds on to (a cached image keeps its drawing alive)."""
+        return 0
+
 
 class StrokeDrawing(Drawing):
     """The polyline through ``(x[i], y[i])`` stroked with each pen in turn (an edge under a line: the wide pen first).
@@ -126,6 +130,9 @@ class StrokeDrawing(Drawing):
         self.path = pg.arrayToQPath(np.asarray(x, dtype=float), np.asarray(y, dtype=float), connect=connect)
         self.pens = tuple(QPen(pen) for pen in pens)
         self.antialias = antialias
+
+    def size_in_bytes(self) -> int:
+        return 40 * self.path.elementCount()  # an element: two doubles and a type, in Qt's vector
 
     def draw(self, painter: QPainter, fast: bool = False) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.antialias)
@@ -154,6 +161,9 @@ class SurfaceDrawing(Drawing):
         h, w = self.rgba.shape[:2]
         return QImage(self.rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)  # a view: self.rgba stays alive
 
+    def size_in_bytes(self) -> int:
+        return self.rgba.nbytes + 40 * self.isolines.elementCount()
+
     def draw(self, painter: QPainter, fast: bool = False) -> None:
         painter.drawImage(self.rect, self.image())
         if not self.isolines.isEmpty():
@@ -180,7 +190,11 @@ def render(drawing: Drawing, transform: QTransform, width: int, height: int, rat
 # --- on screen -------------------------------------------------------------------------------------------
 
 class ImageCache:
-    """Rendered images by (drawing, transform, size, pixel ratio); the least recently used go first."""
+    """Rendered images by (drawing, transform, size, pixel ratio); the least recently used go first.
+
+    ``limit`` bounds the images and the drawings they keep alive (a 512² surface holds 1 MB):
+    a slider dragged through a hundred values must not keep a hundred surfaces.
+    """
 
     def __init__(self, limit: int = CACHE_BYTES):
         self.limit = limit
@@ -193,12 +207,22 @@ class ImageCache:
             self._images.move_to_end(key)
         return image
 
+    @staticmethod
+    def _cost(key: tuple, image: QImage) -> int:
+        return image.sizeInBytes() + key[0].size_in_bytes()
+
     def put(self, key: tuple, image: QImage) -> None:
+        if key in self._images:
+            self._bytes -= self._cost(key, self._images.pop(key))
         self._images[key] = image
-        self._bytes += image.sizeInBytes()
+        self._bytes += self._cost(key, image)
         while self._bytes > self.limit and len(self._images) > 1:
-            _, old = self._images.popitem(last=False)
-            self._bytes -= old.sizeInBytes()
+            old_key, old = self._images.popitem(last=False)
+            self._bytes -= self._cost(old_key, old)
+
+    @property
+    def size_in_bytes(self) -> int:
+        return self._bytes
 
 
 IMAGES = ImageCache()
