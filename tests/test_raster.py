@@ -250,3 +250,25 @@ def test_the_image_cache_bounds_its_images_and_the_drawings_they_keep():
         assert cache.get(key) is not None  # the newest is always kept
     expected = 512 * 512 * 4 + 300 * 300 * 4
     assert cache.size_in_bytes == (8 * 2**20 // expected) * expected
+
+
+def test_a_translucent_wide_line_on_a_high_dpi_image_is_laid_where_it_is_drawn():
+    """At a pixel ratio of 2 the layer covers the image's logical area, not half or twice of it."""
+    x, y = wavy_path()
+    path = pg.arrayToQPath(x, y)
+    pen = cosmetic((0, 0, 0, 150), 4.4)
+    images = []
+    for ratio in (1.0, 2.0):
+        image = QImage(round(W * ratio), round(H * ratio), QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(ratio)
+        image.fill(0)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        stroke(painter, path, pen)
+        painter.end()
+        images.append(pixels(image)[..., 3])
+    one, two = images
+    halved = two.reshape(H, 2, W, 2).mean(axis=(1, 3))  # back to logical pixels
+    assert (one > 0.3).sum() > 1000
+    assert np.abs(halved - one).mean() < 0.03  # the same line in the same place, only finer
+    assert two.max() == pytest.approx(150 / 255, abs=2 / 255)

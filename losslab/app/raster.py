@@ -27,7 +27,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRect, QRectF, Qt
+from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 from PyQt6.QtWidgets import QWidget
 
@@ -54,6 +54,12 @@ def thin_offsets(width: float) -> list[tuple[float, float]]:
             for k in range(n)]
 
 
+def logical_rect(device) -> QRectF:
+    """A paint device's area in the painter's unscaled coordinates: an image's pixels divided by its pixel ratio."""
+    size = getattr(device, "deviceIndependentSize", None)  # QImage, QPixmap; a widget's size is already logical
+    return QRectF(QPointF(0, 0), size()) if size is not None else QRectF(device.rect())
+
+
 def stroke(painter: QPainter, path: QPainterPath, pen: QPen) -> None:
     """``path`` stroked with the cosmetic ``pen`` on a raster ``painter``, a wide pen as thin lines (see the module).
 
@@ -74,7 +80,7 @@ def stroke(painter: QPainter, path: QPainterPath, pen: QPen) -> None:
         device = painter.device()
         ratio = device.devicePixelRatio()
         extent = base.mapRect(path.controlPointRect()).adjusted(-width, -width, width, width)
-        extent = extent.toAlignedRect() & QRect(0, 0, round(device.width() / ratio), round(device.height() / ratio))
+        extent = extent.toAlignedRect() & logical_rect(device).toAlignedRect()
         if extent.isEmpty():
             return
         layer = QImage(round(extent.width() * ratio), round(extent.height() * ratio),
@@ -249,7 +255,7 @@ class ScreenRaster:
             painter.restore()
             return
         world = painter.worldTransform()
-        seen = world.mapRect(visible) & QRectF(device.rect())
+        seen = world.mapRect(visible) & logical_rect(device)
         if seen.isEmpty():
             return
         x0, y0 = math.floor(seen.left()), math.floor(seen.top())
