@@ -132,6 +132,22 @@ def test_cancel_puts_the_controls_back(qtbot, window):
     qtbot.waitUntil(lambda: not window.cancel_button.isEnabled(), timeout=2_000)
 
 
+def test_the_progress_bar_shows_a_new_stage_at_once_and_counts_ten_times_a_second(qtbot, window):
+    """Every repaint of the bar costs the GUI thread 1–2 ms: a stream of counts must not repaint it each time."""
+    from losslab.engine.experiment import Progress
+    window.cancel_button.setEnabled(True)  # as after PROGRESS_DELAY_MS of a long computation
+    window.on_progress(Progress("runs", 1, 40))
+    assert window.progress.value() == 1 and window.progress.format().startswith("running the optimizers")
+    for done in range(2, 30):  # a burst, well within 100 ms
+        window.on_progress(Progress("runs", done, 40))
+    assert window.progress.value() == 1
+    window.on_progress(Progress("landscape", 3, 10))  # a new stage shows at once
+    assert window.progress.value() == 3 and window.progress.format().startswith("computing the landscape")
+    qtbot.wait(120)
+    window.on_progress(Progress("landscape", 7, 10))  # and the count moves again after 100 ms
+    assert window.progress.value() == 7
+
+
 def test_a_newer_change_supersedes_a_long_build(qtbot):
     """Defect 3: setting N back to 300 does not wait for the build of N = 1,000,000."""
     session = Session(Experiment(plane=PlaneSpec(resolution=32), steps=10))
