@@ -366,10 +366,9 @@ class CutsPanel(QWidget):
 
         # --- plot ----------------------------------------------------------------------------
         self.plot = pg.PlotWidget(axisItems={"left": LossAxis("left"), "bottom": LossAxis("bottom"),
-                                             "right": PercentAxis("right")})
+                                             "right": PercentAxis("right")}, enableMenu=False)
         self.plot.setObjectName("plot_cuts")
         self.plot_item = self.plot.getPlotItem()
-        self.plot_item.setMenuEnabled(False)
         self.plot_item.showGrid(True, True, alpha=0.25)
         self.plot_item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.plot_item.setLabel("bottom", "t")

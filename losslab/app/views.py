@@ -307,8 +307,7 @@ class LandscapePanel(pg.PlotItem):
     TITLE_POINT_SIZE = 11  # pyqtgraph's title size
 
     def __init__(self, title: str = "", color: str | None = None):
-        super().__init__()
-        self.setMenuEnabled(False)
+        super().__init__(enableMenu=False)  # no context menus: pyqtgraph's would not be built at all (2–3 ms a panel)
         self._heading = (title, color)
         self._foreground = "#222222"
         self._heading_width = 0.0
@@ -455,9 +454,8 @@ class LossCurves(Zoomable, pg.PlotWidget):
     """Loss of every run against step or cost (full-data passes), with the current frame marked."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, axisItems={"left": LossAxis("left"), "bottom": LossAxis("bottom")})
+        super().__init__(parent, axisItems={"left": LossAxis("left"), "bottom": LossAxis("bottom")}, enableMenu=False)
         self.plot_item = self.getPlotItem()
-        self.plot_item.setMenuEnabled(False)
         self.plot_item.showGrid(True, True, alpha=0.25)
         # the legend sits right of the plot, in the plot's own layout: it never covers a curve
         self.legend = pg.LegendItem(brush=pg.mkBrush(255, 255, 255, 235), pen=pg.mkPen(200, 200, 200),
@@ -683,9 +681,8 @@ class DataView(Zoomable, pg.PlotWidget):
     currentClassChanged = pyqtSignal(int)  # the class Shift+click adds, chosen in the context menu
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, enableMenu=False)
         self.plot_item = self.getPlotItem()
-        self.plot_item.setMenuEnabled(False)
         # no aspect lock: the data fill the box (a locked aspect left wide empty margins)
         for side in ("left", "bottom"):
             self.plot_item.getAxis(side).enableAutoSIPrefix(False)

@@ -89,16 +89,14 @@ class MainWindow(QMainWindow):
                 dock.visibilityChanged.connect(lambda visible: visible and on_shown())
             return dock
 
-        self.examples = ExampleTable()
-        self.examples_dock = tab("Examples", self.examples, self.show_tables)
-        self.parameters = ParameterEditor()
-        self.parameters.nudged.connect(self.nudge_start)
-        self.parameters_dock = tab("Parameters", self.parameters, self.show_tables)
-        self.cuts = CutsPanel(self.session.jobs)
-        self.cuts_dock = tab("Cuts", self.cuts, self.show_tables)
+        # the tabs behind the readout are made the first time they are needed (_tab): the window
+        # opens sooner (the 1-D cuts alone take 25 ms to build)
+        self._tabs: dict[str, QWidget] = {}
+        self.examples_dock = tab("Examples", QWidget(), self.show_tables)
+        self.parameters_dock = tab("Parameters", QWidget(), self.show_tables)
+        self.cuts_dock = tab("Cuts", QWidget(), self.show_tables)
         self.cuts_dock.setWindowTitle("1-D cuts")
-        self.curvature = CurvatureReadout(self.session.jobs)
-        self.curvature_dock = tab("Curvature", self.curvature, self.show_curvature)
+        self.curvature_dock = tab("Curvature", QWidget(), self.show_curvature)
         self.notes = QLabel()
         self.notes.setObjectName("label_notes")
         self.notes.setWordWrap(True)
@@ -112,7 +110,6 @@ class MainWindow(QMainWindow):
                              "parameters": self.parameters_dock, "cuts": self.cuts_dock,
                              "curvature": self.curvature_dock, "notes": self.notes_dock}
         self.show_notes({})
-        self.examples.selected.connect(self.figure.data_view.highlight)
         self._build_status_bar()
         self.files = FileActions(self, self.session, self.figure, self.settings, self.show_message, self.show_notes)
         self.problem_panel = ProblemPanel(self.session)
@@ -246,17 +243,63 @@ class MainWindow(QMainWindow):
             self.show_tables()
             self.show_curvature()
 
+    # --- the tabs behind the readout, made when first needed ---------------------------------------
+    def _tab(self, name: str) -> QWidget:
+        widget = self._tabs.get(name)
+        if widget is None:
+            if name == "examples":
+                widget = ExampleTable()
+                widget.selected.connect(self.figure.data_view.highlight)
+            elif name == "parameters":
+                widget = ParameterEditor()
+                widget.nudged.connect(self.nudge_start)
+            elif name == "cuts":
+                widget = CutsPanel(self.session.jobs)
+            else:
+                widget = CurvatureReadout(self.session.jobs)
+            self._tabs[name] = widget
+            dock = self.bottom_docks[name]
+            placeholder = dock.widget()
+            if placeholder.testAttribute(Qt.WidgetAttribute.WA_SetFont):  # presentation's larger tables
+                widget.setFont(placeholder.font())
+            dock.setWidget(widget)
+            placeholder.deleteLater()
+        return widget
+
+    @property
+    def examples(self) -> ExampleTable:
+        return self._tab("examples")
+
+    @property
+    def parameters(self) -> ParameterEditor:
+        return self._tab("parameters")
+
+    @property
+    def cuts(self) -> CutsPanel:
+        return self._tab("cuts")
+
+    @property
+    def curvature(self) -> CurvatureReadout:
+        return self._tab("curvature")
+
+    def _tab_shown(self, name: str) -> bool:
+        """Whether the tab can be seen now (then it is made, if it had not been yet)."""
+        if not on_screen(self.bottom_docks[name]):
+            return False
+        self._tab(name)
+        return True
+
     def show_tables(self) -> None:
         """The per-example table, the 1-D cut and the parameters at the figure's frame, for the data
         view's run (each only while it is shown)."""
         if self.figure.snapshot is None:
             return
         computed, result, frame = self.figure.snapshot.computed, self.figure.data_result(), self.figure.frame
-        if on_screen(self.examples):
+        if self._tab_shown("examples"):
             self.examples.show_frame(computed, result, frame)
-        if on_screen(self.cuts):
+        if self._tab_shown("cuts"):
             self.cuts.show(computed, frame, self.figure.snapshot.view.data_run)
-        if on_screen(self.parameters):
+        if self._tab_shown("parameters"):
             if result is None:
                 self.parameters.clear("No run to show: enable an optimizer")
                 return
@@ -268,7 +311,7 @@ class MainWindow(QMainWindow):
 
     def show_curvature(self) -> None:
         """λ_max, λ_min, κ and the stable learning rate at the data view's run's point (only while shown)."""
-        if not on_screen(self.curvature) or self.figure.snapshot is None:
+        if self.figure.snapshot is None or not self._tab_shown("curvature"):
             return
         result = self.figure.data_result()
         if result is None:
