@@ -435,6 +435,7 @@ class EigenAxes(pg.GraphicsObject):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.setZValue(14)  # over the paths (10), under the arrows (15) and the iterates' markers (25)
         self._axes: tuple | None = None
+        self._cleared = False  # whether clear() has hidden everything since the axes were last drawn
         self.half_axes = np.full((2, 2), np.nan)
         self.segments: list[_Line] = []
         self._edges: list[_Line] = []
@@ -469,10 +470,13 @@ class EigenAxes(pg.GraphicsObject):
 
     # --- what is shown ------------------------------------------------------------------------------
     def clear(self) -> None:
+        if self._axes is None and self._cleared:
+            return  # the figure clears at every frame while no axes are asked for: setting the text is slow
         self._axes = None
         self._hide_drawing()
         self.caption.setText("")
         self.caption.setVisible(False)
+        self._cleared = True
 
     def set_axes(self, point_ab, v1_ab, v2_ab, lam1: float, lam2: float, color: str,
                  in_plane: tuple[float, float] | None = None) -> None:
@@ -489,6 +493,7 @@ class EigenAxes(pg.GraphicsObject):
             self.clear()
             return
         self._axes = (point, vectors, (float(lam1), float(lam2)), str(color), in_plane)
+        self._cleared = False
         self.redraw()
 
     def show_curvature(self, found: PointCurvature | None, color: str) -> None:
