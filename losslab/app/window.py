@@ -244,20 +244,23 @@ class MainWindow(QMainWindow):
             self.show_curvature()
 
     # --- the tabs behind the readout, made when first needed ---------------------------------------
+    def _make_examples(self) -> ExampleTable:
+        table = ExampleTable()
+        table.selected.connect(self.figure.data_view.highlight)
+        return table
+
+    def _make_parameters(self) -> ParameterEditor:
+        editor = ParameterEditor()
+        editor.nudged.connect(self.nudge_start)
+        return editor
+
     def _tab(self, name: str) -> QWidget:
         widget = self._tabs.get(name)
         if widget is None:
-            if name == "examples":
-                widget = ExampleTable()
-                widget.selected.connect(self.figure.data_view.highlight)
-            elif name == "parameters":
-                widget = ParameterEditor()
-                widget.nudged.connect(self.nudge_start)
-            elif name == "cuts":
-                widget = CutsPanel(self.session.jobs)
-            else:
-                widget = CurvatureReadout(self.session.jobs)
-            self._tabs[name] = widget
+            make = {"examples": self._make_examples, "parameters": self._make_parameters,
+                    "cuts": lambda: CutsPanel(self.session.jobs),
+                    "curvature": lambda: CurvatureReadout(self.session.jobs)}[name]
+            widget = self._tabs[name] = make()
             dock = self.bottom_docks[name]
             placeholder = dock.widget()
             if placeholder.testAttribute(Qt.WidgetAttribute.WA_SetFont):  # presentation's larger tables
