@@ -175,3 +175,16 @@ def test_inputs_are_not_mutated():
     for kind in KINDS:
         data_loss(scores, np.array([0]), kind)
     np.testing.assert_array_equal(scores, before)
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_any_memory_layout_gives_the_same_loss(kind):
+    """A score table laid out column-major, or a strided view, is the same table: the same loss and gradient."""
+    rng = np.random.default_rng(3)
+    scores = rng.standard_normal((7, 4))
+    y = rng.integers(0, 4, 7)
+    expected_loss, expected_d = data_loss(scores, y, kind)
+    for layout in (np.asfortranarray(scores), np.hstack([scores, scores])[:, :4], scores.T.copy().T):
+        loss, d = data_loss(layout, y, kind)
+        assert loss == expected_loss
+        assert np.array_equal(d, expected_d)

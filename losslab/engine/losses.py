@@ -20,26 +20,28 @@ from .registry import Entry, Param, Registry
 Array = np.ndarray
 
 
-def _true_scores(scores: Array, y: Array) -> Array:
-    return scores[np.arange(len(y)), y]
-
-
 def _true_flat(scores: Array, y: Array) -> Array:
-    """Where each row's true-class score sits in ``scores.ravel()``: (N,) flat indices.
+    """Where each row's true-class score sits in a row-major ``(N, C)`` table, flattened: (N,) indices.
 
     A flat gather or scatter costs half of ``scores[rows, y]``: the losses below are evaluated
-    thousands of times per run, on small arrays where indexing dominates.
+    thousands of times per run, on small arrays where indexing dominates. The tables it indexes
+    must be C-contiguous, so that ``ravel()`` is a view (the losses make their input so).
     """
     c = scores.shape[1]
     return np.arange(0, len(y) * c, c) + y
 
 
+def _true_scores(scores: Array, y: Array) -> Array:
+    return np.ascontiguousarray(scores).ravel()[_true_flat(scores, y)]
+
+
 def svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array]:
     """Weston–Watkins multiclass hinge: ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)``."""
+    scores = np.ascontiguousarray(scores)  # every table below is then row-major: ravel() is a view
     n = len(y)
     true = _true_flat(scores, y)
     margins = scores - scores.ravel()[true][:, None] + margin
-    margins.ravel()[true] = 0.0  # margins is a new contiguous array: ravel() is a view
+    margins.ravel()[true] = 0.0
     active = margins > 0  # strict: subgradient 0 at the kink
     loss = np.maximum(margins, 0.0).sum() / n
     dscores = active.astype(float)
@@ -50,6 +52,7 @@ def svm_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array
 
 def squared_hinge_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, Array]:
     """L2-SVM: ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)^2`` (violations cost quadratically)."""
+    scores = np.ascontiguousarray(scores)  # every table below is then row-major: ravel() is a view
     n = len(y)
     true = _true_flat(scores, y)
     margins = scores - scores.ravel()[true][:, None] + margin
@@ -68,6 +71,7 @@ def softmax_loss(scores: Array, y: Array, margin: float = 1.0) -> tuple[float, A
     The scores are shifted so that each row's maximum is 0 before exponentiating: the
     result is unchanged and ``exp`` cannot overflow, so scores of 1e4 and beyond stay finite.
     """
+    scores = np.ascontiguousarray(scores)  # every table below is then row-major: ravel() is a view
     n = len(y)
     true = _true_flat(scores, y)
     shifted = scores - scores.max(axis=1, keepdims=True)
