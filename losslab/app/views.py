@@ -509,8 +509,8 @@ class LossCurves(Zoomable, pg.PlotWidget):
             self.legend.clear()
             self._curves, self._dots = [], []
             for name, color in zip(names, colors):
-                # painted from an image rendered off the GUI thread (2 px lines are slow to stroke);
-                # _draw_curves keeps the drawn values in a band around the view (a diverged run is unbounded)
+                # rendered once into an image, wide lines as thin ones (raster.py: 2 px lines are slow to
+                # stroke); _draw_curves keeps the drawn values in a band around the view (a diverged run is unbounded)
                 curve = RasterCurve(pen=pg.mkPen(color, width=2), connect="finite", shadowPen=self._edge_pen())
                 self.plot_item.addItem(curve)
                 self.legend.addItem(curve, name)
