@@ -8,8 +8,8 @@ lines spread over the pen's width (about 12 ms for those curves, and alike to th
 mean difference is 1% of full scale), and a translucent pen through a layer, so the thin
 lines' overlaps do not darken it.
 
-An item whose drawing is a fixed description (a :class:`Drawing`) paints on screen through
-a :class:`ScreenRaster`: the drawing is rendered once into an image the size of its view and
+An item whose drawing is a fixed description (a :class:`Drawing`) paints on screen from an image
+(:func:`paint_from_image`): the drawing is rendered once at the size of its view, and
 blitted on every repaint until the drawing or the view changes (while the animation moves
 the markers over it). Items that show the same drawing at the same scale (the landscape
 panels share one surface) share one image. Anything painted into an image, SVG or PDF
@@ -238,39 +238,42 @@ def _transform_key(t: QTransform) -> tuple:
     return tuple(round(v, 6) for v in (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy()))
 
 
-class ScreenRaster:
-    """Paints one item's drawing on screen from a rendered image (see the module).
+def on_screen(painter: QPainter) -> bool:
+    """Whether ``painter`` paints a view on screen (a widget), not an export (an image, SVG or PDF)."""
+    return isinstance(painter.device(), QWidget)
 
-    The item's ``paint`` hands over its drawing and the rectangle it can be seen in (its view,
-    in the item's coordinates); only that part is rendered.
+
+def paint_from_image(painter: QPainter, drawing: Drawing | None, visible: QRectF) -> None:
+    """Paint ``drawing`` on screen from its rendered image (see the module); an export gets the vectors.
+
+    ``visible``: where the item can be seen (its view, in the item's coordinates); only that
+    part is rendered.
     """
-
-    def paint(self, painter: QPainter, drawing: Drawing | None, visible: QRectF) -> None:
-        if drawing is None:
-            return
-        device = painter.device()
-        if not isinstance(device, QWidget):  # an export: vectors, at the export's own scale
-            painter.save()
-            drawing.draw(painter)
-            painter.restore()
-            return
-        world = painter.worldTransform()
-        seen = world.mapRect(visible) & logical_rect(device)
-        if seen.isEmpty():
-            return
-        x0, y0 = math.floor(seen.left()), math.floor(seen.top())
-        width, height = math.ceil(seen.right()) - x0, math.ceil(seen.bottom()) - y0
-        local = world * QTransform.fromTranslate(-x0, -y0)
-        ratio = device.devicePixelRatioF()
-        key = (drawing, _transform_key(local), width, height, ratio)
-        image = IMAGES.get(key)
-        if image is None:
-            image = render(drawing, local, width, height, ratio)
-            IMAGES.put(key, image)
+    if drawing is None:
+        return
+    if not on_screen(painter):  # an export: vectors, at the export's own scale
         painter.save()
-        painter.setWorldTransform(QTransform.fromTranslate(x0, y0))
-        painter.drawImage(QPointF(0, 0), image)
+        drawing.draw(painter)
         painter.restore()
+        return
+    device = painter.device()
+    world = painter.worldTransform()
+    seen = world.mapRect(visible) & logical_rect(device)
+    if seen.isEmpty():
+        return
+    x0, y0 = math.floor(seen.left()), math.floor(seen.top())
+    width, height = math.ceil(seen.right()) - x0, math.ceil(seen.bottom()) - y0
+    local = world * QTransform.fromTranslate(-x0, -y0)
+    ratio = device.devicePixelRatioF()
+    key = (drawing, _transform_key(local), width, height, ratio)
+    image = IMAGES.get(key)
+    if image is None:
+        image = render(drawing, local, width, height, ratio)
+        IMAGES.put(key, image)
+    painter.save()
+    painter.setWorldTransform(QTransform.fromTranslate(x0, y0))
+    painter.drawImage(QPointF(0, 0), image)
+    painter.restore()
 
 
 def seen_rect(item) -> QRectF:
@@ -291,7 +294,6 @@ class RasterCurve(pg.PlotCurveItem):
     def __init__(self, *args, cached: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.cached = cached
-        self.raster = ScreenRaster()
         self._drawing: StrokeDrawing | None = None
         self._drawn_from: tuple | None = None  # the data and pens the drawing was made of
 
@@ -312,10 +314,10 @@ class RasterCurve(pg.PlotCurveItem):
     def paint(self, painter, option, widget=None) -> None:
         drawing = self.drawing()
         if self.cached or drawing is None:
-            self.raster.paint(painter, drawing, seen_rect(self))
+            paint_from_image(painter, drawing, seen_rect(self))
         else:
             painter.save()
-            drawing.draw(painter, fast=isinstance(painter.device(), QWidget))  # exports: Qt's own wide pens
+            drawing.draw(painter, fast=on_screen(painter))  # exports: Qt's own wide pens
             painter.restore()
 
 
@@ -327,7 +329,6 @@ class RasterSurface(pg.GraphicsObject):
 
     def __init__(self):
         super().__init__()
-        self.raster = ScreenRaster()
         self.drawing: SurfaceDrawing | None = None
 
     def set_drawing(self, drawing: SurfaceDrawing | None) -> None:
@@ -341,4 +342,4 @@ class RasterSurface(pg.GraphicsObject):
         return self.drawing.rect | self.drawing.isolines.controlPointRect()
 
     def paint(self, painter, option, widget=None) -> None:
-        self.raster.paint(painter, self.drawing, seen_rect(self))
+        paint_from_image(painter, self.drawing, seen_rect(self))
