@@ -360,7 +360,7 @@ def supersede_and_teardown(app: QApplication) -> tuple[float, float, float]:
     start = time.perf_counter()
     session.set_problem(n=300)
     for job in old:
-        job.thread.join(30)
+        job.join(30)
     superseded = time.perf_counter() - start
     session.set_problem(n=500_000)
     time.sleep(0.5)

@@ -65,6 +65,42 @@ def test_channels_are_independent(qtbot):
     qtbot.waitUntil(lambda: results == {"runs": 1, "landscape": 2})
 
 
+def test_a_finished_jobs_thread_runs_the_next_and_a_busy_one_is_never_waited_for(qtbot):
+    """Submitting does not start a thread when one is idle (a start waits for the GIL), and a job
+    is never queued behind another: a stuck job's thread is not handed the next job."""
+    runner = JobRunner()
+    results = {}
+    runner.finished.connect(lambda channel, result: results.__setitem__(channel, result))
+
+    def ident():
+        return threading.get_ident()
+        yield
+
+    runner.submit("first", ident)
+    qtbot.waitUntil(lambda: "first" in results)
+    assert runner.wait(5000)
+    threads_before = threading.active_count()
+    runner.submit("second", ident)
+    qtbot.waitUntil(lambda: "second" in results)
+    assert results["second"] == results["first"] and threading.active_count() == threads_before
+
+    release = threading.Event()
+
+    def stuck():
+        release.wait(10)
+        return threading.get_ident()
+        yield
+
+    runner.submit("stuck", stuck)
+    runner.submit("beside", ident)
+    qtbot.waitUntil(lambda: "beside" in results)  # delivered while the stuck job still runs
+    assert "stuck" not in results
+    release.set()
+    qtbot.waitUntil(lambda: "stuck" in results)
+    assert results["stuck"] != results["beside"]
+    assert runner.wait(5000) and not runner.busy
+
+
 def test_session_drops_stale_landscapes(qtbot):
     session = Session(Experiment(plane=PlaneSpec(resolution=32, centre="zero"), steps=20))
     session.start()

@@ -158,8 +158,8 @@ def test_a_newer_change_supersedes_a_long_build(qtbot):
     old_jobs = [job for job in session.jobs._running.values()]
     session.set_problem(n=200)
     for job in old_jobs:
-        job.thread.join(5)  # it stops at its next cancellation point
-        assert not job.thread.is_alive(), "the superseded build kept running"
+        job.join(5)  # it stops at its next cancellation point
+        assert not job.is_alive(), "the superseded build kept running"
     wait_settled(qtbot, session)
     assert session.experiment.problem.n == 200 and session.problem.dataset.n_examples == 200
     session.shutdown()

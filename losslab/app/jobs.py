@@ -9,10 +9,13 @@ Jobs run on daemon Python threads, not a ``QThreadPool``: a pool's destructor wa
 its running jobs, with the GIL held, so closing a window while a job runs could hang.
 Here closing cancels every job, waits a moment for them to see it, and returns; a job
 still inside one long NumPy call finishes on its own and its result goes nowhere.
+Threads that finished a job wait for the next one (:class:`_Workers`): starting a thread
+blocks its starter until the new thread runs, which takes the GIL from a busy worker.
 """
 from __future__ import annotations
 
 import itertools
+import queue
 import sys
 import threading
 import time
@@ -49,8 +52,41 @@ class _Relay(QObject):
 _RELAYS: list[_Relay] = []  # one small object per runner ever made
 
 
+class _Workers:
+    """Daemon threads that run one callable at a time and then wait for the next.
+
+    ``Thread.start`` returns only once the new thread runs, and a new thread needs the GIL
+    to run: while a job computes, every start made the GUI thread wait for it (0.5-1 ms a
+    job, three jobs a slider step). Handing a callable to a waiting thread is a queue put.
+    A callable is never queued behind another: with no thread idle, a new one starts.
+    """
+
+    def __init__(self):
+        self._idle: list[queue.SimpleQueue] = []
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), name="losslab-job", daemon=True).start()
+        inbox.put(fn)
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        while True:
+            fn = inbox.get()
+            fn()
+            del fn  # the job and whatever its result holds are not kept alive while this thread waits
+            with self._lock:
+                self._idle.append(inbox)
+
+
+_WORKERS = _Workers()  # shared by every runner: a thread idle after one window's job serves the next
+
+
 class _Job:
-    """One generator run on its own daemon thread; the callbacks are dropped once it is delivered or
+    """One generator run on a daemon thread; the callbacks are dropped once it is delivered or
     cancelled, so a finished job keeps nothing of its owner alive."""
 
     def __init__(self, relay: _Relay, channel: str, generation: int, work: Callable[[], Generator],
@@ -58,10 +94,20 @@ class _Job:
         self.relay, self.channel, self.generation, self.work = relay, channel, generation, work
         self.on_progress, self.on_result, self.on_error = callbacks
         self.cancelled = threading.Event()
-        self.thread = threading.Thread(target=self.run, name=f"losslab-{channel}-{generation}", daemon=True)
+        self.ended = threading.Event()  # set when the job's thread is done with it
 
     def forget_callbacks(self) -> None:
         self.on_progress = self.on_result = self.on_error = None
+
+    def start(self) -> None:
+        _WORKERS.run(self.run)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the job to end; whether it has."""
+        return self.ended.wait(timeout)
+
+    def is_alive(self) -> bool:
+        return not self.ended.is_set()
 
     def run(self) -> None:
         try:
@@ -69,6 +115,9 @@ class _Job:
                 self._run()
         except RuntimeError:
             pass  # the relay's receiver is gone (the app is closing): nobody to tell
+        finally:
+            self.work = None  # nothing of the generator's inputs outlives the job
+            self.ended.set()
 
     def _run(self) -> None:
         relay, channel, generation = self.relay, self.channel, self.generation
@@ -143,7 +192,7 @@ class JobRunner(QObject):
         self._current[channel] = job
         was_busy = self.busy
         self._running[(channel, job.generation)] = job
-        job.thread.start()
+        job.start()
         if not was_busy:
             self.busyChanged.emit(True)
         return job.generation
@@ -182,8 +231,8 @@ class JobRunner(QObject):
         """Wait up to ``msecs`` for every job thread to end (without running the event loop)."""
         deadline = time.monotonic() + msecs / 1000
         for job in list(self._running.values()):
-            job.thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(job.thread.is_alive() for job in self._running.values())
+            job.join(max(0.0, deadline - time.monotonic()))
+        return not any(job.is_alive() for job in self._running.values())
 
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until every job thread has ended (for tests and scripts)."""
