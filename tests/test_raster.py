@@ -272,3 +272,34 @@ def test_a_translucent_wide_line_on_a_high_dpi_image_is_laid_where_it_is_drawn()
     assert (one > 0.3).sum() > 1000
     assert np.abs(halved - one).mean() < 0.03  # the same line in the same place, only finer
     assert two.max() == pytest.approx(150 / 255, abs=2 / 255)
+
+
+def test_the_loss_curves_grid_lies_on_the_axes_ticks_and_follows_the_view(qtbot):
+    """GridLines draws a faint line across the plot at every major tick of both axes (as pyqtgraph's
+    own grid did), in the ticks' colour, and moves when the range does."""
+    curves = shown(qtbot, LossCurves(), 900, 400)
+    curves.set_runs([("GD", "#E69F00", np.arange(101.0), np.linspace(5, 1, 101), "ok")], "step", False)
+    qtbot.wait(50)  # the view fits the new curve
+    item, view = curves.plot_item, curves.plot_item.vb
+
+    def major_lines():
+        (x0, x1), (y0, y1) = view.viewRange()
+        alpha, lines = curves.grid.lines()[0]  # the bottom axis's major ticks
+        return alpha, sorted(line.x1() for line in lines)
+
+    bottom = item.getAxis("bottom")
+    x0, x1 = view.viewRange()[0]
+    ticks = [v for v in bottom.tickValues(x0, x1, bottom.geometry().width() + 2)[0][1] if x0 <= v <= x1]
+    alpha, xs = major_lines()
+    assert xs == sorted(ticks) and len(xs) >= 4 and 0 < alpha < 255
+    # on screen: a column of pixels at a tick, inside the plot and above the curve, stands out
+    screen = on_screen(curves)
+    vb_rect = view.sceneBoundingRect()
+    col = int(view.mapViewToScene(pg.Point(xs[-1], 0)).x())
+    rows = slice(int(vb_rect.top()) + 5, int(vb_rect.top()) + 40)
+    line, beside = screen[rows, col - 1:col + 2].max(axis=1), screen[rows, col + 4]
+    assert np.abs(line - beside).max(axis=1).min() > 0.05
+    view.setXRange(0, 1000, padding=0)
+    qtbot.wait(20)
+    _, moved = major_lines()
+    assert moved != xs and moved[-1] > 100

@@ -41,7 +41,7 @@ from .controls import swatch
 from .display import PART_LABELS
 from .figure import BACKGROUNDS, FOREGROUNDS
 from .jobs import JobRunner
-from .views import LEFT_AXIS_WIDTH, LossAxis, flat_range, run_color, run_label
+from .views import LEFT_AXIS_WIDTH, GridLines, LossAxis, flat_range, run_color, run_label
 from .widgets import PALETTE_EVENTS, MutedLabel, NumberField, is_dark, muted_color
 
 Array = np.ndarray
@@ -369,7 +369,7 @@ class CutsPanel(QWidget):
                                              "right": PercentAxis("right")}, enableMenu=False)
         self.plot.setObjectName("plot_cuts")
         self.plot_item = self.plot.getPlotItem()
-        self.plot_item.showGrid(True, True, alpha=0.25)
+        self.grid = GridLines(self.plot_item)
         self.plot_item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.plot_item.setLabel("bottom", "t")
         self.loss_curve = self.plot_item.plot(pen=pg.mkPen(self._foreground, width=2), connect="finite")
