@@ -219,6 +219,34 @@ def test_panels_of_one_surface_share_its_image(qtbot, monkeypatch):
     assert at(high)[0] > at(low)[0] + 0.5 and at(high)[2] > at(low)[2] + 0.5
 
 
+def test_axes_showing_the_same_ticks_at_the_same_size_draw_one_picture(qtbot):
+    """Four panels of one view share their axes' pictures; a change of colour or range draws anew."""
+    from losslab.app import views
+
+    views._AXIS_PICTURES.clear()
+    grid = shown(qtbot, LandscapeGrid(), 900, 700)
+    grid.set_layout([f"run {k}" for k in range(4)], ("a", "b"))
+    grid.show_region((-2.0, 2.0), (-1.0, 1.0))
+    grid.grab()
+    lefts = [panel.getAxis("left") for panel in grid.panels]
+    assert lefts[0].picture is not None and all(axis.picture is lefts[0].picture for axis in lefts)
+    assert grid.panels[0].getAxis("bottom").picture is not lefts[0].picture
+
+    before = on_screen(grid)
+    for panel in grid.panels:
+        panel.getAxis("left").setTextPen(pg.mkPen("#ff0000"))
+    grid.grab()
+    red = on_screen(grid)
+    assert lefts[0].picture is not None and all(axis.picture is lefts[0].picture for axis in lefts)
+    reddish = lambda img: ((img[..., 0] > 0.6) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)).sum()  # noqa: E731
+    assert reddish(red) > reddish(before) + 100  # every panel's labels turned red
+    red_picture = lefts[0].picture
+    grid.show_region((-20.0, 20.0), (-10.0, 10.0))
+    moved = on_screen(grid)
+    assert lefts[0].picture is not red_picture and all(axis.picture is lefts[0].picture for axis in lefts)
+    assert np.abs(moved - red).max(axis=2).sum() > 50  # the labels changed on screen
+
+
 def test_an_svg_export_keeps_the_curves_as_vectors(qtbot):
     curves = shown(qtbot, LossCurves(), 600, 300)
     curves.set_runs(runs(2), "step", False)

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
-from PyQt6.QtCore import QElapsedTimer, Qt, pyqtSignal
+from PyQt6 import sip
+from PyQt6.QtCore import QElapsedTimer, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsView, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from ..engine.datasets import Dataset
 from ..engine.experiment import RunResult
@@ -123,6 +124,7 @@ class Figure(QWidget):
         self._secondary = QElapsedTimer()
         self._secondary.start()
         self._surface3d: SurfaceView3D | None = None
+        self._turns: list[tuple[QGraphicsView, QGraphicsView.ViewportUpdateMode]] = []  # see _repaint_in_turns
 
     @property
     def surface3d(self) -> SurfaceView3D:
@@ -179,6 +181,7 @@ class Figure(QWidget):
             self._waiting = snapshot
             return
         self.snapshot = snapshot
+        self._repaint_in_turns()
         computed, view = snapshot.computed, snapshot.view
         self._apply_theme(view.theme)
         self._use_landscape(view.surface)
@@ -207,6 +210,35 @@ class Figure(QWidget):
         self._draw_curves()
         self._set_data_title()
         self.set_frame(min(self.frame, self.n_frames - 1))
+
+    def _repaint_in_turns(self) -> None:
+        """Repaint the views a new snapshot changes one per turn of the event loop, landscapes first.
+
+        Qt delivers the events posted while it delivers others (each view's repaint is one)
+        before it runs a timer or reads input: the commit and every repaint it caused made one
+        block, 27-34 ms for a λ step. Each view's scene changes are held back here and the view
+        repainted whole at its turn, so the longest block is the commit or one view's repaint.
+        Only the screen waits: the views hold the new state at once, and a grab or an export
+        paints it (they render the scene, not the viewport's updates).
+        """
+        views = [view for view in (self.landscape_view, self.curves, self.right.currentWidget())
+                 if isinstance(view, QGraphicsView)]
+        held = {view for view, _ in self._turns}
+        for view in views:
+            if view not in held:
+                self._turns.append((view, view.viewportUpdateMode()))
+                view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
+        QTimer.singleShot(0, self._next_turn)
+
+    def _next_turn(self) -> None:
+        if sip.isdeleted(self) or not self._turns:
+            return
+        view, mode = self._turns.pop(0)
+        if not sip.isdeleted(view):
+            view.setViewportUpdateMode(mode)
+            view.viewport().update()
+        if self._turns:
+            QTimer.singleShot(0, self._next_turn)
 
     def _use_landscape(self, kind: str) -> None:
         """The 2-D contour panels or the 3-D surface; the one switched to is fed by the caller."""

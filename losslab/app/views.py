@@ -209,6 +209,9 @@ def loss_ticks(lo: float, hi: float, log: bool, max_ticks: int) -> list[tuple[fl
     return [(math.log10(v), label) for v, label in nice_ticks(10.0 ** lo, 10.0 ** hi, max_ticks) if v > 0]
 
 
+_AXIS_PICTURES: dict[tuple, object] = {}  # QuietAxis pictures by what they show, the newest 64
+
+
 class QuietAxis(pg.AxisItem):
     """An axis that lays out its label again only when the label's text changed.
 
@@ -224,6 +227,40 @@ class QuietAxis(pg.AxisItem):
         if self._ticks[0] != key:
             self._ticks = (key, super().tickValues(minVal, maxVal, size))
         return self._ticks[1]
+
+    def _picture_key(self) -> tuple | None:
+        """Everything an axis's picture (ticks and their labels) is drawn from; None: not shared.
+
+        Only axes of a fixed size share: an axis that fits its size to its labels learns their
+        width while drawing them, which a shared picture would skip.
+        """
+        fixed = self.fixedWidth if self.orientation in ("left", "right") else self.fixedHeight
+        if fixed is None:
+            return None
+        size = self.geometry().size()
+
+        def pen(p):
+            return p.color().name(QColor.NameFormat.HexArgb), p.widthF(), p.style().value
+
+        font = self.style["tickFont"]
+        span = tuple(float(f"{v:.12g}") for v in self.range)  # linked views' ranges differ by rounding
+        return (type(self), self.orientation, round(size.width(), 2), round(size.height(), 2), span,
+                self.logMode, self.scale, self.autoSIPrefixScale, repr(self._tickLevels), self._tickSpacing,
+                self.grid, pen(self.pen()), pen(self.tickPen()), pen(self.textPen()),
+                font.toString() if font is not None else None, self.font().toString(),
+                tuple(sorted((k, repr(v)) for k, v in self.style.items() if k != "tickFont")))
+
+    def paint(self, p, opt, widget) -> None:
+        # panels of one grid show the same ranges at the same size: their axes draw one picture
+        # (eight panels' first paint spent 16 ms laying out the same ticks 16 times)
+        key = self._picture_key() if self.picture is None else None
+        if key is not None:
+            self.picture = _AXIS_PICTURES.get(key)
+        super().paint(p, opt, widget)
+        if key is not None:
+            _AXIS_PICTURES[key] = self.picture
+            while len(_AXIS_PICTURES) > 64:
+                del _AXIS_PICTURES[next(iter(_AXIS_PICTURES))]
 
     def _updateLabel(self) -> None:  # noqa: N802 (pyqtgraph's name)
         html = self.labelString()
