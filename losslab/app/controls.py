@@ -569,7 +569,7 @@ class OptimizersPanel(QWidget):
         self.list = QVBoxLayout()
         outer.addLayout(self.list)
         outer.addStretch(1)
-        self._shape = None
+        self._shape: list[tuple[str, str | None]] = []  # (method, colour) of each editor's run
         self._start_curvature = None
         self.editors: list[RunEditor] = []
         session.experimentChanged.connect(self.sync)
@@ -577,22 +577,24 @@ class OptimizersPanel(QWidget):
 
     def sync(self, experiment: Experiment) -> None:
         self.steps.set_value(experiment.steps)
-        shape = tuple((r.method, r.color) for r in experiment.runs)
-        if shape == self._shape:
-            for editor, spec in zip(self.editors, experiment.runs):
-                editor.show_spec(spec)
-            self.show_start_curvature(self._start_curvature)  # a new lr is judged against the same bound
-            return
-        self._shape = shape
-        for editor in self.editors:  # one of them may be the editor whose ✕ was clicked: not deleted here
+        shape = [(r.method, r.color) for r in experiment.runs]
+        # an editor stays while its place holds the same method in the same colour (its callbacks know
+        # its index and colour); the others are made anew: going to eight runs builds four, not eight
+        kept = 0
+        while kept < min(len(shape), len(self._shape)) and shape[kept] == self._shape[kept]:
+            kept += 1
+        for editor in self.editors[kept:]:  # one of them may be the editor whose ✕ was clicked: not deleted here
             discard(editor, self.list)
-        self.editors = []
-        for k, spec in enumerate(experiment.runs):
+        self.editors = self.editors[:kept]
+        for editor, spec in zip(self.editors, experiment.runs):
+            editor.show_spec(spec)
+        for k, spec in enumerate(experiment.runs[kept:], start=kept):
             editor = RunEditor(self.session, k, run_color(k, spec))
             editor.rejected.connect(self.rejected)
             self.list.addWidget(editor)
             self.editors.append(editor)
-        self.show_start_curvature(self._start_curvature)
+        self._shape = shape
+        self.show_start_curvature(self._start_curvature)  # a new lr is judged against the same bound
 
     def show_start_curvature(self, start) -> None:
         """Beside each learning rate, its method's stable bound at the runs' start (``start``: a
