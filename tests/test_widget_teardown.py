@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import QApplication, QToolButton, QWidget  # noqa: E402
 from losslab.app import widgets  # noqa: E402
 from losslab.app.controls import OptimizersPanel  # noqa: E402
 from losslab.app.widgets import MutedLabel, muted_color  # noqa: E402
+from losslab.engine.optimizers import OPTIMIZERS  # noqa: E402
 from losslab.engine.experiment import Experiment, PlaneSpec, RunSpec  # noqa: E402
 from sessions import started  # noqa: E402
 
@@ -172,20 +173,27 @@ def test_one_window_has_no_widget_the_collector_could_free(tmp_path):
 
 
 def test_old_run_editors_leave_the_layout_at_once(qtbot):
-    """Editors replaced by a change of runs are out of the layout and hidden at once, Qt's to delete."""
+    """An added run keeps the editors before it; editors replaced by a change of runs are out of the
+    layout and hidden at once, Qt's to delete."""
     session = started(qtbot, Experiment(runs=(RunSpec("gd"), RunSpec("momentum")), **SMALL))
     panel = OptimizersPanel(session)
     qtbot.addWidget(panel)
     panel.show()
-    old = list(panel.editors)
+    first = list(panel.editors)
     assert session.add_run("adam")
     assert [e.objectName() for e in panel.editors] == ["run_0", "run_1", "run_2"]
-    assert panel.list.count() == 3  # not 2 old + 3 new: a deleteLater made outside an event loop can wait long
+    assert panel.editors[:2] == first  # the same places hold the same methods: kept, not rebuilt
+    old = list(panel.editors)
+    assert session.remove_run(0)  # every place now holds another method: every editor is new
+    assert [e.objectName() for e in panel.editors] == ["run_0", "run_1"]
+    assert not set(panel.editors) & set(old)
+    assert panel.list.count() == 2  # not 3 old + 2 new: a deleteLater made outside an event loop can wait long
     for editor in old:
         assert not sip.isdeleted(editor) and panel.list.indexOf(editor) == -1 and not editor.isVisibleTo(panel)
         assert not sip.ispyowned(editor)  # Qt deletes it, not a pass of the garbage collector
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     assert all(sip.isdeleted(e) for e in old)
+    assert [e.title() for e in panel.editors] == [OPTIMIZERS["momentum"].label, OPTIMIZERS["adam"].label]
 
 
 def test_a_run_removed_by_its_own_button(qtbot):
