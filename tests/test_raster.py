@@ -331,3 +331,10 @@ def test_the_loss_curves_grid_lies_on_the_axes_ticks_and_follows_the_view(qtbot)
     qtbot.wait(20)
     _, moved = major_lines()
     assert moved != xs and moved[-1] > 100
+
+
+def test_a_rectangle_a_rounding_error_off_whole_pixels_covers_those_pixels():
+    """Views of one size share one image only if their rectangles round to the same pixels."""
+    assert raster.pixel_box(QRectF(67.0, 37.0, 221.5, 381.5)) == (67, 37, 222, 382)
+    assert raster.pixel_box(QRectF(67.0, 36.99999999, 221.5, 381.50000001)) == (67, 37, 222, 382)
+    assert raster.pixel_box(QRectF(66.6, 36.5, 10.0, 10.0)) == (66, 36, 11, 11)  # a real fraction still counts

@@ -31,6 +31,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 from PyQt6.QtWidgets import QWidget
 
+SNAP = 1e-6  # pixels: a rectangle's edge this close to a whole pixel is on it
 CACHE_BYTES = 48 * 2**20  # finished images kept (a 1600×300 view is 1.9 MB)
 THIN = 1.3  # pens up to this wide (pixels) are stroked as they are
 SPACING = 1.25  # the thin lines of a wide one lie on a circle this far apart (pixels)
@@ -243,6 +244,16 @@ def on_screen(painter: QPainter) -> bool:
     return isinstance(painter.device(), QWidget)
 
 
+def pixel_box(rect: QRectF) -> tuple[int, int, int, int]:
+    """``(x0, y0, width, height)``: the whole pixels ``rect`` covers, forgiving rounding.
+
+    Panels of one size then share one image: a view at y = 37 mapped to 36.99999999 took a
+    second image, one pixel taller.
+    """
+    x0, y0 = math.floor(rect.left() + SNAP), math.floor(rect.top() + SNAP)
+    return x0, y0, math.ceil(rect.right() - SNAP) - x0, math.ceil(rect.bottom() - SNAP) - y0
+
+
 def paint_from_image(painter: QPainter, drawing: Drawing | None, visible: QRectF) -> None:
     """Paint ``drawing`` on screen from its rendered image (see the module); an export gets the vectors.
 
@@ -261,8 +272,7 @@ def paint_from_image(painter: QPainter, drawing: Drawing | None, visible: QRectF
     seen = world.mapRect(visible) & logical_rect(device)
     if seen.isEmpty():
         return
-    x0, y0 = math.floor(seen.left()), math.floor(seen.top())
-    width, height = math.ceil(seen.right()) - x0, math.ceil(seen.bottom()) - y0
+    x0, y0, width, height = pixel_box(seen)
     local = world * QTransform.fromTranslate(-x0, -y0)
     ratio = device.devicePixelRatioF()
     key = (drawing, _transform_key(local), width, height, ratio)
