@@ -267,3 +267,39 @@ def test_clock_step_seek_and_bounds(qtbot):
     assert clock.frame == 9
     clock.set_frame_count(5)  # shorter trajectories: the frame is kept within them
     assert clock.frame == 4
+
+
+def test_progress_crosses_to_the_gui_thread_only_when_someone_listens_and_the_filter_lets_it(qtbot):
+    runner = JobRunner()
+    crossed = []
+    runner._relay.progress.connect(lambda channel, generation, item: crossed.append((channel, item)))
+
+    def counting():
+        for k in range(20):
+            yield k
+        return "done"
+
+    with qtbot.waitSignal(runner.finished):
+        runner.submit("unheard", counting)  # no on_progress, nobody on runner.progress: nothing crosses
+    heard = []
+    with qtbot.waitSignal(runner.finished):
+        runner.submit("filtered", counting, on_progress=heard.append, progress_filter=lambda k: k % 5 == 0)
+    qtbot.wait(20)
+    assert [c for c, _ in crossed] == ["filtered"] * 4 and heard == [0, 5, 10, 15]
+
+
+def test_the_progress_gate_passes_a_new_stage_at_once_and_counts_at_most_every_interval(monkeypatch):
+    from losslab.app import session as session_module
+    from losslab.engine.experiment import Progress
+
+    clock = [100.0]
+    monkeypatch.setattr(session_module.time, "monotonic", lambda: clock[0])
+    gate = session_module.ProgressGate(interval=0.05)
+    passed = []
+    for t, item in [(0.0, Progress("data", 0, 1)), (0.001, Progress("runs", 1, 10)), (0.02, Progress("runs", 2, 10)),
+                    (0.04, Progress("runs", 3, 10)), (0.052, Progress("runs", 4, 10)), (0.06, Progress("landscape", 0, 9)),
+                    (0.07, Progress("landscape", 1, 9)), (0.2, Progress("landscape", 2, 9))]:
+        clock[0] = 100.0 + t
+        if gate(item):
+            passed.append((item.stage, item.done))
+    assert passed == [("data", 0), ("runs", 1), ("runs", 4), ("landscape", 0), ("landscape", 2)]

@@ -12,6 +12,7 @@ experiment and nothing else moves, because nothing was replaced.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, replace
@@ -118,6 +119,27 @@ class Snapshot:
 
 
 PREVIEW_SECONDS = 0.2  # a new landscape estimated to take longer is first shown on a coarse grid
+
+
+class ProgressGate:
+    """Which of a job's :class:`Progress` items reach the GUI thread: a new stage at once, counts at
+    most every ``interval`` seconds (the window shows them ten times a second at most).
+
+    A λ step's job yielded 13 items, each an event the GUI thread handled after waiting for the
+    job's GIL. Called on the job's thread.
+    """
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self._stage: str | None = None
+        self._sent = -math.inf
+
+    def __call__(self, item: Progress) -> bool:
+        now = time.monotonic()
+        if item.stage == self._stage and now - self._sent < self.interval:
+            return False
+        self._stage, self._sent = item.stage, now
+        return True
 
 
 def snapshot_blocks(experiment: Experiment, view: ViewSettings, previous: Computed | None,
@@ -582,7 +604,8 @@ class Session(QObject):
         self.jobs.cancel("refine")  # the landscape being refined is about to be replaced
         self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds,
                                                             preview_seconds),
-                         on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit)
+                         on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit,
+                         progress_filter=ProgressGate())
 
     def _commit(self, snapshot: Snapshot) -> None:
         view = self._pending_view
