@@ -1,13 +1,16 @@
 """From a landscape to what the panels show: colours, colour range and iso-lines.
 
-Pure NumPy (no Qt), so it runs as a background job: the GUI thread only hands the
-finished RGBA image and line segments to the panels.
+It runs as a background job: the GUI thread only hands the finished RGBA image and the
+iso-lines, already a ``QPainterPath`` (a plain value type, safe to build on any thread), to
+the panels.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtGui import QPainterPath
 
 from ..engine.contours import contour_segments
 from ..engine.experiment import Landscape
@@ -34,6 +37,14 @@ class SurfaceDisplay:
     isolines: Array | None
     label: str
     log: bool = False
+    isoline_path: QPainterPath | None = None  # the iso-lines ready to stroke (None: made from ``isolines``)
+
+
+def isoline_path(segments: Array | None) -> QPainterPath:
+    """Segments ``(M, 2, 2)`` as one path of separate lines (1 ms for a 256² landscape's: made off the GUI thread)."""
+    if segments is None or not len(segments):
+        return QPainterPath()
+    return pg.arrayToQPath(segments[:, :, 0].ravel(), segments[:, :, 1].ravel(), connect="pairs")
 
 
 def colorize(shown: Array, levels: tuple[float, float], lut: Array) -> Array:
@@ -63,4 +74,4 @@ def surface_display(landscape: Landscape, part: str, log: bool, n_isolines: int,
         isolines = np.concatenate(pieces) if pieces else None
     label = PART_LABELS[part] + (" (log₁₀)" if log else "")
     return SurfaceDisplay(landscape.a_values, landscape.b_values, values, colorize(shown, levels, lut), levels,
-                          isolines, label, log)
+                          isolines, label, log, isoline_path(isolines))

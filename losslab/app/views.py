@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QMenu, QSizePol
 from ..engine.contours import contour_segments
 from .arrows import ArrowOverlay
 from .curvature_view import CurvatureMapItem, EigenAxes
+from .display import isoline_path
 from .raster import RasterCurve, RasterSurface, SurfaceDrawing
 from .zoom import Zoomable
 from ..engine.geometry import clip_segments, score_zero_lines
@@ -1566,6 +1567,7 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         self._spares.timeout.connect(self._make_spare_panel)
         self.colorbar: pg.ColorBarItem | None = None
         self._surface: tuple | None = None  # (SurfaceDisplay, colour map name)
+        self._colorbar_key: tuple | None = None  # the colour map and label the colour bar shows
         self._region: tuple[tuple[float, float], tuple[float, float]] | None = None
         self._axes_labels = ("a", "b")
         self._foreground = "#222222"
@@ -1720,16 +1722,16 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
 
     def _draw_surface(self) -> None:
         display, cmap = self._surface
-        segments = display.isolines
-        path = QPainterPath() if segments is None or not len(segments) else pg.arrayToQPath(
-            segments[:, :, 0].ravel(), segments[:, :, 1].ravel(), connect="pairs")
+        path = getattr(display, "isoline_path", None) or isoline_path(display.isolines)
         drawing = surface_drawing(display.rgba, display.a_values, display.b_values, path)
         for panel in self.panels:
             panel.set_surface(drawing)
         if self.colorbar is not None:
-            self.colorbar.setColorMap(pg.colormap.get(cmap))
+            if self._colorbar_key != (cmap, display.label, id(self.colorbar)):  # each costs the bar a new drawing
+                self._colorbar_key = (cmap, display.label, id(self.colorbar))
+                self.colorbar.setColorMap(pg.colormap.get(cmap))
+                self.colorbar.axis.setLabel(display.label)
             self.colorbar.setLevels(display.levels)
-            self.colorbar.axis.setLabel(display.label)
             self._set_colorbar_ticks()
 
     def set_paths(self, per_panel: list[list[PathData]], start: tuple[float, float]) -> None:
