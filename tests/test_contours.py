@@ -53,3 +53,41 @@ def test_nan_cells_are_skipped_and_shape_is_checked():
     assert np.all(seg[..., 0] > 0)
     with pytest.raises(ValueError, match="Z must have shape"):
         contour_segments(Z.T, a, b, 1.0)
+
+
+def per_cell_segments(Z, a, b, level):
+    """The naive twin: every cell on its own, the case table read cell by cell."""
+    from losslab.engine.contours import _SADDLE_CENTRE_HIGH, _SADDLE_CENTRE_LOW, _SEGMENTS
+
+    out = []
+    for j in range(Z.shape[0] - 1):
+        for i in range(Z.shape[1] - 1):
+            z = [Z[j, i], Z[j, i + 1], Z[j + 1, i + 1], Z[j + 1, i]]
+            if not np.all(np.isfinite(z)):
+                continue
+            case = sum(1 << k for k in range(4) if z[k] > level)
+
+            def cross(lo, hi):
+                t = (level - lo) / (hi - lo) if hi != lo else 0.5
+                return min(max(t, 0.0), 1.0)
+
+            edge = [(a[i] + cross(z[0], z[1]) * (a[i + 1] - a[i]), b[j]),
+                    (a[i + 1], b[j] + cross(z[1], z[2]) * (b[j + 1] - b[j])),
+                    (a[i] + cross(z[3], z[2]) * (a[i + 1] - a[i]), b[j + 1]),
+                    (a[i], b[j] + cross(z[0], z[3]) * (b[j + 1] - b[j]))]
+            high = sum(z) / 4 > level
+            pairs = _SEGMENTS.get(case) or (_SADDLE_CENTRE_HIGH if high else _SADDLE_CENTRE_LOW).get(case, [])
+            out += [(edge[p], edge[q]) for p, q in pairs]
+    return sorted(tuple(np.round(np.ravel(s), 12)) for s in out)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_vectorized_segments_are_the_cells_own_one_by_one(seed):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(17, 23))  # rough: many saddles
+    Z[rng.random(Z.shape) < 0.05] = np.nan
+    Z[3, 4:7] = 0.25  # corners exactly at the level
+    a, b = np.cumsum(rng.uniform(0.1, 1.0, 23)), np.cumsum(rng.uniform(0.1, 1.0, 17))
+    for level in (-0.5, 0.0, 0.25, 1.2):
+        fast = sorted(tuple(np.round(s.ravel(), 12)) for s in contour_segments(Z, a, b, level))
+        assert fast == per_cell_segments(Z, a, b, level)

@@ -21,6 +21,21 @@ _SADDLE_CENTRE_LOW = {5: [(3, 0), (1, 2)], 10: [(0, 1), (2, 3)]}
 _SADDLE_CENTRE_HIGH = {5: [(3, 2), (0, 1)], 10: [(0, 3), (2, 1)]}
 
 
+def _pair_table() -> np.ndarray:
+    """``(32, 2, 2)``: the (edge, edge) of a cell's first and second segment, by case + 16 when its centre is
+    above the level; -1 where there is none. One lookup instead of a pass over the cells per case."""
+    table = np.full((32, 2, 2), -1, dtype=np.intp)
+    for case, pairs in _SEGMENTS.items():
+        table[case, : len(pairs)] = table[case + 16, : len(pairs)] = pairs
+    for offset, saddles in ((0, _SADDLE_CENTRE_LOW), (16, _SADDLE_CENTRE_HIGH)):
+        for case, pairs in saddles.items():
+            table[case + offset] = pairs
+    return table
+
+
+_PAIRS = _pair_table()
+
+
 def _crossings(lo: Array, hi: Array, level: float) -> Array:
     """Fraction of the way from ``lo`` to ``hi`` where the value equals ``level``."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -47,19 +62,16 @@ def contour_segments(Z: Array, a_values: Array, b_values: Array, level: float) -
     case = case[j, i]
     z0, z1, z2, z3 = Z[j, i], Z[j, i + 1], Z[j + 1, i + 1], Z[j + 1, i]
     a0, a1, b0, b1 = a[i], a[i + 1], b[j], b[j + 1]
-    edges = (  # the crossing point on each edge e0..e3 of every active cell
+    edges = np.stack([  # the crossing point on each edge e0..e3 of every active cell: (4, M, 2)
         np.column_stack([a0 + _crossings(z0, z1, level) * (a1 - a0), b0]),
         np.column_stack([a1, b0 + _crossings(z1, z2, level) * (b1 - b0)]),
         np.column_stack([a0 + _crossings(z3, z2, level) * (a1 - a0), b1]),
         np.column_stack([a0, b0 + _crossings(z0, z3, level) * (b1 - b0)]),
-    )
+    ])
     centre_high = (z0 + z1 + z2 + z3) / 4 > level
-    pieces = []
-    for c, pairs in _SEGMENTS.items():
-        cells = case == c
-        pieces += [np.stack([edges[p][cells], edges[q][cells]], axis=1) for p, q in pairs]
-    for table, centre in ((_SADDLE_CENTRE_LOW, ~centre_high), (_SADDLE_CENTRE_HIGH, centre_high)):
-        for c, pairs in table.items():
-            cells = (case == c) & centre
-            pieces += [np.stack([edges[p][cells], edges[q][cells]], axis=1) for p, q in pairs]
-    return np.concatenate(pieces)
+    pairs = _PAIRS[case + 16 * centre_high]  # (M, 2, 2): each cell's one or two segments
+    cells = np.arange(case.size)
+    first = np.stack([edges[pairs[:, 0, 0], cells], edges[pairs[:, 0, 1], cells]], axis=1)
+    two = np.flatnonzero(pairs[:, 1, 0] >= 0)  # the saddles' second segment
+    second = np.stack([edges[pairs[two, 1, 0], two], edges[pairs[two, 1, 1], two]], axis=1)
+    return np.concatenate([first, second]).reshape(-1, 2, 2)
