@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -325,3 +326,25 @@ def test_a_path_leaving_its_panel_stays_inside_it_in_an_svg(qtbot, tmp_path):
     assert pinkish(png)[~outside].sum() > 30  # the path is there, inside its panel
     assert stray.sum() < 30, f"{stray.sum()} pixels of the diverged path outside its panel in the SVG"
     assert np.abs(svg.astype(int) - png)[outside].mean() < VECTOR_TOLERANCE
+
+
+def test_the_data_views_regions_wait_for_its_turn_and_an_export_draws_them_first(qtbot, figure, tmp_path):
+    """A new snapshot's decision regions are drawn at the data view's turn to repaint (after the
+    landscapes); an export made before that turn draws them first."""
+    view = figure.data_view
+    first = snapshot()
+    experiment = first.computed.experiment
+    other = render_snapshot(replace(experiment, objective=replace(experiment.objective, lam=3.0)), ViewSettings())
+    before = view.regions.image.copy()
+    figure.show_snapshot(other)  # no event loop yet: the landscapes repaint first
+    assert view._due is not None and np.array_equal(view.regions.image, before)
+    export_figure(figure, tmp_path / "now.png")
+    assert view._due is None
+    model, result = other.computed.problem.model, figure.data_result()
+    theta = result.thetas[min(figure.frame, len(result.thetas) - 1)]
+    expected = np.argmax(model.scores(theta, view.grid_points), axis=1).reshape(view.GRID, view.GRID)
+    assert np.array_equal(view._predicted, expected) and not np.array_equal(view.regions.image, before)
+    figure.show_snapshot(first)  # and at its turn, without any export
+    assert view._due is not None
+    qtbot.waitUntil(lambda: view._due is None, timeout=5_000)
+    np.testing.assert_array_equal(view.regions.image, before)

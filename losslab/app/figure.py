@@ -209,7 +209,7 @@ class Figure(QWidget):
         self._draw_paths()
         self._draw_curves()
         self._set_data_title()
-        self.set_frame(min(self.frame, self.n_frames - 1))
+        self.set_frame(min(self.frame, self.n_frames - 1), regions_later=True)
 
     def _repaint_in_turns(self) -> None:
         """Repaint the views a new snapshot changes one per turn of the event loop, landscapes first.
@@ -234,6 +234,8 @@ class Figure(QWidget):
         if sip.isdeleted(self) or not self._turns:
             return
         view, mode = self._turns.pop(0)
+        if view is self.data_view or not self._turns:
+            self.data_view.flush()  # its regions are drawn at its turn (at the last one if it is not shown)
         if not sip.isdeleted(view):
             view.setViewportUpdateMode(mode)
             view.viewport().update()
@@ -258,8 +260,12 @@ class Figure(QWidget):
         if snapshot.display is not None:
             self.landscape_view.set_surface(snapshot.display, snapshot.view.colormap, reset_view=False)
 
-    def set_frame(self, frame: int, playing: bool = False) -> None:
-        """Move everything to ``frame``; while ``playing`` the data view follows at a gentler rate."""
+    def set_frame(self, frame: int, playing: bool = False, regions_later: bool = False) -> None:
+        """Move everything to ``frame``; while ``playing`` the data view follows at a gentler rate.
+
+        ``regions_later``: the data view's decision regions (2 ms) are drawn at its turn to repaint,
+        after the landscapes are on screen (see :meth:`_repaint_in_turns`).
+        """
         self.frame = max(0, min(int(frame), self.n_frames - 1))
         self.landscape_view.set_frame(self.frame)
         self._draw_arrows()
@@ -267,7 +273,7 @@ class Figure(QWidget):
         self.curves.set_frame(self.frame)
         if not playing or self._secondary.hasExpired(self.SECONDARY_INTERVAL_MS):
             self._secondary.restart()
-            self._update_data_view()
+            self._update_data_view(regions_later)
 
     def _draw_arrows(self) -> None:
         """The arrows the View panel asks for, at each run's current point (each costs a full gradient)."""
@@ -376,7 +382,7 @@ class Figure(QWidget):
             self.data_view.title = title
             self.data_view.plot_item.setTitle(title, color=foreground)
 
-    def _update_data_view(self) -> None:
+    def _update_data_view(self, regions_later: bool = False) -> None:
         if self.snapshot is None or self._dataset is None:
             return
         result = self.data_result()
@@ -392,7 +398,7 @@ class Figure(QWidget):
         if images:
             self.templates.set_weights(model.input_weights(theta))  # W (D, C) or W1 (D, H): weights into units
         else:
-            self.data_view.set_decision(decision_function(model, theta))
+            self.data_view.set_decision(decision_function(model, theta), later=regions_later)
             if self.snapshot.view.weights and model.has("affine_scores") and model.n_features == 2:
                 W, b = model.unflatten(theta)
                 self.data_view.set_weights(W, b)

@@ -848,7 +848,8 @@ class DataView(Zoomable, pg.PlotWidget):
         self._box: tuple[Array, Array] | None = None
         self._grid: tuple[Array, Array] | None = None
         self._grid_points: Array | None = None
-        self.predicted: Array | None = None  # the predicted class on the grid (2-D) or of each example (D > 2)
+        self._predicted: Array | None = None  # the predicted class on the grid (2-D) or of each example (D > 2)
+        self._due: ScoresFn | None = None  # a decision function whose regions wait for flush()
         self._highlight = np.empty(0, dtype=int)
         self._point_brushes: list = []
         # editing
@@ -926,7 +927,7 @@ class DataView(Zoomable, pg.PlotWidget):
             self._gesture = None  # the dragged point is gone: the window's data rule
         self._X_full, self._y, self._n_classes = X, np.asarray(y, dtype=int), n_classes
         self._D = X.shape[1]
-        self.predicted = None
+        self._predicted, self._due = None, None
         if self._D == 2:
             self._X2 = np.array(X, dtype=float)  # a copy: a drag moves it, never the caller's data
             self.plot_item.setLabel("bottom", "x₁")
@@ -975,24 +976,31 @@ class DataView(Zoomable, pg.PlotWidget):
         """The 2-D grid the regions are computed on, as ``(GRID², 2)`` rows (row-major: x fastest)."""
         return self._grid_points
 
-    def set_decision(self, scores: ScoresFn | None) -> None:
+    def set_decision(self, scores: ScoresFn | None, later: bool = False) -> None:
         """Draw the regions of the decision function ``scores(X (N, D)) -> (N, C)`` (None: no regions).
 
         The function is evaluated once per redraw, on ``GRID²`` points for 2-D data or on
         the examples themselves; keeping it affordable for wide models is the caller's part
         (see ``figure.decision_function``, which evaluates in bounded chunks).
+
+        ``later``: 2-D regions (2 ms) are drawn by :meth:`flush`, which the figure calls at this
+        view's turn to repaint; :attr:`predicted` and exports flush first.
         """
         if self._X2 is None:
             return
+        self._due = None
         if scores is None:
-            self.predicted = None
+            self._predicted = None
             self.regions.clear()
             self.boundaries.setData([], [])
             return
         if self._D == 2:
+            if later:
+                self._due = scores
+                return
             gx, gy = self._grid
             label = np.argmax(self._finite(scores, self.grid_points), axis=1).reshape(len(gy), len(gx))
-            self.predicted = label
+            self._predicted = label
             rgb = np.array([class_color(k).getRgb()[:3] for k in range(self._n_classes)], dtype=np.ubyte)
             self.regions.setImage(rgb[label], autoLevels=False, levels=(0, 255))
             self.regions.setRect(QRectF(gx[0], gy[0], gx[-1] - gx[0], gy[-1] - gy[0]))  # after setImage: it scales by size
@@ -1003,9 +1011,20 @@ class DataView(Zoomable, pg.PlotWidget):
             self.boundaries.setData(segments[:, :, 0].ravel(), segments[:, :, 1].ravel())
         else:
             predicted = np.argmax(self._finite(scores, self._X_full), axis=1)
-            self.predicted = predicted
+            self._predicted = predicted
             self.points.setData(self._X2[:, 0], self._X2[:, 1], brush=[self._brushes[k] for k in predicted],
                                 pen=[pg.mkPen(class_color(k), width=1.5) for k in self._y])
+
+    def flush(self) -> None:
+        """Draw the regions a ``set_decision(..., later=True)`` left waiting."""
+        if self._due is not None:
+            self.set_decision(self._due)
+
+    @property
+    def predicted(self) -> Array | None:
+        """The predicted class on the grid (2-D data: ``(GRID, GRID)``) or of each example (projected data)."""
+        self.flush()
+        return self._predicted
 
     @staticmethod
     def _finite(scores: ScoresFn, X: Array) -> Array:
