@@ -348,3 +348,26 @@ def test_the_data_views_regions_wait_for_its_turn_and_an_export_draws_them_first
     assert view._due is not None
     qtbot.waitUntil(lambda: view._due is None, timeout=5_000)
     np.testing.assert_array_equal(view.regions.image, before)
+
+
+def test_a_new_snapshots_views_repaint_one_per_turn_of_the_loop_landscapes_first(qtbot, figure, monkeypatch):
+    """The commit's block and each view's repaint are apart: one view's updates are released per turn
+    (a zero timer), landscapes first; a snapshot arriving meanwhile does not start a second round."""
+    from PyQt6.QtWidgets import QGraphicsView
+
+    held = QGraphicsView.ViewportUpdateMode.NoViewportUpdate
+    views = [figure.grid, figure.curves, figure.data_view]
+    released = []
+    real = figure._next_turn
+
+    def turn():
+        real()
+        released.append([v.viewportUpdateMode() != held for v in views])
+
+    monkeypatch.setattr(figure, "_next_turn", turn)
+    figure.show_snapshot(snapshot())
+    figure.show_snapshot(snapshot())
+    assert [v.viewportUpdateMode() == held for v in views] == [True, True, True]
+    qtbot.wait(100)
+    assert released == [[True, False, False], [True, True, False], [True, True, True]]
+    assert all(v.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate for v in views)

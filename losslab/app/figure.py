@@ -228,7 +228,8 @@ class Figure(QWidget):
             if view not in held:
                 self._turns.append((view, view.viewportUpdateMode()))
                 view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
-        QTimer.singleShot(0, self._next_turn)
+        if not held:  # else the turns under way go on: a second chain would repaint two views in one turn
+            QTimer.singleShot(0, self._next_turn)
 
     def _next_turn(self) -> None:
         if sip.isdeleted(self) or not self._turns:
