@@ -15,6 +15,7 @@ handler ends the process with exit code 3 instead of the segfault returning into
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,28 @@ def test_old_run_editors_leave_the_layout_at_once(qtbot):
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     assert all(sip.isdeleted(e) for e in old)
     assert [e.title() for e in panel.editors] == [OPTIMIZERS["momentum"].label, OPTIMIZERS["adam"].label]
+
+
+def test_new_run_editors_are_shown_one_per_turn_of_the_loop(qtbot, monkeypatch):
+    """Each new editor's first showing costs 10-15 ms: three at once were one long stall."""
+    session = started(qtbot, Experiment(runs=(RunSpec("gd"),), **SMALL))
+    panel = OptimizersPanel(session)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.editors[0].isVisible(), timeout=5_000)  # the first, made with the panel
+    shown = []
+    real = panel._show_next_editor
+
+    def turn():
+        real()
+        shown.append([not e.isHidden() for e in panel.editors])
+
+    monkeypatch.setattr(panel, "_show_next_editor", turn)
+    session.apply(replace(session.target, runs=(RunSpec("gd"), RunSpec("momentum"), RunSpec("nesterov"),
+                                                RunSpec("adam"))))
+    assert len(panel.editors) == 4 and [e.isHidden() for e in panel.editors] == [False, True, True, True]
+    qtbot.waitUntil(lambda: all(e.isVisible() for e in panel.editors), timeout=5_000)
+    assert shown == [[True, True, False, False], [True, True, True, False], [True, True, True, True]]
 
 
 def test_a_run_removed_by_its_own_button(qtbot):
