@@ -28,7 +28,7 @@ from ..engine.surfaces import SURFACES
 from .session import COLORMAPS, Session
 from .views import run_color, run_label
 from .curvature_view import add_lr_max_row
-from .widgets import LogSlider, MutedLabel, NumberField, ParamForm, formula_html
+from .widgets import TURN_MS, LogSlider, MutedLabel, NumberField, ParamForm, formula_html
 
 SOURCE_LABELS = {"generated": "Generated 2-D data", "bundled": "Bundled dataset", "csv": "CSV file",
                  "points": "Edited points (in the session)", "surface": "Test surface (no data)"}
@@ -596,7 +596,7 @@ class OptimizersPanel(QWidget):
             editor.hide()  # shown one per turn of the event loop (see _show_next_editor)
             self.editors.append(editor)
         if len(self.editors) > kept:
-            QTimer.singleShot(0, self._show_next_editor)
+            QTimer.singleShot(TURN_MS, self._show_next_editor)
         self._shape = shape
         self.show_start_curvature(self._start_curvature)  # a new lr is judged against the same bound
 
@@ -612,7 +612,7 @@ class OptimizersPanel(QWidget):
         if waiting:
             waiting[0].show()
             if len(waiting) > 1:
-                QTimer.singleShot(0, self._show_next_editor)
+                QTimer.singleShot(TURN_MS, self._show_next_editor)
 
     def show_start_curvature(self, start) -> None:
         """Beside each learning rate, its method's stable bound at the runs' start (``start``: a

@@ -27,6 +27,7 @@ from .curvature_view import cheap_curvature
 from .display import SurfaceDisplay
 from .surface3d import SurfaceView3D
 from .session import Snapshot
+from .widgets import TURN_MS
 from .views import DataView, LandscapeGrid, LossCurves, PathData, TemplateView, run_color, run_label
 
 BACKGROUNDS = {"light": "#ffffff", "dark": "#1e1e1e"}
@@ -229,7 +230,7 @@ class Figure(QWidget):
                 self._turns.append((view, view.viewportUpdateMode()))
                 view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
         if not held:  # else the turns under way go on: a second chain would repaint two views in one turn
-            QTimer.singleShot(0, self._next_turn)
+            QTimer.singleShot(TURN_MS, self._next_turn)
 
     def _next_turn(self) -> None:
         if sip.isdeleted(self) or not self._turns:
@@ -241,7 +242,7 @@ class Figure(QWidget):
             view.setViewportUpdateMode(mode)
             view.viewport().update()
         if self._turns:
-            QTimer.singleShot(0, self._next_turn)
+            QTimer.singleShot(TURN_MS, self._next_turn)
 
     def _use_landscape(self, kind: str) -> None:
         """The 2-D contour panels or the 3-D surface; the one switched to is fed by the caller."""

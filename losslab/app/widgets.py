@@ -19,6 +19,11 @@ from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFormLayout, QH
 
 from ..engine.registry import Param
 
+# Work split over turns of the event loop (a view's repaint, an editor's first showing) waits this
+# long between turns: a zero timer may run again before the loop reads input or runs other timers
+# (measured: back to back, now and then); a 1 ms one waits for them every time.
+TURN_MS = 1
+
 ERROR_STYLE = "QLineEdit { border: 1px solid #d62728; background: rgba(214, 39, 40, 40); }"
 
 # Colours that carry meaning, one shade per theme: each reads at 4.5:1 or more (WCAG AA for
