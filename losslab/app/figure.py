@@ -218,8 +218,9 @@ class Figure(QWidget):
         Qt delivers the events posted while it delivers others (each view's repaint is one)
         before it runs a timer or reads input: the commit and every repaint it caused made one
         block, 27-34 ms for a λ step. Each view's scene changes are held back here and the view
-        repainted whole at its turn, so the longest block is the commit or one view's repaint.
-        Only the screen waits: the views hold the new state at once, and a grab or an export
+        repainted whole at its turn: the landscapes right after the commit (nothing else goes
+        before the change the user made), each other view ``TURN_MS`` later, once the loop has
+        read input and run its timers. Only the screen waits: the views hold the new state at once, and a grab or an export
         paints it (they render the scene, not the viewport's updates).
         """
         views = [view for view in (self.landscape_view, self.curves, self.right.currentWidget())
@@ -230,7 +231,7 @@ class Figure(QWidget):
                 self._turns.append((view, view.viewportUpdateMode()))
                 view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
         if not held:  # else the turns under way go on: a second chain would repaint two views in one turn
-            QTimer.singleShot(TURN_MS, self._next_turn)
+            QTimer.singleShot(0, self._next_turn)  # the landscapes at once: nothing else goes before them
 
     def _next_turn(self) -> None:
         if sip.isdeleted(self) or not self._turns:
