@@ -371,3 +371,25 @@ def test_a_new_snapshots_views_repaint_one_per_turn_of_the_loop_landscapes_first
     qtbot.wait(100)
     assert released == [[True, False, False], [True, True, False], [True, True, True]]
     assert all(v.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate for v in views)
+
+
+def test_a_failing_flush_leaves_no_view_held(qtbot, figure, monkeypatch):
+    """Whatever the data view's regions raise at its turn, every view gets its repaints back."""
+    from PyQt6.QtWidgets import QGraphicsView
+
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise RuntimeError("a decision function that fails")
+
+    monkeypatch.setattr(figure.data_view, "flush", broken)
+    figure.show_snapshot(snapshot())
+    with qtbot.capture_exceptions() as raised:
+        qtbot.wait(100)
+    assert calls and all(isinstance(e[1], RuntimeError) for e in raised)
+    monkeypatch.undo()
+    figure.show_snapshot(snapshot())
+    qtbot.wait(100)
+    minimal = QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate
+    assert [v.viewportUpdateMode() for v in (figure.grid, figure.curves, figure.data_view)] == [minimal] * 3

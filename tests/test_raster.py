@@ -17,7 +17,7 @@ from PyQt6.QtSvg import QSvgGenerator
 from losslab.app import raster
 from losslab.app.export import drawn_for_export
 from losslab.app.raster import SPACING, StrokeDrawing, stroke, thin_offsets
-from losslab.app.views import LandscapeGrid, LossCurves, PathData
+from losslab.app.views import LandscapeGrid, LossCurves, PathData, axis_length_on_screen
 
 W, H = 400, 200
 
@@ -317,7 +317,7 @@ def test_the_loss_curves_grid_lies_on_the_axes_ticks_and_follows_the_view(qtbot)
 
     bottom = item.getAxis("bottom")
     x0, x1 = view.viewRange()[0]
-    ticks = [v for v in bottom.tickValues(x0, x1, bottom.geometry().width() + 2)[0][1] if x0 <= v <= x1]
+    ticks = [v for v in bottom.tickValues(x0, x1, axis_length_on_screen(bottom))[0][1] if x0 <= v <= x1]
     alpha, xs = major_lines()
     assert xs == sorted(ticks) and len(xs) >= 4 and 0 < alpha < 255
     # on screen: a column of pixels at a tick, inside the plot and above the curve, stands out
@@ -331,6 +331,20 @@ def test_the_loss_curves_grid_lies_on_the_axes_ticks_and_follows_the_view(qtbot)
     qtbot.wait(20)
     _, moved = major_lines()
     assert moved != xs and moved[-1] > 100
+    # drawn larger (presentation mode) the axis spaces its ticks by its length on screen: so does the grid
+    asked = []
+    real = bottom.tickValues
+    bottom.tickValues = lambda lo, hi, size: asked.append(round(size, 2)) or real(lo, hi, size)
+    curves.set_zoom(1.5)
+    curves.set_runs([("GD", "#E69F00", np.arange(101.0), np.linspace(5, 1, 101), "ok")], "step", True)
+    qtbot.wait(50)
+    asked.clear()
+    bottom.picture, curves.grid._lines, bottom._ticks = None, None, (None, None)  # both ask again
+    bottom.update()
+    curves.grab()
+    curves.grid.lines()
+    assert len(asked) == 2 and asked[0] == asked[1], asked  # the axis's drawing and the grid: one length
+    assert asked[0] > 1.4 * bottom.geometry().width()  # on screen, 1.5 times the axis in scene units
 
 
 def test_a_rectangle_a_rounding_error_off_whole_pixels_covers_those_pixels():

@@ -199,6 +199,7 @@ class Figure(QWidget):
                 else:
                     self.right.setCurrentWidget(self.data_view)
             self.right.setVisible(dataset is not None)
+        self._repaint_in_turns()  # the views now shown (another landscape view or data view) are held too
         if self.landscape_view.set_layout(self._titles(), computed.plane.labels):
             self._style_plots()
         if snapshot.display is not None:
@@ -228,8 +229,13 @@ class Figure(QWidget):
         held = {view for view, _ in self._turns}
         for view in views:
             if view not in held:
-                self._turns.append((view, view.viewportUpdateMode()))
+                mode = view.viewportUpdateMode()
+                if mode == QGraphicsView.ViewportUpdateMode.NoViewportUpdate:  # never held for good
+                    mode = QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate
+                self._turns.append((view, mode))
                 view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
+        order = {view: k for k, view in enumerate(views)}  # a view shown since the last call keeps its place
+        self._turns.sort(key=lambda turn: order.get(turn[0], len(views)))
         if not held:  # else the turns under way go on: a second chain would repaint two views in one turn
             QTimer.singleShot(0, self._next_turn)  # the landscapes at once: nothing else goes before them
 
@@ -237,13 +243,15 @@ class Figure(QWidget):
         if sip.isdeleted(self) or not self._turns:
             return
         view, mode = self._turns.pop(0)
-        if view is self.data_view or not self._turns:
-            self.data_view.flush()  # its regions are drawn at its turn (at the last one if it is not shown)
-        if not sip.isdeleted(view):
-            view.setViewportUpdateMode(mode)
-            view.viewport().update()
-        if self._turns:
-            QTimer.singleShot(TURN_MS, self._next_turn)
+        try:
+            if not sip.isdeleted(view):
+                view.setViewportUpdateMode(mode)
+                view.viewport().update()
+            if view is self.data_view or not self._turns:
+                self.data_view.flush()  # its regions are drawn at its turn (at the last one if it is not shown)
+        finally:  # whatever a flush raised, the other views get their turns
+            if self._turns:
+                QTimer.singleShot(TURN_MS, self._next_turn)
 
     def _use_landscape(self, kind: str) -> None:
         """The 2-D contour panels or the 3-D surface; the one switched to is fed by the caller."""

@@ -213,6 +213,21 @@ def loss_ticks(lo: float, hi: float, log: bool, max_ticks: int) -> list[tuple[fl
 _AXIS_PICTURES: dict[tuple, object] = {}  # QuietAxis pictures by what they show, the newest 64
 
 
+def axis_length_on_screen(axis: pg.AxisItem) -> float | None:
+    """The axis's length in device pixels, as its ``generateDrawSpecs`` measures it (1 px past each end;
+    a zoomed view — presentation mode — makes it longer than the axis in scene units). It sets the
+    tick spacing; None while the axis is not in a view."""
+    bounds = axis.mapRectFromParent(axis.geometry())
+    if axis.orientation in ("left", "right"):
+        ends = (bounds.topRight() + QPointF(-1, -1), bounds.bottomRight() + QPointF(-1, 1))
+    else:
+        ends = (bounds.topLeft() + QPointF(-1, 1), bounds.topRight() + QPointF(1, 1))
+    points = [axis.mapToDevice(p) for p in ends]
+    if None in points:
+        return None
+    return math.hypot(points[1].x() - points[0].x(), points[1].y() - points[0].y())
+
+
 class QuietAxis(pg.AxisItem):
     """An axis that lays out its label again only when the label's text changed.
 
@@ -239,13 +254,15 @@ class QuietAxis(pg.AxisItem):
         if fixed is None:
             return None
         size = self.geometry().size()
+        length = axis_length_on_screen(self)
 
         def pen(p):
             return p.color().name(QColor.NameFormat.HexArgb), p.widthF(), p.style().value
 
         font = self.style["tickFont"]
         span = tuple(float(f"{v:.12g}") for v in self.range)  # linked views' ranges differ by rounding
-        return (type(self), self.orientation, round(size.width(), 2), round(size.height(), 2), span,
+        return (type(self), self.orientation, round(size.width(), 2), round(size.height(), 2),
+                None if length is None else round(length, 2), span,
                 self.logMode, self.scale, self.autoSIPrefixScale, repr(self._tickLevels), self._tickSpacing,
                 self.grid, pen(self.pen()), pen(self.tickPen()), pen(self.textPen()),
                 font.toString() if font is not None else None, self.font().toString(),
@@ -308,44 +325,46 @@ class GridLines(pg.GraphicsObject):
         super().__init__()
         self.plot_item = plot_item
         self.alpha = alpha
-        self._lines: list[tuple[int, list[QLineF]]] | None = None  # (alpha, lines) per tick level, until the view moves
+        self._lines: tuple[tuple, list[tuple[int, list[QLineF]]]] | None = None  # (drawn from, lines)
         self.setZValue(-100)  # under everything the plot shows
         plot_item.addItem(self, ignoreBounds=True)
         plot_item.vb.sigRangeChanged.connect(self._moved)
         plot_item.vb.sigResized.connect(self._moved)
 
     def _moved(self, *_) -> None:
-        self._lines = None
         self.prepareGeometryChange()
         self.update()
 
     def boundingRect(self) -> QRectF:
         return self.plot_item.vb.viewRect()
 
-    def _levels(self, side: str, lo: float, hi: float, pixels: float) -> list[list[float]]:
-        axis = self.plot_item.getAxis(side)
-        if axis._tickLevels is not None:  # ticks set by hand (setTicks)
-            return [[value for value, _ in level] for level in axis._tickLevels]
-        return [list(values) for _, values in axis.tickValues(lo, hi, pixels)]
-
     def lines(self) -> list[tuple[int, list[QLineF]]]:
-        """(alpha, lines) of each tick level of both axes, in view coordinates."""
-        if self._lines is None:
-            rect = self.plot_item.vb.viewRect()
-            bottom, left = self.plot_item.getAxis("bottom").geometry(), self.plot_item.getAxis("left").geometry()
-            self._lines = []
-            # the axes' own length in pixels (as pyqtgraph measures it: 1 px past each end), so that
-            # a QuietAxis hands the grid the ticks it drew
-            for side, lo, hi, pixels in (("bottom", rect.left(), rect.right(), bottom.width() + 2),
-                                         ("left", rect.top(), rect.bottom(), left.height() + 2)):
-                for i, values in enumerate(self._levels(side, lo, hi, pixels)):
-                    # pyqtgraph's grid: each finer level half as opaque, and faint where the ticks crowd
-                    alpha = 255 / (i + 1) * self.alpha * min(1.0, max(0.0, 0.05 * pixels / (len(values) + 1)))
-                    inside = [v for v in values if lo <= v <= hi]
-                    self._lines.append((int(alpha), [QLineF(v, rect.top(), v, rect.bottom()) for v in inside]
-                                        if side == "bottom" else
-                                        [QLineF(rect.left(), v, rect.right(), v) for v in inside]))
-        return self._lines
+        """(alpha, lines) of each tick level of both axes, in view coordinates: the ticks each axis draws
+        (asked for with its own length on screen, which a QuietAxis answers from its last drawing)."""
+        rect = self.plot_item.vb.viewRect()
+        axes = [(side, self.plot_item.getAxis(side)) for side in ("bottom", "left")]
+        lengths = [axis_length_on_screen(axis) for _, axis in axes]
+        key = ((rect.left(), rect.right(), rect.top(), rect.bottom()), tuple(lengths),
+               tuple((axis.logMode, repr(axis._tickLevels)) for _, axis in axes))
+        if self._lines is not None and self._lines[0] == key:
+            return self._lines[1]
+        drawn = []
+        for (side, axis), pixels in zip(axes, lengths):
+            if pixels is None:
+                continue
+            lo, hi = (rect.left(), rect.right()) if side == "bottom" else (rect.top(), rect.bottom())
+            if axis._tickLevels is not None:  # ticks set by hand (setTicks)
+                levels = [[value for value, _ in level] for level in axis._tickLevels]
+            else:
+                levels = [list(values) for _, values in axis.tickValues(lo, hi, pixels)]
+            for i, values in enumerate(levels):
+                # pyqtgraph's grid: each finer level half as opaque, and faint where the ticks crowd
+                alpha = 255 / (i + 1) * self.alpha * min(1.0, max(0.0, 0.05 * pixels / (len(values) + 1)))
+                inside = [v for v in values if lo <= v <= hi]
+                drawn.append((int(alpha), [QLineF(v, rect.top(), v, rect.bottom()) for v in inside]
+                              if side == "bottom" else [QLineF(rect.left(), v, rect.right(), v) for v in inside]))
+        self._lines = (key, drawn)
+        return drawn
 
     def paint(self, painter, option, widget=None) -> None:
         rect = self.plot_item.vb.viewRect()
