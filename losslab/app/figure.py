@@ -221,8 +221,8 @@ class Figure(QWidget):
         block, 27-34 ms for a λ step. Each view's scene changes are held back here and the view
         repainted whole at its turn: the landscapes right after the commit (nothing else goes
         before the change the user made), each other view ``TURN_MS`` later, once the loop has
-        read input and run its timers. Only the screen waits: the views hold the new state at once, and a grab or an export
-        paints it (they render the scene, not the viewport's updates).
+        read input and run its timers. Only the screen waits: the views hold the new state at
+        once, and a grab or an export paints it (they render the scene, not the viewport's updates).
         """
         views = [view for view in (self.landscape_view, self.curves, self.right.currentWidget())
                  if isinstance(view, QGraphicsView)]

@@ -1791,13 +1791,15 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
 
     def _draw_surface(self) -> None:
         display, cmap = self._surface
-        path = getattr(display, "isoline_path", None) or isoline_path(display.isolines)
+        path = getattr(display, "isoline_path", None)  # made with the display, on the job's thread
+        if path is None:  # a display made by hand (tests, scripts) brings segments only
+            path = isoline_path(display.isolines)
         drawing = surface_drawing(display.rgba, display.a_values, display.b_values, path)
         for panel in self.panels:
             panel.set_surface(drawing)
         if self.colorbar is not None:
-            if self._colorbar_key != (cmap, display.label, id(self.colorbar)):  # each costs the bar a new drawing
-                self._colorbar_key = (cmap, display.label, id(self.colorbar))
+            if self._colorbar_key != (cmap, display.label):  # each costs the bar a new drawing
+                self._colorbar_key = (cmap, display.label)
                 self.colorbar.setColorMap(pg.colormap.get(cmap))
                 self.colorbar.axis.setLabel(display.label)
             self.colorbar.setLevels(display.levels)
