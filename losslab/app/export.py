@@ -58,7 +58,7 @@ def figure_parts(figure, part: str = "figure") -> tuple[QSize, Placed]:
     ``part``: ``"figure"`` (landscapes, curves and the data view as laid out), ``"landscapes"``,
     ``"curves"``, ``"data"`` or ``"panel:K"`` (one landscape panel, K from 1).
     """
-    figure.data_view.flush()  # regions left for the data view's turn to repaint are drawn first
+    figure.flush()  # what a snapshot left for the views' turns to repaint is drawn first
     if part == "figure":
         root = figure.splitter
         views = [figure.landscape_view, figure.curves, figure.right.currentWidget()]

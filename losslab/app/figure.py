@@ -209,7 +209,7 @@ class Figure(QWidget):
             self._region = region
             self.landscape_view.show_region(*region[1:])
         self._draw_paths()
-        self._draw_curves()
+        self._draw_curves(later=True)
         self._set_data_title()
         self.set_frame(min(self.frame, self.n_frames - 1), regions_later=True)
 
@@ -243,15 +243,23 @@ class Figure(QWidget):
         if sip.isdeleted(self) or not self._turns:
             return
         view, mode = self._turns.pop(0)
-        try:
+        try:  # what waits for this view's turn is drawn before it repaints
+            if view is self.curves:
+                self.curves.flush()
+            if view is self.data_view or not self._turns:
+                self.flush()  # the data view's regions (at the last turn if it is not shown)
+        finally:  # whatever a flush raised, this view repaints and the others get their turns
             if not sip.isdeleted(view):
                 view.setViewportUpdateMode(mode)
                 view.viewport().update()
-            if view is self.data_view or not self._turns:
-                self.data_view.flush()  # its regions are drawn at its turn (at the last one if it is not shown)
-        finally:  # whatever a flush raised, the other views get their turns
             if self._turns:
                 QTimer.singleShot(TURN_MS, self._next_turn)
+
+    def flush(self) -> None:
+        """Draw what a snapshot left for the views' turns to repaint (the curves, the data view's
+        regions): exports and grabs paint the scene, so they flush first."""
+        self.curves.flush()
+        self.data_view.flush()
 
     def _use_landscape(self, kind: str) -> None:
         """The 2-D contour panels or the 3-D surface; the one switched to is fed by the caller."""
@@ -361,7 +369,7 @@ class Figure(QWidget):
         per_panel = [paths] if self.snapshot.view.layout == "overlay" else [[p] for p in paths]
         self.landscape_view.set_paths(per_panel, start)
 
-    def _draw_curves(self) -> None:
+    def _draw_curves(self, later: bool = False) -> None:
         view = self.snapshot.view
         runs = []
         for result in self.results:
@@ -369,7 +377,8 @@ class Figure(QWidget):
             x = np.arange(len(traj.losses)) if view.x_axis == "step" else np.asarray(traj.cost)
             runs.append((run_label(result.spec), run_color(result.index, result.spec), x, np.asarray(traj.losses),
                          traj.status))
-        self.curves.set_runs(runs, "step" if view.x_axis == "step" else "cost (full-data passes)", view.log_loss)
+        self.curves.set_runs(runs, "step" if view.x_axis == "step" else "cost (full-data passes)", view.log_loss,
+                             later=later)
 
     def data_result(self) -> RunResult | None:
         """The run whose parameters the data view shows."""

@@ -626,18 +626,33 @@ class LossCurves(Zoomable, pg.PlotWidget):
         self._dots: list[Marker] = []
         self._log = False
         self._frame = 0
+        self._due: tuple | None = None  # set_runs' arguments, waiting for flush()
         self.plot_item.vb.sigYRangeChanged.connect(self._y_range_changed)
 
-    def set_runs(self, runs: list[tuple[str, str, Array, Array, str]], x_label: str, log_y: bool) -> None:
-        """``runs``: (label, colour, x, losses, status) per optimizer."""
+    def set_runs(self, runs: list[tuple[str, str, Array, Array, str]], x_label: str, log_y: bool,
+                 later: bool = False) -> None:
+        """``runs``: (label, colour, x, losses, status) per optimizer.
+
+        ``later``: drawn by :meth:`flush`, which the figure calls at this view's turn to repaint
+        (eight new runs' curves and legend entries cost 5-8 ms); exports flush first.
+        """
+        if later:
+            self._due = (runs, x_label, log_y)
+            return
+        self._due = None
         names = [label + ("  ✕ diverged" if status == "diverged" else "") for label, _, _, _, status in runs]
         colors = [color for _, color, _, _, _ in runs]
-        if (names, colors) != self._legend_key:  # a different set of runs: rebuild the items and legend
-            for item in self._curves + self._dots:
-                self.plot_item.removeItem(item)
-            self.legend.clear()
-            self._curves, self._dots = [], []
-            for name, color in zip(names, colors):
+        if (names, colors) != self._legend_key:  # a different set of runs: new items and legend entries
+            old = list(zip(*self._legend_key)) if self._legend_key else []
+            kept = 0  # the runs that keep their place, name and colour keep their items
+            while kept < min(len(old), len(names)) and old[kept] == (names[kept], colors[kept]):
+                kept += 1
+            for curve, dot in zip(self._curves[kept:], self._dots[kept:]):
+                self.legend.removeItem(curve)
+                self.plot_item.removeItem(curve)
+                self.plot_item.removeItem(dot)
+            del self._curves[kept:], self._dots[kept:]
+            for name, color in zip(names[kept:], colors[kept:]):
                 # rendered once into an image, wide lines as thin ones (raster.py: 2 px lines are slow to
                 # stroke); _draw_curves keeps the drawn values in a band around the view (a diverged run is unbounded)
                 curve = RasterCurve(pen=pg.mkPen(color, width=2), connect="finite", shadowPen=self._edge_pen())
@@ -725,8 +740,17 @@ class LossCurves(Zoomable, pg.PlotWidget):
         pad = 0.08 * (hi - lo or 1.0)
         self.plot_item.setYRange(lo - pad, hi + pad, padding=0)
 
+    def flush(self) -> None:
+        """Draw the runs a ``set_runs(..., later=True)`` left waiting, at the current frame."""
+        if self._due is not None:
+            self.set_runs(*self._due)
+            self.set_frame(self._frame)
+            self.plot_item.layout.activate()  # a new legend in its place now: an export paints next
+
     def set_frame(self, frame: int) -> None:
         self._frame = frame
+        if self._due is not None:  # the runs shown are not the ones this frame is for: flush() moves them
+            return
         limits = self._drawn_band()
         xs = []
         for (label, color, x, losses, status), dot in zip(self._runs, self._dots):
