@@ -391,21 +391,16 @@ def test_the_loss_curves_keep_the_items_of_runs_that_keep_their_place(qtbot):
     assert len(curves.plot_item.items) == len(set(curves.plot_item.items))
 
 
-def test_a_new_snapshots_views_repaint_one_per_turn_of_the_loop_landscapes_first(qtbot, figure, monkeypatch):
+def test_a_new_snapshots_views_repaint_one_per_turn_of_the_loop_landscapes_first(qtbot, figure):
     """The commit's block and each view's repaint are apart: one view's updates are released per turn
-    (a zero timer), landscapes first; a snapshot arriving meanwhile does not start a second round."""
+    (by a timer, not a queued call: those run in the commit's block), landscapes first; a snapshot
+    arriving meanwhile does not start a second round."""
     from PyQt6.QtWidgets import QGraphicsView
 
     held = QGraphicsView.ViewportUpdateMode.NoViewportUpdate
     views = [figure.grid, figure.curves, figure.data_view]
     released = []
-    real = figure._next_turn
-
-    def turn():
-        real()
-        released.append([v.viewportUpdateMode() != held for v in views])
-
-    monkeypatch.setattr(figure, "_next_turn", turn)
+    figure._turn.timeout.connect(lambda: released.append([v.viewportUpdateMode() != held for v in views]))
     figure.show_snapshot(snapshot())
     figure.show_snapshot(snapshot())
     assert [v.viewportUpdateMode() == held for v in views] == [True, True, True]

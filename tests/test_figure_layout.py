@@ -96,6 +96,35 @@ def test_fewer_panels_fill_the_width_again(qtbot):
     assert bar.right() <= figure.width() and bar.right() > 0.9 * figure.width()
 
 
+def test_panels_stay_in_the_scene_across_layouts_and_set_aside_ones_are_hidden_and_unlinked(qtbot):
+    """More runs, then fewer: the panels kept are the same items, never taken out of the scene (that
+    cost every panel its drawings), and laid out at once; those set aside are hidden and follow no view."""
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(4))), (1280, 800))
+    grid = figure.grid
+    first = list(grid.panels)
+    removed = []
+    real = grid.scene().removeItem
+    grid.scene().removeItem = lambda item: (removed.append(item), real(item))[1]
+    figure.show_snapshot(snapshot_of(small(runs=runs(8))))  # no event loop: laid out already
+    assert grid.panels[:4] == first and not removed
+    areas = [in_figure(figure, grid, panel.vb) for panel in grid.panels]
+    assert len({round(a.top()) for a in areas}) == 2 and len({round(a.height()) for a in areas}) == 1
+    left = first[0].getAxis("left")
+    assert left.geometry().width() > 20 and left.geometry().height() > 100  # the panels' insides too
+    eight = list(grid.panels)
+    figure.show_snapshot(snapshot_of(small(runs=runs(3))))
+    assert grid.panels == eight[:3] and not removed
+    for panel in eight[3:]:
+        assert not panel.isVisible() and panel.vb.linkedView(0) is None and panel.vb.linkedView(1) is None
+    assert all(panel.isVisible() for panel in grid.panels)
+    assert all(panel.vb.linkedView(0) is grid.panels[0].vb for panel in grid.panels[1:])
+    figure.show_snapshot(snapshot_of(small(runs=runs(5))))
+    assert grid.panels == eight[:5] and all(panel.isVisible() for panel in grid.panels)
+    assert all(panel.vb.linkedView(1) is grid.panels[0].vb for panel in grid.panels[1:])
+    grid.panels[3].vb.setXRange(-0.3, 0.2, padding=0)  # a zoom in a panel that was set aside moves them all
+    assert all(np.allclose(panel.vb.viewRange()[0], (-0.3, 0.2)) for panel in grid.panels)
+
+
 def test_long_titles_are_elided_not_widening_their_panel(qtbot):
     long = RunSpec("nesterov", hyper=(("lr", 0.0123456), ("momentum", 0.87654321)))
     figure = figure_for(qtbot, snapshot_of(small(runs=(long, RunSpec("adam"), RunSpec("gd"), RunSpec("sgd")))),

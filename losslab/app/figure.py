@@ -126,6 +126,9 @@ class Figure(QWidget):
         self._secondary.start()
         self._surface3d: SurfaceView3D | None = None
         self._turns: list[tuple[QGraphicsView, QGraphicsView.ViewportUpdateMode]] = []  # see _repaint_in_turns
+        self._turn = QTimer(self)  # a timer, not a queued call: the loop reads input and runs timers in between
+        self._turn.setSingleShot(True)
+        self._turn.timeout.connect(self._next_turn)
 
     @property
     def surface3d(self) -> SurfaceView3D:
@@ -216,12 +219,12 @@ class Figure(QWidget):
     def _repaint_in_turns(self) -> None:
         """Repaint the views a new snapshot changes one per turn of the event loop, landscapes first.
 
-        Qt delivers the events posted while it delivers others (each view's repaint is one)
-        before it runs a timer or reads input: the commit and every repaint it caused made one
-        block, 27-34 ms for a λ step. Each view's scene changes are held back here and the view
-        repainted whole at its turn: the landscapes right after the commit (nothing else goes
-        before the change the user made), each other view ``TURN_MS`` later, once the loop has
-        read input and run its timers. Only the screen waits: the views hold the new state at
+        Qt delivers the events posted while it delivers others (each view's repaint is one, and
+        so is a zero-delay single shot) before it runs a timer or reads input: the commit and
+        every repaint it caused made one block, 27-34 ms for a λ step. Each view's scene changes
+        are held back here and the view repainted whole at its turn, by a timer: the landscapes
+        at the loop's next turn (once it has read the input and run the timers already waiting),
+        each other view ``TURN_MS`` later. Only the screen waits: the views hold the new state at
         once, and a grab or an export paints it (they render the scene, not the viewport's updates).
         """
         views = [view for view in (self.landscape_view, self.curves, self.right.currentWidget())
@@ -237,7 +240,7 @@ class Figure(QWidget):
         order = {view: k for k, view in enumerate(views)}  # a view shown since the last call keeps its place
         self._turns.sort(key=lambda turn: order.get(turn[0], len(views)))
         if not held:  # else the turns under way go on: a second chain would repaint two views in one turn
-            QTimer.singleShot(0, self._next_turn)  # the landscapes at once: nothing else goes before them
+            self._turn.start(0)  # the landscapes at once: after the input and timers already waiting
 
     def _next_turn(self) -> None:
         if sip.isdeleted(self) or not self._turns:
@@ -253,7 +256,7 @@ class Figure(QWidget):
                 view.setViewportUpdateMode(mode)
                 view.viewport().update()
             if self._turns:
-                QTimer.singleShot(TURN_MS, self._next_turn)
+                self._turn.start(TURN_MS)
 
     def flush(self) -> None:
         """Draw what a snapshot left for the views' turns to repaint (the curves, the data view's

@@ -1592,36 +1592,6 @@ class TemplateView(Zoomable, pg.GraphicsLayoutWidget):
                           lut=self._lut)
 
 
-class _Unactivated:
-    """A grid layout whose ``activate`` waits (see :func:`laid_out_once`); everything else is the layout's."""
-
-    def __init__(self, grid):
-        self._grid = grid
-
-    def __getattr__(self, name):
-        return getattr(self._grid, name)
-
-    def activate(self) -> None:
-        pass
-
-
-@contextmanager
-def laid_out_once(layout: pg.GraphicsLayout):
-    """Items added to ``layout`` inside are laid out once, on the way out.
-
-    pyqtgraph's ``addItem`` lays the whole layout out after every item (so that plots work
-    without an event loop): eight panels took nine passes, each resizing every panel placed
-    so far and the views linked to them (29 ms of the 36 ms ``set_layout`` going to eight runs).
-    """
-    grid = layout.layout
-    layout.layout = _Unactivated(grid)
-    try:
-        yield
-    finally:
-        layout.layout = grid
-        grid.activate()
-
-
 def grid_columns(n: int, max_columns: int) -> int:
     """Columns for ``n`` panels: at most ``max_columns``, rows as full as they can evenly be (5 → 3 + 2)."""
     rows = max(1, math.ceil(n / max_columns))
@@ -1665,6 +1635,10 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         self._foreground = "#222222"
         self._layout_key: tuple | None = None
         self._cells: tuple | None = None
+        grid = self.ci.layout  # one grid for every layout: set_layout places the items in it
+        grid.setContentsMargins(*(self.MARGIN,) * 4)
+        grid.setHorizontalSpacing(self.SPACING)
+        grid.setVerticalSpacing(self.SPACING)
         self.scene().sigMouseMoved.connect(self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
 
@@ -1682,43 +1656,45 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         if (titles, tuple(axes_labels)) == self._layout_key:
             return False
         self._layout_key = (titles, tuple(axes_labels))
-        # a fresh layout: a grid layout keeps the sizes of its old rows and columns, and a
-        # five-panel grid's fifth column would overflow a two-panel one
-        self.ci.clear()
-        self.ci = pg.GraphicsLayout()
-        self.setCentralItem(self.ci)
-        self.ci.layout.setContentsMargins(*(self.MARGIN,) * 4)
-        self.ci.layout.setHorizontalSpacing(self.SPACING)
-        self.ci.layout.setVerticalSpacing(self.SPACING)
-        self._cells = None
-        for panel in self.panels[len(titles):]:  # set aside: they no longer follow the first one's view
+        for panel in self.panels[len(titles):]:  # set aside: hidden, no longer following the first one's view
             panel.setXLink(None)
             panel.setYLink(None)
-        self.panels = []
+            panel.hide()
         self._axes_labels = axes_labels
         columns = grid_columns(len(titles), self.MAX_COLUMNS)
         rows = math.ceil(len(titles) / columns)
-        with laid_out_once(self.ci):
-            for k, (text, color) in enumerate(titles):
-                panel = self._pooled_panel(k)
-                panel.set_heading(text, color)
-                panel.set_foreground(self._foreground)
-                panel.set_axes_labels(axes_labels)
-                if k:  # every panel follows the first one's zoom and pan
-                    panel.setXLink(self._pool[0])
-                    panel.setYLink(self._pool[0])
-                self.ci.addItem(panel, row=k // columns, col=k % columns)
-                self.panels.append(panel)
-            if self.colorbar is None:
-                self.colorbar = pg.ColorBarItem(values=(0, 1), width=self.COLORBAR_WIDTH, interactive=False,
-                                                colorMap="viridis")
-                # fixed: new tick labels must not re-lay out (and redraw) every panel
-                self.colorbar.axis.setWidth(self.COLORBAR_AXIS_WIDTH)
-                self.colorbar.axis.enableAutoSIPrefix(False)  # "total loss (x0.001)" misreads every tick
-                self.colorbar.axis.setPen(self._foreground)
-                self.colorbar.axis.setTextPen(self._foreground)
-            self.ci.addItem(self.colorbar, row=0, col=columns, rowspan=rows)
-            self._fit_cells()
+        # The items are placed in the grid itself, laid out once at the end: they stay in the scene
+        # (pyqtgraph's addItem and clear take each item out of the scene and put it back, and lay
+        # the whole grid out after every item: 9 passes for 8 panels, each resizing every panel).
+        grid = self.ci.layout
+        while grid.count():
+            grid.removeAt(grid.count() - 1)
+        self.panels = []
+        for k, (text, color) in enumerate(titles):
+            panel = self._pooled_panel(k)
+            panel.set_heading(text, color)
+            panel.set_foreground(self._foreground)
+            panel.set_axes_labels(axes_labels)
+            panel.show()  # before the grid is laid out: a hidden panel's own layout would wait for the loop
+            grid.addItem(panel, k // columns, k % columns)
+            self.panels.append(panel)
+        if self.colorbar is None:
+            self.colorbar = pg.ColorBarItem(values=(0, 1), width=self.COLORBAR_WIDTH, interactive=False,
+                                            colorMap="viridis")
+            # fixed: new tick labels must not re-lay out (and redraw) every panel
+            self.colorbar.axis.setWidth(self.COLORBAR_AXIS_WIDTH)
+            self.colorbar.axis.enableAutoSIPrefix(False)  # "total loss (x0.001)" misreads every tick
+            self.colorbar.axis.setPen(self._foreground)
+            self.colorbar.axis.setTextPen(self._foreground)
+        grid.addItem(self.colorbar, 0, columns, rows, 1)
+        self._cells = None
+        self._fit_cells()
+        grid.activate()
+        # linked once laid out: while the grid settles, each resize would move every linked view again
+        for panel in self.panels[1:]:  # every panel follows the first one's zoom and pan
+            if panel.vb.linkedView(pg.ViewBox.XAxis) is not self._pool[0].vb:
+                panel.setXLink(self._pool[0])
+                panel.setYLink(self._pool[0])
         self._spares.start()  # then, while the window idles, panels for layouts with more runs
         if self._surface is not None:
             self._draw_surface()
@@ -1740,7 +1716,7 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
 
     def _make_spare_panel(self) -> None:
         """One more panel for later layouts (each in its own turn of the event loop: one short pause)."""
-        if len(self._pool) >= self.SPARE_PANELS:
+        if len(self._pool) >= self.SPARE_PANELS or sip.isdeleted(self.ci):  # done, or the scene torn down
             self._spares.stop()
             return
         self._pooled_panel(len(self._pool))
@@ -1770,8 +1746,12 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         for column in range(columns):
             layout.setColumnFixedWidth(column, width)
         layout.setColumnFixedWidth(columns, bar)
+        for column in range(columns + 1, layout.columnCount()):  # left by a grid of more columns
+            layout.setColumnFixedWidth(column, 0)
         for row in range(rows):
             layout.setRowFixedHeight(row, height)
+        for row in range(rows, layout.rowCount()):
+            layout.setRowFixedHeight(row, 0)
         for panel in self.panels:
             panel.fit_heading(width - LEFT_AXIS_WIDTH)
         self._set_colorbar_ticks()
