@@ -393,8 +393,10 @@ def test_the_loss_curves_keep_the_items_of_runs_that_keep_their_place(qtbot):
 
 def test_a_new_snapshots_views_repaint_one_per_turn_of_the_loop_landscapes_first(qtbot, figure):
     """The commit's block and each view's repaint are apart: one view's updates are released per turn
-    (by a timer, not a queued call: those run in the commit's block), landscapes first; a snapshot
-    arriving meanwhile does not start a second round."""
+    of the loop, landscapes first; a snapshot arriving meanwhile does not start a second round. The
+    landscapes repaint right after a commit (a queued call, delivered with it), unless the commit laid
+    panels out: then at the loop's next turn, by a timer, as the other views."""
+    from losslab.engine.experiment import RunSpec
     from PyQt6.QtWidgets import QGraphicsView
 
     held = QGraphicsView.ViewportUpdateMode.NoViewportUpdate
@@ -404,9 +406,20 @@ def test_a_new_snapshots_views_repaint_one_per_turn_of_the_loop_landscapes_first
     figure.show_snapshot(snapshot())
     figure.show_snapshot(snapshot())
     assert [v.viewportUpdateMode() == held for v in views] == [True, True, True]
+    QApplication.sendPostedEvents()  # the commit's block goes on: the landscapes repaint in it
+    assert [v.viewportUpdateMode() != held for v in views] == [True, False, False] and not released
+    qtbot.wait(100)
+    assert released == [[True, True, False], [True, True, True]]
+    assert all(v.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate for v in views)
+
+    experiment = snapshot().computed.experiment
+    figure.show_snapshot(render_snapshot(replace(experiment, runs=experiment.runs[:2] + (RunSpec("adam"),)),
+                                         ViewSettings()))  # new panels laid out
+    QApplication.sendPostedEvents()
+    assert [v.viewportUpdateMode() == held for v in views] == [True, True, True]  # not in the commit's block
+    released.clear()
     qtbot.wait(100)
     assert released == [[True, False, False], [True, True, False], [True, True, True]]
-    assert all(v.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate for v in views)
 
 
 def test_a_failing_flush_leaves_no_view_held(qtbot, figure, monkeypatch):

@@ -203,7 +203,8 @@ class Figure(QWidget):
                     self.right.setCurrentWidget(self.data_view)
             self.right.setVisible(dataset is not None)
         self._repaint_in_turns()  # the views now shown (another landscape view or data view) are held too
-        if self.landscape_view.set_layout(self._titles(), computed.plane.labels):
+        relaid = self.landscape_view.set_layout(self._titles(), computed.plane.labels)
+        if relaid:
             self._style_plots()
         if snapshot.display is not None:
             self.landscape_view.set_surface(snapshot.display, view.colormap, reset_view=False)
@@ -215,6 +216,12 @@ class Figure(QWidget):
         self._draw_curves(later=True)
         self._set_data_title()
         self.set_frame(min(self.frame, self.n_frames - 1), regions_later=True)
+        if not relaid and self._turn.isActive() and self._turns[0][0] is self.landscape_view:
+            # a commit that laid no panels out is short: the landscapes repaint right after it, before
+            # any input or timer (a zero single shot is a queued call); after a new layout (10-20 ms)
+            # they wait for the loop's next turn, so that the two do not make one long block
+            self._turn.stop()
+            QTimer.singleShot(0, self._next_turn)
 
     def _repaint_in_turns(self) -> None:
         """Repaint the views a new snapshot changes one per turn of the event loop, landscapes first.
@@ -223,8 +230,8 @@ class Figure(QWidget):
         so is a zero-delay single shot) before it runs a timer or reads input: the commit and
         every repaint it caused made one block, 27-34 ms for a λ step. Each view's scene changes
         are held back here and the view repainted whole at its turn, by a timer: the landscapes
-        at the loop's next turn (once it has read the input and run the timers already waiting),
-        each other view ``TURN_MS`` later. Only the screen waits: the views hold the new state at
+        at the loop's next turn (right after the commit unless it laid panels out: see the end of
+        :meth:`show_snapshot`), each other view ``TURN_MS`` later. Only the screen waits: the views hold the new state at
         once, and a grab or an export paints it (they render the scene, not the viewport's updates).
         """
         views = [view for view in (self.landscape_view, self.curves, self.right.currentWidget())

@@ -119,7 +119,8 @@ class MainWindow(QMainWindow):
         self.plane_panel = PlanePanel(self.session)
         self.optimizers_panel = OptimizersPanel(self.session)
         self.view_panel = ViewPanel(self.session)
-        docks = [self._dock(title, scrolled(panel), Qt.DockWidgetArea.LeftDockWidgetArea)
+        docks = [self._dock(title, scrolled(panel, grows=panel is self.optimizers_panel),
+                            Qt.DockWidgetArea.LeftDockWidgetArea)
                  for title, panel in (("Data", self.problem_panel),
                                       ("Loss", stacked(self.model_panel, self.objective_panel)),
                                       ("Slice", self.plane_panel), ("Optimizers", self.optimizers_panel),
