@@ -216,7 +216,7 @@ class Figure(QWidget):
         self._draw_curves(later=True)
         self._set_data_title()
         self.set_frame(min(self.frame, self.n_frames - 1), regions_later=True)
-        if not relaid and self._turn.isActive() and self._turns[0][0] is self.landscape_view:
+        if not relaid and self._turn.isActive() and self._turns and self._turns[0][0] is self.landscape_view:
             # a commit that laid no panels out is short: the landscapes repaint right after it, before
             # any input or timer (a zero single shot is a queued call); after a new layout (10-20 ms)
             # they wait for the loop's next turn, so that the two do not make one long block
@@ -231,8 +231,9 @@ class Figure(QWidget):
         every repaint it caused made one block, 27-34 ms for a λ step. Each view's scene changes
         are held back here and the view repainted whole at its turn, by a timer: the landscapes
         at the loop's next turn (right after the commit unless it laid panels out: see the end of
-        :meth:`show_snapshot`), each other view ``TURN_MS`` later. Only the screen waits: the views hold the new state at
-        once, and a grab or an export paints it (they render the scene, not the viewport's updates).
+        :meth:`show_snapshot`), each other view ``TURN_MS`` later. Only the screen waits: the views
+        hold the new state at once, and a grab or an export paints it after :meth:`flush` (they
+        render the scene, not the viewport's updates).
         """
         views = [view for view in (self.landscape_view, self.curves, self.right.currentWidget())
                  if isinstance(view, QGraphicsView)]
