@@ -21,6 +21,10 @@
 
 Runs offscreen unless a display is set: .venv/bin/python benchmarks/bench_window.py
 (``--only stalls,lambda,...`` runs some parts: lambda, stalls, redraw, launch, gif, jobs).
+
+The tracing that names each stall's cause costs time of its own: every event Qt dispatches
+goes through Python, and work that sends many events (making widgets) measures up to twice
+its cost. ``--untraced`` measures the stalls with a plain QApplication, without their causes.
 """
 from __future__ import annotations
 
@@ -271,8 +275,9 @@ def main_thread_per_change(app: TracedApp, window: MainWindow, changes: list[dic
     return out
 
 
-def stall_phase(app: TracedApp, window: MainWindow, beat: Beat, act) -> tuple[float, str]:
-    """The longest gap between 1 ms ticks while ``act()`` runs and the session recomputes, and its cause."""
+def stall_phase(app: QApplication, window: MainWindow, beat: Beat, act) -> tuple[float, str]:
+    """The longest gap between 1 ms ticks while ``act()`` runs and the session recomputes, and its cause
+    (a :class:`TracedApp` only)."""
     app.trace = []
     beat.start()
     settle(app, 0.02)
@@ -283,6 +288,8 @@ def stall_phase(app: TracedApp, window: MainWindow, beat: Beat, act) -> tuple[fl
     if not gaps:
         return float("nan"), ""
     start, end = max(gaps, key=lambda g: g[1] - g[0])
+    if not isinstance(app, TracedApp):
+        return (end - start) * 1e3, "untraced"
     return (end - start) * 1e3, blame(trace, start, end)
 
 
@@ -406,11 +413,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument("--repeat", type=int, default=3, help="launch and GIF runs (best of)")
-    parts = set(parser.parse_args().only.split(","))
+    parser.add_argument("--untraced", action="store_true",
+                        help="a plain QApplication: the stalls without the tracing's own cost (each event "
+                             "dispatched through Python: widget-making work measures up to 2x), and without "
+                             "their causes; the lambda part needs the tracing and is skipped")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
-    app = TracedApp(sys.argv[:1])
-    trace_calls(app)
-    print(f"platform: {app.platformName()}")
+    if args.untraced:
+        parts.discard("lambda")
+        app = QApplication(sys.argv[:1])
+    else:
+        app = TracedApp(sys.argv[:1])
+        trace_calls(app)
+    print(f"platform: {app.platformName()}" + (", untraced" if args.untraced else ""))
     if parts & {"lambda", "stalls", "redraw"}:
         window = new_window(Experiment(plane=PlaneSpec(resolution=256), steps=500))
         wait_idle(app, window)
