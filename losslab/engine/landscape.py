@@ -243,7 +243,11 @@ class _Surface:
             terms = {p: [_Pointwise(self.objective, self.plane, a, p)] for p in parts}
         self.terms = terms
         every = [t for ts in terms.values() for t in ts]
-        self.default_rows = _block_rows(max((t.row_cost for t in every), default=1), sum(t.row_work for t in every),
+        # the blocks suit the term with the most work; a term whose rows take more memory (L1's
+        # tables beside softmax at C = 10) computes a block in sub-blocks (_term_rows): sized by the
+        # largest working set, softmax's blocks were 43 rows instead of 64, and about 10% slower
+        heaviest = max(every, key=lambda t: t.row_work, default=None)
+        self.default_rows = _block_rows(heaviest.row_cost if heaviest else 1, sum(t.row_work for t in every),
                                         max((t.min_rows for t in every), default=1), self.b.size)
 
     def row_slices(self, block_rows: int | None) -> Iterator[slice]:
@@ -257,7 +261,7 @@ class _Surface:
         for part, terms in self.terms.items():
             block = np.zeros((b.size, self.n_cols))
             for term in terms:
-                value = yield from _quietly(term.rows(b))
+                value = yield from _term_rows(term, b, self.n_cols)
                 with np.errstate(over="ignore", invalid="ignore"):
                     block += value
             if self.order is not None:
@@ -268,6 +272,17 @@ class _Surface:
         if "total" in self.parts and "total" not in computed:
             computed["total"] = computed["data"] + computed["reg"]
         return {p: computed[p] for p in self.parts}
+
+
+def _term_rows(term, b: Array, n_cols: int):
+    """``term.rows(b)``, in sub-blocks that keep the term's working set near ``_BLOCK_ELEMENTS``."""
+    sub = _block_rows(term.row_cost, 0.0, term.min_rows, b.size)
+    if sub >= b.size:
+        return (yield from _quietly(term.rows(b)))
+    value = np.empty((b.size, n_cols))
+    for j0 in range(0, b.size, sub):
+        value[j0:j0 + sub] = yield from _quietly(term.rows(b[j0:j0 + sub]))
+    return value
 
 
 def _block_rows(row_cost: float, row_work: float, min_rows: int, n_rows: int) -> int:
