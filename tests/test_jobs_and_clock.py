@@ -101,6 +101,33 @@ def test_a_finished_jobs_thread_runs_the_next_and_a_busy_one_is_never_waited_for
     assert runner.wait(5000) and not runner.busy
 
 
+def test_at_most_a_few_job_threads_wait_and_each_is_named_after_its_job(qtbot):
+    """Many jobs at once (cancelled ones still in a long NumPy call) leave at most MAX_IDLE threads
+    waiting once they end; a job's thread carries its channel and number while it runs."""
+    from losslab.app import jobs
+
+    runner = JobRunner()
+    names = []
+    release = threading.Event()
+
+    def held():
+        names.append(threading.current_thread().name)
+        release.wait(10)
+        return 0
+        yield
+
+    generations = [runner.submit(f"c{k}", held) for k in range(jobs._Workers.MAX_IDLE + 3)]
+    qtbot.waitUntil(lambda: len(names) == len(generations), timeout=5_000)
+    assert sorted(names) == sorted(f"losslab-c{k}-{g}" for k, g in enumerate(generations))
+    release.set()
+    assert runner.wait(5000)
+    qtbot.waitUntil(lambda: len(jobs._WORKERS._idle) <= jobs._Workers.MAX_IDLE, timeout=5_000)
+    qtbot.wait(50)
+    assert len(jobs._WORKERS._idle) == jobs._Workers.MAX_IDLE
+    ours = [t for t in threading.enumerate() if t.name in set(names)]
+    assert len(ours) <= jobs._Workers.MAX_IDLE  # the ones past the cap have ended
+
+
 def test_session_drops_stale_landscapes(qtbot):
     session = Session(Experiment(plane=PlaneSpec(resolution=32, centre="zero"), steps=20))
     session.start()

@@ -10,7 +10,6 @@ import html
 
 from dataclasses import replace
 
-from PyQt6 import sip
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QPixmap, QIcon
 from PyQt6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
@@ -570,17 +569,22 @@ class OptimizersPanel(QWidget):
         self.list = QVBoxLayout()
         outer.addLayout(self.list)
         outer.addStretch(1)
-        self._shape: list[tuple[str, str | None]] = []  # (method, colour) of each editor's run
+        self._shape: list[tuple] = []  # what each editor's run shows: method, colour, a tolerance field or not
         self._start_curvature = None
         self.editors: list[RunEditor] = []
+        self._next_editor = QTimer(self)  # one chain of turns, however many changes made editors
+        self._next_editor.setSingleShot(True)
+        self._next_editor.setInterval(TURN_MS)
+        self._next_editor.timeout.connect(self._show_next_editor)
         session.experimentChanged.connect(self.sync)
         self.sync(session.experiment)
 
     def sync(self, experiment: Experiment) -> None:
         self.steps.set_value(experiment.steps)
-        shape = [(r.method, r.color) for r in experiment.runs]
+        shape = [(r.method, r.color, "tol" in r.hyper_dict) for r in experiment.runs]
         # an editor stays while its place holds the same method in the same colour (its callbacks know
-        # its index and colour); the others are made anew: going to eight runs builds four, not eight
+        # its index and colour) with the same fields; the others are made anew: going to eight runs
+        # builds four, not eight
         kept = 0
         while kept < min(len(shape), len(self._shape)) and shape[kept] == self._shape[kept]:
             kept += 1
@@ -595,8 +599,8 @@ class OptimizersPanel(QWidget):
             self.list.addWidget(editor)
             editor.hide()  # shown one per turn of the event loop (see _show_next_editor)
             self.editors.append(editor)
-        if len(self.editors) > kept:
-            QTimer.singleShot(TURN_MS, self._show_next_editor)
+        if len(self.editors) > kept and not self._next_editor.isActive():
+            self._next_editor.start()
         self._shape = shape
         self.show_start_curvature(self._start_curvature)  # a new lr is judged against the same bound
 
@@ -606,13 +610,11 @@ class OptimizersPanel(QWidget):
         A new editor's first showing (styling its fields, laying out its rich-text formula)
         takes 10–15 ms; shown together, the four made going to eight runs stalled the window 60 ms.
         """
-        if sip.isdeleted(self):
-            return
         waiting = [editor for editor in self.editors if editor.isHidden()]
         if waiting:
             waiting[0].show()
             if len(waiting) > 1:
-                QTimer.singleShot(TURN_MS, self._show_next_editor)
+                self._next_editor.start()
 
     def show_start_curvature(self, start) -> None:
         """Beside each learning rate, its method's stable bound at the runs' start (``start``: a

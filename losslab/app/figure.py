@@ -217,9 +217,11 @@ class Figure(QWidget):
         self._set_data_title()
         self.set_frame(min(self.frame, self.n_frames - 1), regions_later=True)
         if not relaid and self._turn.isActive() and self._turns and self._turns[0][0] is self.landscape_view:
-            # a commit that laid no panels out is short: the landscapes repaint right after it, before
-            # any input or timer (a zero single shot is a queued call); after a new layout (10-20 ms)
-            # they wait for the loop's next turn, so that the two do not make one long block
+            # a commit that laid no panels out is short: the landscapes repaint right after it (a zero
+            # single shot is a queued call; Linux's event loop delivers it before the timers due, the
+            # λ step 2 ms sooner than by the timer); after a new layout (10-20 ms) they wait for the
+            # timer, the loop's next turn, so that the two do not make one long block. The timer was
+            # started by _repaint_in_turns: whatever drawing the snapshot raised, the views are released
             self._turn.stop()
             QTimer.singleShot(0, self._next_turn)
 

@@ -58,8 +58,12 @@ class _Workers:
     ``Thread.start`` returns only once the new thread runs, and a new thread needs the GIL
     to run: while a job computes, every start made the GUI thread wait for it (0.5-1 ms a
     job, three jobs a slider step). Handing a callable to a waiting thread is a queue put.
-    A callable is never queued behind another: with no thread idle, a new one starts.
+    A callable is never queued behind another: with no thread idle, a new one starts. At most
+    ``MAX_IDLE`` threads wait; one more, back from a job (a cancelled one that finished its
+    last NumPy call late), ends.
     """
+
+    MAX_IDLE = 4
 
     def __init__(self):
         self._idle: list[queue.SimpleQueue] = []
@@ -79,6 +83,8 @@ class _Workers:
             fn()
             del fn  # the job and whatever its result holds are not kept alive while this thread waits
             with self._lock:
+                if len(self._idle) >= self.MAX_IDLE:
+                    return
                 self._idle.append(inbox)
 
 
@@ -115,6 +121,7 @@ class _Job:
         return not self.ended.is_set()
 
     def run(self) -> None:
+        threading.current_thread().name = f"losslab-{self.channel}-{self.generation}"  # for tracebacks and profilers
         try:
             with cancellable(self.cancelled):  # the engine's inner loops stop too, not only its yields
                 self._run()

@@ -239,7 +239,8 @@ class QuietAxis(pg.AxisItem):
     _ticks: tuple = (None, None)  # (range and length, tick levels): the grid asks for the same ticks
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
-        key = (minVal, maxVal, round(size, 2), self.logMode)
+        key = (minVal, maxVal, round(size, 2), self.logMode, self.scale, self._tickDensity,
+               repr(self._tickSpacing))  # everything pyqtgraph's tickValues reads
         if self._ticks[0] != key:
             self._ticks = (key, super().tickValues(minVal, maxVal, size))
         return self._ticks[1]

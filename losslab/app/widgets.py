@@ -20,8 +20,8 @@ from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFormLayout, QH
 from ..engine.registry import Param
 
 # Work split over turns of the event loop (a view's repaint, an editor's first showing) waits this
-# long between turns: a zero timer may run again before the loop reads input or runs other timers
-# (measured: back to back, now and then); a 1 ms one waits for them every time.
+# long between turns: a zero single shot is a queued call, delivered with the events already posted
+# (measured: back to back, now and then); a 1 ms timer waits for input and the other timers.
 TURN_MS = 1
 
 ERROR_STYLE = "QLineEdit { border: 1px solid #d62728; background: rgba(214, 39, 40, 40); }"
