@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -941,22 +942,100 @@ def _softmax_rows(G: int) -> int:
     return min(128, max(8, _SOFTMAX_CELLS // G))
 
 
+_EXP_RUN = 16  # grid points per run in _exp_affine: one exp per run and per example-class, products in between
+
+
+def _exp_affine(const: Array, slope: Array, v: Array) -> Array:
+    """``exp(const[..., None] + slope[..., None] * v)``: shape ``const.shape + (len(v),)``.
+
+    On an even grid ``v_j = v_0 + j*h`` the value at ``j = m*L + t`` is ``exp(const + slope*v_mL)
+    * exp(slope*t*h)``: one exp per run of L points and L per example-class, then a single
+    multiplication per value, instead of an affine map and an exp per value. Both factors are
+    finite and normal (the first is a grid value, the second is kept within e^+-345 by the
+    guard), so the product is within 2 ulp of the exp, and closer than ``exp(const + slope*v)``
+    is to the exact value when the exponent is large (its rounded argument costs |x| eps).
+    Any other grid, and runs whose slope is too steep, take the exp per value.
+    """
+    n, L = v.size, _EXP_RUN
+    h = (v[-1] - v[0]) / (n - 1) if n > 1 else 0.0
+    even = n > L and np.abs(v - (v[0] + h * np.arange(n))).max() <= 4 * _EPS * np.abs(v).max()
+    if not even or np.abs(slope).max(initial=0.0) * abs(h) * (L - 1) > _EXP_SAFE / 2:
+        x = np.multiply.outer(slope, v)
+        x += const[..., None]
+        return np.exp(x, out=x)
+    runs = -(-n // L)
+    coarse = np.multiply.outer(slope, v[::L])
+    coarse += const[..., None]
+    np.exp(coarse, out=coarse)
+    fine = np.exp(np.multiply.outer(slope, h * np.arange(L)))
+    out = np.multiply(coarse[..., :, None], fine[..., None, :]).reshape(const.shape + (runs * L,))
+    return out if runs * L == n else out[..., :n]
+
+
 def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int) -> Array:
     """Groups g0..g1 of k examples: row-wise Kronecker products of ``exp(const + slope * v)``: (g1-g0, C**k, len(v)).
 
-    ``const, slope: (n_groups * k, C)``, per example. Equal to the exponential of the Kronecker
-    sums within a few eps (each factor is within e^+-690 / k: no overflow, no new underflow).
+    ``const, slope: (n_groups * k, C)``, per example. The exponential of the Kronecker sums of
+    the exponents (each within e^+-690: the groups' bounds), made by :func:`_exp_affine`.
     """
-    x = np.multiply.outer(slope[g0 * k:g1 * k], v)
-    x += const[g0 * k:g1 * k, :, None]
-    np.exp(x, out=x)
-    if k == 1:
-        return x
-    x = x.reshape(g1 - g0, k, x.shape[1], v.size)
-    out = x[:, 0]
-    for s in range(1, k):
-        out = (out[:, :, None, :] * x[:, s][:, None, :, :]).reshape(g1 - g0, -1, v.size)
-    return out
+    def kron_sum(x: Array) -> Array:
+        x = x[g0 * k:g1 * k].reshape(g1 - g0, k, -1)
+        out = x[:, 0]
+        for s in range(1, k):
+            out = (out[:, :, None] + x[:, s][:, None, :]).reshape(g1 - g0, -1)
+        return out
+
+    return _exp_affine(kron_sum(const), kron_sum(slope), v)
+
+
+# Threads for softmax's products (1: the caller's only). Each takes whole products of r groups,
+# a share of the examples, in calls of the same size as on one thread: 40-65 us of BLAS and
+# elementwise work between two returns to Python, so the two rarely wait for the GIL.
+_SOFTMAX_THREADS = min(2, os.cpu_count() or 1)
+_SHARE_CELLS = 1 << 22  # least (group, grid point) products worth a thread of their own: ~2 ms of work
+_softmax_pool: ThreadPoolExecutor | None = None
+_softmax_pool_lock = threading.Lock()
+
+
+def _softmax_shares(n_groups: int, r: int, cells: int) -> list[tuple[int, int]]:
+    """The threads' ranges of groups, ``(first, last)``: whole products of r groups, as even as they go.
+
+    ``cells``: grid points of a block times the width of a group (the work of one group).
+    """
+    products = n_groups // r
+    threads = max(1, min(_SOFTMAX_THREADS, products, n_groups * cells // _SHARE_CELLS))
+    cuts = [r * (products * t // threads) for t in range(threads + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _shared(shares: list):
+    """Run the generators ``shares`` to their ends, the first on the caller's thread (forwarding its
+    yields), the others on the helper thread; return their values in order.
+
+    A share the helper has not started when the caller gets to it (the helper is busy with
+    another landscape's) runs on the caller's thread instead; closing this generator cancels
+    the shares not started and leaves those under way to finish on their own.
+    """
+    global _softmax_pool
+    if len(shares) > 1:
+        with _softmax_pool_lock:
+            if _softmax_pool is None:
+                _softmax_pool = ThreadPoolExecutor(_SOFTMAX_THREADS - 1, thread_name_prefix="losslab-softmax")
+    others = [_softmax_pool.submit(_drain_quietly, share) for share in shares[1:]]
+    try:
+        values = [(yield from shares[0])]
+        for share, other in zip(shares[1:], others):
+            values.append(other.result() if not other.cancel() else (yield from share))
+    finally:
+        for other in others:
+            other.cancel()
+    return values
+
+
+def _drain_quietly(steps):
+    """``drain`` with the warnings of :func:`_quietly` off: a thread does not inherit the caller's ``np.errstate``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return drain(steps)
 
 
 class _SoftmaxSum:
@@ -1014,7 +1093,7 @@ class _SoftmaxPiece:
     def __init__(self, p: Array, q: Array, r: Array, a: Array, b: Array, owner: _SoftmaxSum):
         N, K = p.shape  # K = C - 1 wrong classes
         C = K + 1
-        self.a = a
+        self.a, self.b = a, b
         a_lo, a_hi = np.minimum(a[0] * q, a[-1] * q), np.maximum(a[0] * q, a[-1] * q)
         b_lo = np.minimum(b.min() * r, b.max() * r)
         b_hi = np.maximum(b.min() * r, b.max() * r)
@@ -1079,22 +1158,27 @@ class _SoftmaxPiece:
                  "E_const": padded(exponents["e_const"], no_class), "E_slope": padded(exponents["e_slope"], zeros),
                  "F_slope": padded(exponents["f_slope"], zeros), "F_const": padded(exponents["f_const"], zeros)}
         size = n_groups * group["width"] * self.a.size
-        if owner.stored + size <= _E_STORED:  # else recomputed per block
-            group["E"] = self._a_factors(group, 0, n_groups)
+        # kept when they serve several blocks of rows and fit, else made per block, in each thread's share
+        if self.b.size > _softmax_rows(self.a.size) and owner.stored + size <= _E_STORED:
+            shares = _softmax_shares(n_groups, 1, group["width"] * self.a.size)
+            group["E"] = np.empty((n_groups, group["width"], self.a.size))
+            drain(_shared([self._a_factors(group, s0, s1, group["E"][s0:s1]) for s0, s1 in shares]))
             owner.stored += size
         return group
 
-    def _a_factors(self, group: dict, g0: int, g1: int) -> Array:
-        """``E[g, w, i] = exp(E_const[g, w] + E_slope[g, w] * a_i)`` (Kronecker sums), groups g0..g1: (g1-g0, C^k, G).
+    def _a_factors(self, group: dict, g0: int, g1: int, E: Array | None = None):
+        """``E[g, w, i] = exp(E_const[g, w] + E_slope[g, w] * a_i)`` (Kronecker sums), groups g0..g1: (g1-g0, C^k, G), into E.
 
-        Made a few groups at a time (``_FACTOR_CHUNK`` elements), so each step's temporaries stay in cache.
+        Made a few groups at a time (``_FACTOR_CHUNK`` elements), so each step's temporaries stay in
+        cache; a generator reporting each step's work, so that :func:`_shared` can run it in shares.
         """
         G, width = self.a.size, group["width"]
-        E = np.empty((g1 - g0, width, G))
+        E = np.empty((g1 - g0, width, G)) if E is None else E
         step = max(1, _FACTOR_CHUNK // (width * G))
         for s0 in range(g0, g1, step):
             s1 = min(s0 + step, g1)
             E[s0 - g0:s1 - g0] = _kron_exp(group["E_const"], group["E_slope"], self.a, group["k"], s0, s1)
+            yield (s1 - s0) * width * G * _EXP_WORK
         return E
 
     def rows(self, b: Array):
@@ -1107,20 +1191,30 @@ class _SoftmaxPiece:
         return total
 
     def _grouped_rows(self, group: dict, b: Array):
+        """The group's logs summed over the rows ``b``: its groups of examples split between threads.
+
+        Each thread takes whole products of r groups (a share of the examples), with buffers of
+        its own; their sums are added. Its calls keep their size, unlike halving the rows.
+        """
+        n_groups, r = group["F_slope"].shape[0] // group["k"], group["r"]
+        shares = _softmax_shares(n_groups, r, group["width"] * b.size * self.a.size)
+        return sum((yield from _shared([self._group_sums(group, b, *share) for share in shares])))
+
+    def _group_sums(self, group: dict, b: Array, first: int, last: int):
         r = group["r"]
-        n_groups, width = group["F_slope"].shape[0] // group["k"], group["width"]
+        width = group["width"]
         B, G = b.size, self.a.size
-        c = min(_CHUNK_GROUPS, n_groups)
+        c = min(_CHUNK_GROUPS, last - first)
         span = max(c, _BLOCK_ELEMENTS // (width * max(B, G)) // c * c)  # groups whose factors are in memory
         T = np.empty((c, B, G))
         product = np.empty((B, G))
         total = np.zeros((B, G))
         pending = 0  # groups multiplied into `product` since its last log
-        for s0 in range(0, n_groups, span):
-            s1 = min(s0 + span, n_groups)
+        for s0 in range(first, last, span):
+            s1 = min(s0 + span, last)
             F = _kron_exp(group["F_const"], group["F_slope"], b, group["k"], s0, s1)  # (groups, C^k, B): b-side
             Ft = F.transpose(0, 2, 1)  # handed to BLAS as a transposed operand, no copy
-            E = group["E"][s0:s1] if group["E"] is not None else self._a_factors(group, s0, s1)
+            E = group["E"][s0:s1] if group["E"] is not None else drain(self._a_factors(group, s0, s1))
             for g0 in range(0, s1 - s0, c):
                 n = min(c, s1 - s0 - g0)
                 np.matmul(Ft[g0:g0 + n], E[g0:g0 + n], out=T[:n])  # products of k class sums, all (a, b)
