@@ -48,8 +48,14 @@ def figure_for(qtbot, snapshot, size=(1280, 800)) -> Figure:
     figure.resize(*size)
     figure.show()
     figure.show_snapshot(snapshot)
-    qtbot.wait(50)
+    settle(qtbot, figure)
     return figure
+
+
+def settle(qtbot, figure: Figure) -> None:
+    """Every view's turn to repaint has come (see ``Figure._repaint_in_turns``), and the loop has run after it."""
+    qtbot.waitUntil(lambda: not figure._turns, timeout=5000)
+    qtbot.wait(50)
 
 
 def in_figure(figure: Figure, view, item) -> QRectF:

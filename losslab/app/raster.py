@@ -12,7 +12,7 @@ An item whose drawing is a fixed description (a :class:`Drawing`) paints on scre
 (:func:`paint_from_image`): the drawing is rendered once at the size of its view, and
 blitted on every repaint until the drawing or the view changes (while the animation moves
 the markers over it). Items that show the same drawing at the same scale (the landscape
-panels share one surface) share one image. Anything painted into an image, SVG or PDF
+panels share one surface) share one image, and so do the curves of one view (:class:`CurveLayer`). Anything painted into an image, SVG or PDF
 (exports, ``QGraphicsScene.render``) gets the vectors drawn directly, with Qt's own wide
 pens, exactly as before.
 
@@ -304,6 +304,7 @@ class RasterCurve(pg.PlotCurveItem):
     def __init__(self, *args, cached: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.cached = cached
+        self.layer: CurveLayer | None = None  # paints this curve on screen, with its others, when set
         self._drawing: StrokeDrawing | None = None
         self._drawn_from: tuple | None = None  # the data and pens the drawing was made of
 
@@ -322,6 +323,8 @@ class RasterCurve(pg.PlotCurveItem):
         return self._drawing
 
     def paint(self, painter, option, widget=None) -> None:
+        if self.layer is not None and on_screen(painter):
+            return
         drawing = self.drawing()
         if self.cached or drawing is None:
             paint_from_image(painter, drawing, seen_rect(self))
@@ -329,6 +332,66 @@ class RasterCurve(pg.PlotCurveItem):
             painter.save()
             drawing.draw(painter, fast=on_screen(painter))  # exports: Qt's own wide pens
             painter.restore()
+
+
+class Drawings(Drawing):
+    """Drawings drawn one after the other, the first lowest."""
+
+    def __init__(self, parts: tuple[Drawing, ...]):
+        self.parts = parts
+
+    def size_in_bytes(self) -> int:
+        return sum(part.size_in_bytes() for part in self.parts)
+
+    def draw(self, painter: QPainter, fast: bool = False) -> None:
+        for part in self.parts:
+            painter.save()
+            part.draw(painter, fast)
+            painter.restore()
+
+
+class CurveLayer(pg.GraphicsObject):
+    """The cached :class:`RasterCurve` items of one view, painted on screen from one image in their order.
+
+    Eight loss curves in eight images took twice as long to paint as in one (10-16 against
+    6-7 ms here): each image is made, cleared and laid over the view. The curves still paint
+    themselves anywhere else (exports and grabs get their vectors); the layer paints only on
+    screen. Call :meth:`changed` after a curve's data or pens change, or the set of curves.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.curves: list[RasterCurve] = []
+        self._drawing = Drawings(())
+
+    def set_curves(self, curves: list[RasterCurve]) -> None:
+        for curve in self.curves:
+            curve.layer = None
+        self.curves = list(curves)
+        for curve in self.curves:
+            curve.layer = self
+        self.changed()
+
+    def changed(self) -> None:
+        self.prepareGeometryChange()  # the curves' extent, which Qt reads to know what to repaint
+        self.update()
+
+    def drawing(self) -> Drawings:
+        """The drawings of the visible curves, one :class:`Drawings` while they stay the same objects."""
+        parts = tuple(drawing for curve in self.curves if curve.isVisible() and (drawing := curve.drawing()) is not None)
+        if len(parts) != len(self._drawing.parts) or any(a is not b for a, b in zip(parts, self._drawing.parts)):
+            self._drawing = Drawings(parts)
+        return self._drawing
+
+    def boundingRect(self) -> QRectF:
+        rect = QRectF()
+        for curve in self.curves:
+            rect |= curve.boundingRect()
+        return rect
+
+    def paint(self, painter, option, widget=None) -> None:
+        if on_screen(painter):
+            paint_from_image(painter, self.drawing(), seen_rect(self))
 
 
 class RasterSurface(pg.GraphicsObject):

@@ -27,7 +27,7 @@ from ..engine.contours import contour_segments
 from .arrows import ArrowOverlay
 from .curvature_view import CurvatureMapItem, EigenAxes
 from .display import isoline_path
-from .raster import RasterCurve, RasterSurface, SurfaceDrawing
+from .raster import CurveLayer, RasterCurve, RasterSurface, SurfaceDrawing
 from .zoom import Zoomable
 from ..engine.geometry import clip_segments, score_zero_lines
 from ..engine.optimizers import OPTIMIZERS
@@ -600,6 +600,11 @@ class LandscapePanel(pg.PlotItem):
         return p.x(), p.y()
 
 
+def _same(held: Array | None, new: Array) -> bool:
+    """Whether a curve already holds these values (NaN gaps where they are)."""
+    return held is not None and np.array_equal(held, new, equal_nan=True)
+
+
 class LossCurves(Zoomable, pg.PlotWidget):
     """Loss of every run against step or cost (full-data passes), with the current frame marked."""
 
@@ -618,6 +623,8 @@ class LossCurves(Zoomable, pg.PlotWidget):
         for side in ("left", "bottom"):
             self.plot_item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot_item.addItem(self.cursor, ignoreBounds=True)
+        self.layer = CurveLayer()  # paints the curves on screen, from one image
+        self.plot_item.addItem(self.layer, ignoreBounds=True)
         self.plot_item.setLabel("left", "loss")
         self._runs: list[tuple[str, str, Array, Array, str]] = []
         self._legend_key: tuple | None = None
@@ -664,6 +671,7 @@ class LossCurves(Zoomable, pg.PlotWidget):
                 self.plot_item.addItem(dot, ignoreBounds=True)  # moving dots must not rescale the axes
                 self._curves.append(curve)
                 self._dots.append(dot)
+            self.layer.set_curves(self._curves)
             self._legend_key = (names, colors)
         self._runs = runs
         if (x_label, log_y) != self._axes_key:  # relabelling re-lays out the plot: only when it changes
@@ -688,6 +696,7 @@ class LossCurves(Zoomable, pg.PlotWidget):
         self._edge_color = foreground
         for curve in self._curves:
             curve.setShadowPen(self._edge_pen())
+        self.layer.changed()
         self.legend.setLabelTextColor(foreground)
         for _, label in self.legend.items:  # the colour applies when the text is set: set it again
             label.setText(label.text, color=foreground)
@@ -716,7 +725,9 @@ class LossCurves(Zoomable, pg.PlotWidget):
                     y = np.log10(np.where(y > 0, y, np.nan))
             if limits is not None:
                 y = np.clip(y, *limits)  # a diverged run is drawn leaving the top, however far it went
-            curve.setData(x, y)
+            if not (_same(curve.xData, x) and _same(curve.yData, y)):  # new data: a new drawing, rendered again
+                curve.setData(x, y)
+        self.layer.changed()
 
     def _y_range_changed(self, *_) -> None:
         self.redraw_lines()
