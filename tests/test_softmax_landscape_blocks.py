@@ -7,6 +7,8 @@ large enough that every one of those boundaries is crossed (r smaller and larger
 chunk, a product spanning two chunks, a last block shorter than the others) and compare
 with per-point evaluation of ``Objective.parts``.
 """
+import threading
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,77 @@ def test_the_blocks_suit_the_heaviest_term_and_a_wider_one_goes_by_sub_blocks():
     for j, i in zip(rng.integers(0, a.size, 30), rng.integers(0, a.size, 30)):
         expected = objective.loss(plane.point(a[i], a[j]))
         assert abs(Z[j, i] - expected) <= RTOL * abs(expected)
+
+
+# --- two threads: each takes whole products of r groups ------------------------------------------
+
+def threaded_case(n=600, classes=3, seed=13):
+    data = make_dataset("blobs", n=n, classes=classes, seed=seed)
+    objective = Objective(data.X, data.y, loss="softmax")
+    plane = Plane.random(2.0 * np.random.default_rng(seed).standard_normal(objective.n_params), (2, classes), seed=seed)
+    return objective, plane, np.linspace(-1.0, 1.0, 96), np.linspace(-1.0, 1.0, 70)
+
+
+@pytest.mark.parametrize("classes", [3, 10])
+@pytest.mark.parametrize("stored", [True, False])
+def test_the_threads_shares_add_up_to_the_one_thread_surface(monkeypatch, classes, stored):
+    objective, plane, a, b = threaded_case(classes=classes)
+    if not stored:
+        monkeypatch.setattr(landscape, "_E_STORED", 0)
+    monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 1)
+    alone = loss_surface(objective, plane, a, b, "data")
+    monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 2)
+    monkeypatch.setattr(landscape, "_SHARE_CELLS", 1)  # shares however small the grid
+    assert landscape._softmax_shares(64, 8, 1) == [(0, 32), (32, 64)]  # whole products of r = 8 groups
+    assert landscape._softmax_shares(48, 8, 1) == [(0, 24), (24, 48)]  # 3 + 3 products
+    assert landscape._softmax_shares(8, 8, 1) == [(0, 8)]  # one product: one thread
+    helpers = []
+    real = landscape._drain_quietly
+    monkeypatch.setattr(landscape, "_drain_quietly", lambda steps: helpers.append(threading.current_thread().name)
+                        or real(steps))
+    threaded = loss_surface(objective, plane, a, b, "data")
+    assert helpers and all(name.startswith("losslab-softmax") for name in helpers)
+    np.testing.assert_allclose(threaded, alone, rtol=1e-14, atol=0)
+    sample_check(objective, plane, a, b, threaded, n=20, seed=2)
+
+
+@pytest.mark.timeout(60)
+def test_a_share_the_busy_helper_has_not_started_runs_on_the_callers_thread(monkeypatch):
+    objective, plane, a, b = threaded_case()
+    monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 2)
+    monkeypatch.setattr(landscape, "_SHARE_CELLS", 1)
+    expected = loss_surface(objective, plane, a, b, "data")  # the helper's pool exists from here on
+    started, release = threading.Event(), threading.Event()
+    busy = landscape._softmax_pool.submit(lambda: started.set() or release.wait(60))  # another landscape's share
+    started.wait(30)
+    try:
+        np.testing.assert_allclose(loss_surface(objective, plane, a, b, "data"), expected, rtol=1e-14, atol=0)
+        assert not busy.done()  # computed while the helper was still busy
+    finally:
+        release.set()
+    busy.result(30)
+
+
+@pytest.mark.timeout(60)
+def test_closing_a_threaded_landscape_does_not_wait_for_the_helper(monkeypatch):
+    objective, plane, a, b = threaded_case(n=3000)
+    monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 2)
+    monkeypatch.setattr(landscape, "_SHARE_CELLS", 1)
+    monkeypatch.setattr(landscape, "_STEP_WORK", 1)  # a cancellation point at every report of work
+    loss_surface(objective, plane, a, b, "data")  # the helper's pool exists from here on
+    entered, closed, waits = threading.Event(), threading.Event(), []
+    real = landscape._drain_quietly
+    monkeypatch.setattr(landscape, "_drain_quietly",
+                        lambda steps: (entered.set(), waits.append(closed.wait(30)), real(steps))[2])
+    blocks = loss_surface_blocks(objective, plane, a, b, "data", block_rows=b.size)
+    while not entered.is_set():  # until the helper holds its share (it waits for the generator to close)
+        rows, _ = next(blocks)
+        assert rows.stop == rows.start  # still in the block: a cancellation point
+    blocks.close()  # had it waited for the helper's share, that share would have waited 30 s in vain
+    closed.set()
+    assert blocks.gi_frame is None
+    for _ in range(3000):  # the helper's share, released, finishes on its own
+        if waits:
+            break
+        threading.Event().wait(0.01)
+    assert waits == [True]
