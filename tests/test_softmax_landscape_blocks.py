@@ -95,7 +95,7 @@ def test_the_threads_shares_add_up_to_the_one_thread_surface(monkeypatch, classe
     monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 1)
     alone = loss_surface(objective, plane, a, b, "data")
     monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 2)
-    monkeypatch.setattr(landscape, "_SHARE_CELLS", 1)  # shares however small the grid
+    monkeypatch.setattr(landscape, "_SHARE_WORK", 1)  # shares however small the grid
     assert landscape._softmax_shares(64, 8, 1) == [(0, 32), (32, 64)]  # whole products of r = 8 groups
     assert landscape._softmax_shares(48, 8, 1) == [(0, 24), (24, 48)]  # 3 + 3 products
     assert landscape._softmax_shares(8, 8, 1) == [(0, 8)]  # one product: one thread
@@ -113,7 +113,7 @@ def test_the_threads_shares_add_up_to_the_one_thread_surface(monkeypatch, classe
 def test_a_share_the_busy_helper_has_not_started_runs_on_the_callers_thread(monkeypatch):
     objective, plane, a, b = threaded_case()
     monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 2)
-    monkeypatch.setattr(landscape, "_SHARE_CELLS", 1)
+    monkeypatch.setattr(landscape, "_SHARE_WORK", 1)
     expected = loss_surface(objective, plane, a, b, "data")  # the helper's pool exists from here on
     started, release = threading.Event(), threading.Event()
     busy = landscape._softmax_pool.submit(lambda: started.set() or release.wait(60))  # another landscape's share
@@ -130,7 +130,7 @@ def test_a_share_the_busy_helper_has_not_started_runs_on_the_callers_thread(monk
 def test_closing_a_threaded_landscape_does_not_wait_for_the_helper(monkeypatch):
     objective, plane, a, b = threaded_case(n=3000)
     monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 2)
-    monkeypatch.setattr(landscape, "_SHARE_CELLS", 1)
+    monkeypatch.setattr(landscape, "_SHARE_WORK", 1)
     monkeypatch.setattr(landscape, "_STEP_WORK", 1)  # a cancellation point at every report of work
     loss_surface(objective, plane, a, b, "data")  # the helper's pool exists from here on
     entered, closed, waits = threading.Event(), threading.Event(), []
@@ -149,3 +149,39 @@ def test_closing_a_threaded_landscape_does_not_wait_for_the_helper(monkeypatch):
             break
         threading.Event().wait(0.01)
     assert waits == [True]
+
+
+# --- the factors' exponentials as products on an even grid ---------------------------------------
+
+@pytest.mark.parametrize("n", [256, 250, 17, 5])  # whole runs of 16, a short last run, one point past a run, no run
+def test_exponentials_made_as_products_on_an_even_grid_match_np_exp(n):
+    rng = np.random.default_rng(n)
+    const = np.concatenate([rng.uniform(-300, 300, 60), [-np.inf, 0.0]])
+    slope = np.concatenate([rng.uniform(-200, 200, 60), [3.0, 0.0]])
+    v = np.linspace(-1.0, 1.0, n)
+    out = np.full((const.size, n), np.nan)
+    got = landscape._exp_affine(const, slope, v, out=out)
+    assert got is out
+    with np.errstate(over="ignore"):
+        expected = np.exp(const[:, None] + slope[:, None] * v)
+    np.testing.assert_allclose(got, expected, rtol=2e-13, atol=0)  # |x| up to 500: the rounded argument's error
+    assert np.all(got[-2] == 0.0) and np.all(got[-1] == 1.0)  # a dead class stays 0, a zero exponent 1
+
+
+def test_uneven_grids_and_steep_slopes_take_an_exp_per_value(monkeypatch):
+    calls = []
+    real = np.exp
+    monkeypatch.setattr(landscape.np, "exp", lambda x, *args, **kw: calls.append(np.shape(x)) or real(x, *args, **kw))
+    const, slope = np.array([0.5, -2.0]), np.array([1.0, -3.0])
+    uneven = np.array([-1.0, -0.5, 0.0, 0.1, 0.7, 1.0] * 4)
+    np.testing.assert_allclose(landscape._exp_affine(const, slope, uneven), real(const[:, None] + slope[:, None] * uneven),
+                               rtol=1e-15)
+    assert calls == [(2, uneven.size)]
+    calls.clear()
+    steep = np.array([0.0, 1000.0])  # across a run of 16 points the exponent moves by 350 (> 345): no runs
+    v = np.linspace(0.0, 19 * 0.35 / 15, 20)
+    np.testing.assert_allclose(landscape._exp_affine(np.zeros(2), steep, v), real(steep[:, None] * v), rtol=1e-15)
+    assert calls == [(2, 20)]
+    calls.clear()
+    landscape._exp_affine(np.zeros(2), np.array([0.0, 900.0]), v)  # 315: runs, one exp per run and per step
+    assert calls == [(2, 2), (2, 16)]

@@ -945,8 +945,8 @@ def _softmax_rows(G: int) -> int:
 _EXP_RUN = 16  # grid points per run in _exp_affine: one exp per run and per example-class, products in between
 
 
-def _exp_affine(const: Array, slope: Array, v: Array) -> Array:
-    """``exp(const[..., None] + slope[..., None] * v)``: shape ``const.shape + (len(v),)``.
+def _exp_affine(const: Array, slope: Array, v: Array, out: Array | None = None) -> Array:
+    """``exp(const[..., None] + slope[..., None] * v)``: shape ``const.shape + (len(v),)``, into ``out`` if given.
 
     On an even grid ``v_j = v_0 + j*h`` the value at ``j = m*L + t`` is ``exp(const + slope*v_mL)
     * exp(slope*t*h)``: one exp per run of L points and L per example-class, then a single
@@ -954,25 +954,30 @@ def _exp_affine(const: Array, slope: Array, v: Array) -> Array:
     finite and normal (the first is a grid value, the second is kept within e^+-345 by the
     guard), so the product is within 2 ulp of the exp, and closer than ``exp(const + slope*v)``
     is to the exact value when the exponent is large (its rounded argument costs |x| eps).
-    Any other grid, and runs whose slope is too steep, take the exp per value.
+    Any other grid, and runs whose slope is too steep, take the exp per value. ``out`` (contiguous)
+    spares a new array: large new arrays come with page faults, a millisecond or more per block.
     """
     n, L = v.size, _EXP_RUN
+    out = np.empty(const.shape + (n,)) if out is None else out
     h = (v[-1] - v[0]) / (n - 1) if n > 1 else 0.0
     even = n > L and np.abs(v - (v[0] + h * np.arange(n))).max() <= 4 * _EPS * np.abs(v).max()
     if not even or np.abs(slope).max(initial=0.0) * abs(h) * (L - 1) > _EXP_SAFE / 2:
-        x = np.multiply.outer(slope, v)
-        x += const[..., None]
-        return np.exp(x, out=x)
+        np.multiply.outer(slope, v, out=out)
+        out += const[..., None]
+        return np.exp(out, out=out)
     runs = -(-n // L)
     coarse = np.multiply.outer(slope, v[::L])
     coarse += const[..., None]
     np.exp(coarse, out=coarse)
     fine = np.exp(np.multiply.outer(slope, h * np.arange(L)))
-    out = np.multiply(coarse[..., :, None], fine[..., None, :]).reshape(const.shape + (runs * L,))
-    return out if runs * L == n else out[..., :n]
+    if runs * L == n:
+        np.multiply(coarse[..., :, None], fine[..., None, :], out=out.reshape(const.shape + (runs, L)))
+    else:
+        out[...] = np.multiply(coarse[..., :, None], fine[..., None, :]).reshape(const.shape + (runs * L,))[..., :n]
+    return out
 
 
-def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int) -> Array:
+def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int, out: Array | None = None) -> Array:
     """Groups g0..g1 of k examples: row-wise Kronecker products of ``exp(const + slope * v)``: (g1-g0, C**k, len(v)).
 
     ``const, slope: (n_groups * k, C)``, per example. The exponential of the Kronecker sums of
@@ -985,50 +990,69 @@ def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int) ->
             out = (out[:, :, None] + x[:, s][:, None, :]).reshape(g1 - g0, -1)
         return out
 
-    return _exp_affine(kron_sum(const), kron_sum(slope), v)
+    return _exp_affine(kron_sum(const), kron_sum(slope), v, out)
 
 
 # Threads for softmax's products (1: the caller's only). Each takes whole products of r groups,
 # a share of the examples, in calls of the same size as on one thread: 40-65 us of BLAS and
-# elementwise work between two returns to Python, so the two rarely wait for the GIL.
+# elementwise work between two returns to Python, so the two rarely wait for the GIL. On an idle
+# two-core machine: 256², N=1000, C=3 42 -> 27 ms; N=2000, C=10, 128² 54 -> 36 ms. With the other
+# core busy, much the same as one thread (40 -> 42 ms and 60 -> 55 ms).
 _SOFTMAX_THREADS = min(2, os.cpu_count() or 1)
-_SHARE_CELLS = 1 << 22  # least (group, grid point) products worth a thread of their own: ~2 ms of work
+_SHARE_WORK = 1 << 21  # least work in a share, in element passes: about a millisecond
 _softmax_pool: ThreadPoolExecutor | None = None
 _softmax_pool_lock = threading.Lock()
 
 
-def _softmax_shares(n_groups: int, r: int, cells: int) -> list[tuple[int, int]]:
-    """The threads' ranges of groups, ``(first, last)``: whole products of r groups, as even as they go.
+def _softmax_shares(n_groups: int, r: int, group_work: float) -> list[tuple[int, int]]:
+    """Ranges of groups ``(first, last)`` for the threads to take: whole products of r groups, nearly even.
 
-    ``cells``: grid points of a block times the width of a group (the work of one group).
+    ``group_work``: the work of one group, in element passes. One share per thread (more and
+    smaller ones measured slower: each has buffers of its own), one in all when the work is too
+    small to split.
     """
     products = n_groups // r
-    threads = max(1, min(_SOFTMAX_THREADS, products, n_groups * cells // _SHARE_CELLS))
-    cuts = [r * (products * t // threads) for t in range(threads + 1)]
+    count = max(1, min(_SOFTMAX_THREADS, products, int(n_groups * group_work // _SHARE_WORK)))
+    cuts = [r * (products * t // count) for t in range(count + 1)]
     return list(zip(cuts[:-1], cuts[1:]))
 
 
 def _shared(shares: list):
-    """Run the generators ``shares`` to their ends, the first on the caller's thread (forwarding its
-    yields), the others on the helper thread; return their values in order.
+    """Run the generators ``shares`` to their ends and return their values in order.
 
-    A share the helper has not started when the caller gets to it (the helper is busy with
-    another landscape's) runs on the caller's thread instead; closing this generator cancels
-    the shares not started and leaves those under way to finish on their own.
+    The caller's thread takes them from the front (forwarding their yields), the helper thread
+    from the back, one at a time, until none is left. If the helper is busy with another
+    landscape's shares, the caller takes them all. Closing this generator leaves no share for
+    the helper to take; the one under way finishes on its own.
     """
     global _softmax_pool
-    if len(shares) > 1:
-        with _softmax_pool_lock:
-            if _softmax_pool is None:
-                _softmax_pool = ThreadPoolExecutor(_SOFTMAX_THREADS - 1, thread_name_prefix="losslab-softmax")
-    others = [_softmax_pool.submit(_drain_quietly, share) for share in shares[1:]]
+    if len(shares) == 1:
+        return [(yield from shares[0])]
+    with _softmax_pool_lock:
+        if _softmax_pool is None:
+            _softmax_pool = ThreadPoolExecutor(_SOFTMAX_THREADS - 1, thread_name_prefix="losslab-softmax")
+    values = [None] * len(shares)
+    todo = deque(range(len(shares)))
+    lock = threading.Lock()
+
+    def take(front: bool) -> int | None:
+        with lock:
+            return None if not todo else todo.popleft() if front else todo.pop()
+
+    def helper() -> None:
+        while (k := take(front=False)) is not None:
+            values[k] = _drain_quietly(shares[k])
+
+    helping = _softmax_pool.submit(helper)
     try:
-        values = [(yield from shares[0])]
-        for share, other in zip(shares[1:], others):
-            values.append(other.result() if not other.cancel() else (yield from share))
+        while (k := take(front=True)) is not None:
+            values[k] = yield from shares[k]
+        if not helping.cancel():
+            helping.result()
     finally:
-        for other in others:
-            other.cancel()
+        with lock:
+            todo.clear()
+        helping.cancel()
     return values
 
 
@@ -1160,7 +1184,7 @@ class _SoftmaxPiece:
         size = n_groups * group["width"] * self.a.size
         # kept when they serve several blocks of rows and fit, else made per block, in each thread's share
         if self.b.size > _softmax_rows(self.a.size) and owner.stored + size <= _E_STORED:
-            shares = _softmax_shares(n_groups, 1, group["width"] * self.a.size)
+            shares = _softmax_shares(n_groups, 1, group["width"] * self.a.size * _EXP_WORK)
             group["E"] = np.empty((n_groups, group["width"], self.a.size))
             drain(_shared([self._a_factors(group, s0, s1, group["E"][s0:s1]) for s0, s1 in shares]))
             owner.stored += size
@@ -1177,7 +1201,7 @@ class _SoftmaxPiece:
         step = max(1, _FACTOR_CHUNK // (width * G))
         for s0 in range(g0, g1, step):
             s1 = min(s0 + step, g1)
-            E[s0 - g0:s1 - g0] = _kron_exp(group["E_const"], group["E_slope"], self.a, group["k"], s0, s1)
+            _kron_exp(group["E_const"], group["E_slope"], self.a, group["k"], s0, s1, out=E[s0 - g0:s1 - g0])
             yield (s1 - s0) * width * G * _EXP_WORK
         return E
 
@@ -1197,7 +1221,7 @@ class _SoftmaxPiece:
         its own; their sums are added. Its calls keep their size, unlike halving the rows.
         """
         n_groups, r = group["F_slope"].shape[0] // group["k"], group["r"]
-        shares = _softmax_shares(n_groups, r, group["width"] * b.size * self.a.size)
+        shares = _softmax_shares(n_groups, r, group["width"] * b.size * self.a.size * _MADD_WORK)
         return sum((yield from _shared([self._group_sums(group, b, *share) for share in shares])))
 
     def _group_sums(self, group: dict, b: Array, first: int, last: int):
@@ -1209,12 +1233,15 @@ class _SoftmaxPiece:
         T = np.empty((c, B, G))
         product = np.empty((B, G))
         total = np.zeros((B, G))
+        span = min(span, last - first)
+        F_span = np.empty((span, width, B))  # the factors of a span of groups: made anew in the same memory
+        E_span = np.empty((span, width, G)) if group["E"] is None else None
         pending = 0  # groups multiplied into `product` since its last log
         for s0 in range(first, last, span):
             s1 = min(s0 + span, last)
-            F = _kron_exp(group["F_const"], group["F_slope"], b, group["k"], s0, s1)  # (groups, C^k, B): b-side
+            F = _kron_exp(group["F_const"], group["F_slope"], b, group["k"], s0, s1, out=F_span[:s1 - s0])  # b-side
             Ft = F.transpose(0, 2, 1)  # handed to BLAS as a transposed operand, no copy
-            E = group["E"][s0:s1] if group["E"] is not None else drain(self._a_factors(group, s0, s1))
+            E = group["E"][s0:s1] if E_span is None else drain(self._a_factors(group, s0, s1, E_span[:s1 - s0]))
             for g0 in range(0, s1 - s0, c):
                 n = min(c, s1 - s0 - g0)
                 np.matmul(Ft[g0:g0 + n], E[g0:g0 + n], out=T[:n])  # products of k class sums, all (a, b)
