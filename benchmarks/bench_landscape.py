@@ -13,14 +13,15 @@ grid; those points also check that the surface is exact.
 The setting is the one a user draws: a model partly trained by 100 gradient-descent
 steps (lr 0.5, lam = 1e-3) from zero, seen in a filter-normalized random plane
 through it (Li et al. 2018) over a ∈ [-1, 1], b ∈ [-1, 1]. BLAS runs on one thread
-(both sides) unless OPENBLAS_NUM_THREADS is set.
+(both sides) unless OPENBLAS_NUM_THREADS is set; softmax's landscape shares its examples
+between two threads of its own on a machine with two cores or more (``landscape._SOFTMAX_THREADS``).
 
 At the end, the targets of issue 15 with the measured times and ratios (softmax: 256²,
 N=1000, C=3 within 25 ms and >= 300x per point; N=2000, D=64, C=10, 128² >= 150x;
 structured SVM >= 50x), and for softmax the floor of its method on this machine: the
 bare batched matrix products of the factorization (the same shapes, factors made
 beforehand), the bare elementwise products that combine the groups (one multiply per
-group and grid point), and, for comparison, a bare ``np.exp`` over the N x G² x (C-1)
+group and grid point), both on one thread and on two, and, for comparison, a bare ``np.exp`` over the N x G² x (C-1)
 exponents that an unfactorized evaluation would need.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ import argparse  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -83,9 +85,11 @@ def softmax_floor(N: int, C: int, G: int, repeats: int, seed: int = 0) -> dict[s
     """Seconds of the bare work of softmax's factorized path at (N, C, G²), and of a bare exp.
 
     ``matmul``: the batched (rows x C^k) @ (C^k x G) products of ``landscape._SoftmaxPiece``,
-    over every group of k examples and every block of rows; ``product``: multiplying those
-    N/k products of class sums together, one multiply per group and grid point; ``exp``: one
-    ``np.exp`` per example, wrong class and grid point (timed on 2^16 and scaled up).
+    over every group of k examples and every block of rows, on one thread; ``product``:
+    multiplying those N/k products of class sums together, one multiply per group and grid
+    point; ``two_threads``: both, half the groups on each of two threads (as the engine shares
+    them); ``exp``: one ``np.exp`` per example, wrong class and grid point (timed on 2^16 and
+    scaled up).
     """
     rng = np.random.default_rng(seed)
     k = landscape._group_size(C)
@@ -93,22 +97,30 @@ def softmax_floor(N: int, C: int, G: int, repeats: int, seed: int = 0) -> dict[s
     rows, c = min(G, landscape._softmax_rows(G)), landscape._CHUNK_GROUPS
     E = 0.5 + rng.random((groups, width, G)) / width
     F = (0.5 + rng.random((groups, width, rows)) / width).transpose(0, 2, 1)
-    T, product = np.empty((c, rows, G)), np.empty((rows, G))
 
-    def products(multiply: bool):
+    def products(multiply: bool, first: int = 0, last: int = groups):
+        T, product = np.empty((c, rows, G)), np.empty((rows, G))  # each thread its own, as in the engine
         for _ in range(-(-G // rows)):
-            for g0 in range(0, groups, c):
-                n = min(c, groups - g0)
+            for g0 in range(first, last, c):
+                n = min(c, last - g0)
                 np.matmul(F[g0:g0 + n], E[g0:g0 + n], out=T[:n])
                 if multiply:
                     np.multiply.reduce(T[:n], axis=0, out=product)
 
+    def on_two_threads():  # half the groups on a second thread, as landscape._shared shares them
+        half = groups // 2 // c * c
+        with ThreadPoolExecutor(1) as pool:
+            other = pool.submit(products, True, half, groups)
+            products(True, 0, half)
+            other.result()
+
     t_matmul = best_time(lambda: products(False), repeats)[0]
     t_both = best_time(lambda: products(True), repeats)[0]
+    t_two = best_time(on_two_threads, repeats)[0]
     x = rng.standard_normal(1 << 16)
     y = np.empty_like(x)
     t_exp = best_time(lambda: np.exp(x, out=y), 4 * repeats)[0] * N * G * G * (C - 1) / x.size
-    return {"matmul": t_matmul, "product": max(t_both - t_matmul, 0.0), "exp": t_exp}
+    return {"matmul": t_matmul, "product": max(t_both - t_matmul, 0.0), "two_threads": t_two, "exp": t_exp}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,8 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         floor = softmax_floor(N, C, G, args.repeats, args.seed)
         t_point = min(measured[N, C, G, "softmax", reg][1] for reg in REGS)
         bare = floor["matmul"] + floor["product"]
-        print(f"  N={N} C={C} {G}²: batched products {1e3 * floor['matmul']:.1f} ms + combining them "
-              f"{1e3 * floor['product']:.1f} ms = {1e3 * bare:.1f} ms, at most {t_point / bare:.0f}x per point; "
+        two = floor["two_threads"]
+        print(f"  N={N} C={C} {G}²: on one thread, batched products {1e3 * floor['matmul']:.1f} ms + combining them "
+              f"{1e3 * floor['product']:.1f} ms = {1e3 * bare:.1f} ms (at most {t_point / bare:.0f}x per point); "
+              f"on two threads {1e3 * two:.1f} ms (at most {t_point / two:.0f}x; {bare / two:.2f}x as fast); "
               f"a bare np.exp over the N x G² x (C-1) exponents alone: {1e3 * floor['exp']:.0f} ms")
 
     print()
