@@ -369,3 +369,49 @@ def test_a_rectangle_a_rounding_error_off_whole_pixels_covers_those_pixels():
     assert raster.pixel_box(QRectF(67.0, 37.0, 221.5, 381.5)) == (67, 37, 222, 382)
     assert raster.pixel_box(QRectF(67.0, 36.99999999, 221.5, 381.50000001)) == (67, 37, 222, 382)
     assert raster.pixel_box(QRectF(66.6, 36.5, 10.0, 10.0)) == (66, 36, 11, 11)  # a real fraction still counts
+
+
+# --- on screen, polylines without the points that would not show ------------------------------------
+
+def distances_to_kept(x, y, kept):
+    """Each point's distance (pixels) to the segment of the kept polyline that spans it."""
+    out = np.zeros(x.size)
+    for a, b in zip(kept[:-1], kept[1:]):
+        ux, uy = x[b] - x[a], y[b] - y[a]
+        for i in range(a + 1, b):
+            vx, vy = x[i] - x[a], y[i] - y[a]
+            t = np.clip((vx * ux + vy * uy) / (ux * ux + uy * uy), 0, 1) if ux or uy else 0.0
+            out[i] = np.hypot(vx - t * ux, vy - t * uy)
+    return out
+
+
+def test_a_smooth_curve_keeps_few_points_and_moves_by_under_a_third_of_a_pixel():
+    x = np.arange(1000.0) * 0.56  # 1000 steps across 560 pixels
+    y = 260 - 220 * np.exp(-np.arange(1000.0) / 120)
+    kept = raster.simplified(x, y)
+    assert kept[0] == 0 and kept[-1] == 999 and np.all(np.diff(kept) > 0)
+    assert kept.size < 100  # from 1000
+    assert distances_to_kept(x, y, kept).max() <= raster.SIMPLIFY_PASSES * raster.SIMPLIFY_PX
+
+
+def test_noise_spikes_and_gaps_are_kept():
+    rng = np.random.default_rng(1)
+    x = np.arange(400.0) * 0.5
+    noisy = 100 + 4 * rng.standard_normal(400)
+    assert raster.simplified(x, noisy).size > 350  # a noisy SGD curve is all corners
+    spike = np.full(400, 50.0)
+    spike[200] = 80.0  # one point far off a straight line
+    kept = raster.simplified(x, spike)
+    assert 200 in kept and kept.size <= 16  # the straight stretches: one point in 64 (six passes)
+    back = np.full(400, 50.0)
+    x_back = x.copy()
+    x_back[150] = x[140]  # the line runs back over itself along its own line: a spike too
+    assert 150 in raster.simplified(x_back, back)
+    gappy = 260 - 220 * np.exp(-np.arange(400.0) / 60)
+    gappy[[100, 250]] = np.nan
+    kept = raster.simplified(x, gappy)
+    assert {99, 100, 101, 249, 250, 251} <= set(kept.tolist())
+    for first, last in ((0, 99), (101, 249), (251, 399)):  # each stretch between gaps, as drawn
+        stretch = kept[(kept >= first) & (kept <= last)]
+        assert stretch[0] == first and stretch[-1] == last
+        assert distances_to_kept(x, gappy, stretch).max() <= raster.SIMPLIFY_PASSES * raster.SIMPLIFY_PX

@@ -99,12 +99,22 @@ def test_the_threads_shares_add_up_to_the_one_thread_surface(monkeypatch, classe
     assert landscape._softmax_shares(64, 8, 1) == [(0, 32), (32, 64)]  # whole products of r = 8 groups
     assert landscape._softmax_shares(48, 8, 1) == [(0, 24), (24, 48)]  # 3 + 3 products
     assert landscape._softmax_shares(8, 8, 1) == [(0, 8)]  # one product: one thread
-    helpers = []
-    real = landscape._drain_quietly
-    monkeypatch.setattr(landscape, "_drain_quietly", lambda steps: helpers.append(threading.current_thread().name)
-                        or real(steps))
+    helpers, helping = [], threading.Event()
+    real_drain, real_sums = landscape._drain_quietly, landscape._SoftmaxPiece._group_sums
+
+    def drain(steps):
+        helpers.append(threading.current_thread().name)
+        helping.set()
+        return real_drain(steps)
+
+    def group_sums(self, *args):  # the caller's share waits for the helper to take the other (else it may take both)
+        if threading.current_thread() is threading.main_thread():
+            helping.wait(10)
+        return (yield from real_sums(self, *args))
+    monkeypatch.setattr(landscape, "_drain_quietly", drain)
+    monkeypatch.setattr(landscape._SoftmaxPiece, "_group_sums", group_sums)
     threaded = loss_surface(objective, plane, a, b, "data")
-    assert helpers and all(name.startswith("losslab-softmax") for name in helpers)
+    assert helping.is_set() and all(name.startswith("losslab-softmax") for name in helpers)
     np.testing.assert_allclose(threaded, alone, rtol=1e-14, atol=0)
     sample_check(objective, plane, a, b, threaded, n=20, seed=2)
 
@@ -134,9 +144,15 @@ def test_closing_a_threaded_landscape_does_not_wait_for_the_helper(monkeypatch):
     monkeypatch.setattr(landscape, "_STEP_WORK", 1)  # a cancellation point at every report of work
     loss_surface(objective, plane, a, b, "data")  # the helper's pool exists from here on
     entered, closed, waits = threading.Event(), threading.Event(), []
-    real = landscape._drain_quietly
+    real, real_sums = landscape._drain_quietly, landscape._SoftmaxPiece._group_sums
     monkeypatch.setattr(landscape, "_drain_quietly",
                         lambda steps: (entered.set(), waits.append(closed.wait(30)), real(steps))[2])
+
+    def group_sums(self, *args):  # the caller's share waits for the helper to take the other (else it may take both)
+        if threading.current_thread() is threading.main_thread():
+            entered.wait(10)
+        return (yield from real_sums(self, *args))
+    monkeypatch.setattr(landscape._SoftmaxPiece, "_group_sums", group_sums)
     blocks = loss_surface_blocks(objective, plane, a, b, "data", block_rows=b.size)
     while not entered.is_set():  # until the helper holds its share (it waits for the generator to close)
         rows, _ = next(blocks)
