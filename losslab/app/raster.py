@@ -127,78 +127,28 @@ class Drawing:
         return 0
 
 
-SIMPLIFY_PX = 0.05  # on screen, a point this close to the chord of its neighbours is left out (pixels)
-SIMPLIFY_PASSES = 6  # each pass leaves out at most every other point: the line moves by 0.3 px at most
-
-
-def simplified(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of the points of the polyline ``(x, y)`` (in pixels) worth stroking, in order.
-
-    Thin lines cost Qt per segment: a loss curve of 1000 steps across 500 pixels is mostly
-    segments shorter than a pixel, along stretches that are nearly straight. Each pass leaves
-    out every other point that lies within ``SIMPLIFY_PX`` of the segment joining its kept
-    neighbours (the segment, not its line: a spike stays). A non-finite point (a gap) and its
-    neighbours are always kept.
-    """
-    kept = np.arange(x.size)
-    for k in range(SIMPLIFY_PASSES):
-        if kept.size < 3:
-            break
-        inner = np.arange(1 + k % 2, kept.size - 1, 2)  # every other inner point: their neighbours stay
-        p, q, r = kept[inner - 1], kept[inner], kept[inner + 1]
-        ux, uy, vx, vy = x[r] - x[p], y[r] - y[p], x[q] - x[p], y[q] - y[p]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.clip((vx * ux + vy * uy) / (ux * ux + uy * uy), 0.0, 1.0)
-            t = np.where(np.isfinite(t), t, 0.0)  # p and r at one place: the distance to p
-            near = np.hypot(vx - t * ux, vy - t * uy) < SIMPLIFY_PX  # NaN (a gap nearby): kept
-        if not near.any():
-            break
-        keep = np.ones(kept.size, bool)
-        keep[inner[near]] = False
-        kept = kept[keep]
-    return kept
-
-
 class StrokeDrawing(Drawing):
     """The polyline through ``(x[i], y[i])`` stroked with each pen in turn (an edge under a line: the wide pen first).
 
-    ``connect`` as in pyqtgraph ("finite": a non-finite point is a gap). Drawn fast (on screen),
-    in pixels, without the points that would not show (:func:`simplified`).
+    ``connect`` as in pyqtgraph ("finite": a non-finite point is a gap).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, connect, pens: tuple[QPen, ...], antialias: bool = True):
-        self.x, self.y = np.array(x, dtype=float), np.array(y, dtype=float)
-        self.connect = connect
-        self.path = pg.arrayToQPath(self.x, self.y, connect=connect)
+        self.path = pg.arrayToQPath(np.asarray(x, dtype=float), np.asarray(y, dtype=float), connect=connect)
         self.pens = tuple(QPen(pen) for pen in pens)
         self.antialias = antialias
 
     def size_in_bytes(self) -> int:
-        return 40 * self.path.elementCount() + self.x.nbytes + self.y.nbytes  # Qt's elements: two doubles and a type
+        return 40 * self.path.elementCount()  # an element: two doubles and a type, in Qt's vector
 
     def draw(self, painter: QPainter, fast: bool = False) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.antialias)
-        if not fast:
-            for pen in self.pens:
+        for pen in self.pens:
+            if fast:
+                stroke(painter, self.path, pen)
+            else:
                 painter.setPen(pen)
                 painter.drawPath(self.path)
-            return
-        m = painter.transform()
-        if not m.isAffine() or self.connect not in ("all", "finite") or not all(p.isCosmetic() for p in self.pens):
-            for pen in self.pens:
-                stroke(painter, self.path, pen)
-            return
-        px = m.m11() * self.x + m.m21() * self.y + m.dx()
-        py = m.m12() * self.x + m.m22() * self.y + m.dy()
-        kept = simplified(px, py)
-        path = pg.arrayToQPath(px[kept], py[kept], connect=self.connect)
-        painter.save()
-        painter.resetTransform()  # the path is in pixels now: the wide pens' offsets too
-        try:
-            for pen in self.pens:
-                stroke(painter, path, pen)
-        finally:
-            painter.restore()
 
 
 class SurfaceDrawing(Drawing):
