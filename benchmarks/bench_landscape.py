@@ -21,8 +21,8 @@ N=1000, C=3 within 25 ms and >= 300x per point; N=2000, D=64, C=10, 128² >= 150
 structured SVM >= 50x), and for softmax the floor of its method on this machine: the
 bare batched matrix products of the factorization (the same shapes, factors made
 beforehand), the bare elementwise products that combine the groups (one multiply per
-group and grid point), both on one thread and on two, and, for comparison, a bare ``np.exp`` over the N x G² x (C-1)
-exponents that an unfactorized evaluation would need.
+group and grid point), both on one thread and on two, and, for comparison, a bare
+``np.exp`` over the N x G² x (C-1) exponents that an unfactorized evaluation would need.
 """
 from __future__ import annotations
 

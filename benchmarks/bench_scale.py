@@ -15,7 +15,8 @@ tracemalloc's peak. Beyond ``landscape._STREAM_TERMS`` loss terms (N x C) the pe
 tables are not kept but rebuilt a piece of examples at a time, so the peak stays flat in N.
 
 Last, a Markdown table of the exponents and base times, ready for the README. BLAS runs on
-one thread unless OPENBLAS_NUM_THREADS is set.
+one thread unless OPENBLAS_NUM_THREADS is set; softmax shares its examples between two threads
+of its own on two cores or more.
 """
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         row = " | ".join(f"{exponents[loss, name]:.2f}" for name in ("G", "N", "D", "C"))
         print(f"| {loss} | {base_ms[loss]:.1f} ms | {row} |")
     ranges = "; ".join(f"{name} {sizes[0]}–{sizes[-1]}" for name, sizes in sweeps.items())
-    print(f"\nExponents fitted by least squares on log-log over {ranges}; one thread, best of {args.repeats}.")
+    print(f"\nExponents fitted by least squares on log-log over {ranges}; one BLAS thread (softmax: its own "
+          f"two threads on two cores), best of {args.repeats}.")
     return 0
 
 
