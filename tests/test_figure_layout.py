@@ -343,3 +343,27 @@ def test_every_curve_has_an_edge_that_reads_on_the_background(qtbot, theme):
         blended = QColor(*(round(alpha * getattr(edge, c)() + (1 - alpha) * getattr(background, c)())
                            for c in ("red", "green", "blue")))
         assert contrast_ratio(blended, background) >= 4.5
+
+
+def test_a_new_region_redraws_each_panels_paths_once(qtbot, monkeypatch):
+    """Linked views move each other several times for one new region: within ``held_frames`` each
+    panel redraws its paths once, at the end, for the view it ends with."""
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(4))))
+    grid = figure.grid
+    calls = []
+    for panel in grid.panels:
+        monkeypatch.setattr(panel, "set_frame", lambda frame, real=panel.set_frame, panel=panel:
+                            calls.append(panel) or real(frame))
+    with grid.held_frames():
+        grid.show_region((-1.0, 1.0), (-0.5, 0.5))
+        assert calls == []  # the views moved; their paths wait
+    assert sorted(map(id, calls)) == sorted(map(id, grid.panels))
+    for panel in grid.panels:
+        drawn = [(line.xData.copy(), line.yData.copy()) for line in panel._lines]
+        panel.set_frame(panel._frame)  # drawn again for the same view: the same lines
+        for (x, y), line in zip(drawn, panel._lines):
+            np.testing.assert_array_equal(x, line.xData)
+            np.testing.assert_array_equal(y, line.yData)
+    calls.clear()
+    grid.show_region((-2.0, 2.0), (-1.0, 1.0))  # a user's zoom or pan: each move redraws at once
+    assert len(calls) > len(grid.panels)

@@ -184,6 +184,10 @@ class Figure(QWidget):
         if self._holding:
             self._waiting = snapshot
             return
+        with self.grid.held_frames():  # the panels' views move several times: their paths are drawn once
+            self._show(snapshot)
+
+    def _show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self._repaint_in_turns()
         computed, view = snapshot.computed, snapshot.view
