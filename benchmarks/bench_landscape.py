@@ -107,16 +107,18 @@ def softmax_floor(N: int, C: int, G: int, repeats: int, seed: int = 0) -> dict[s
                 if multiply:
                     np.multiply.reduce(T[:n], axis=0, out=product)
 
+    pool = ThreadPoolExecutor(1)  # kept, as the engine keeps its helper
+
     def on_two_threads():  # half the groups on a second thread, as landscape._shared shares them
         half = groups // 2 // c * c
-        with ThreadPoolExecutor(1) as pool:
-            other = pool.submit(products, True, half, groups)
-            products(True, 0, half)
-            other.result()
+        other = pool.submit(products, True, half, groups)
+        products(True, 0, half)
+        other.result()
 
     t_matmul = best_time(lambda: products(False), repeats)[0]
     t_both = best_time(lambda: products(True), repeats)[0]
     t_two = best_time(on_two_threads, repeats)[0]
+    pool.shutdown()
     x = rng.standard_normal(1 << 16)
     y = np.empty_like(x)
     t_exp = best_time(lambda: np.exp(x, out=y), 4 * repeats)[0] * N * G * G * (C - 1) / x.size

@@ -366,4 +366,25 @@ def test_a_new_region_redraws_each_panels_paths_once(qtbot, monkeypatch):
             np.testing.assert_array_equal(y, line.yData)
     calls.clear()
     grid.show_region((-2.0, 2.0), (-1.0, 1.0))  # a user's zoom or pan: each move redraws at once
-    assert len(calls) > len(grid.panels)
+    assert len(calls) >= len(grid.panels)
+
+
+def test_held_frames_nest_and_an_exception_redraws_nothing(qtbot, monkeypatch):
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(2))))
+    grid = figure.grid
+    calls = []
+    for panel in grid.panels:
+        monkeypatch.setattr(panel, "set_frame", lambda frame, real=panel.set_frame: calls.append(frame) or real(frame))
+    with grid.held_frames():
+        with grid.held_frames():
+            grid.show_region((-1.0, 1.0), (-0.5, 0.5))
+        assert calls == [] and all(panel.frames_held for panel in grid.panels)  # the inner block ends with the outer
+    assert len(calls) == len(grid.panels)
+    calls.clear()
+    with pytest.raises(RuntimeError):
+        with grid.held_frames():
+            grid.show_region((-2.0, 2.0), (-1.0, 1.0))
+            raise RuntimeError("a snapshot that fails half-way")
+    assert calls == [] and not any(panel.frames_held for panel in grid.panels)
+    grid.show_region((-1.5, 1.5), (-1.0, 1.0))  # held no more: moves redraw at once
+    assert calls

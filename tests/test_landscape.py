@@ -107,6 +107,10 @@ def test_softmax_without_stored_factors_is_the_same(monkeypatch):
     objective = Objective(X, y, loss="softmax")
     plane = Plane.random(np.random.default_rng(7).standard_normal(objective.n_params), (2, 3), seed=7)
     a, b = np.linspace(-2, 2, 33), np.linspace(-2, 2, 40)
+    monkeypatch.setattr(landscape, "_SOFTMAX_CELLS", 8 * a.size)  # blocks of 8 rows: the factors are kept
+    surface = landscape._Surface(objective, plane, a, b, ("total",))
+    landscape.drain(surface.build())
+    assert all(group["E"] is not None for piece in surface.terms["data"][0].pieces for group in piece.groups)
     stored = loss_surface(objective, plane, a, b)
     monkeypatch.setattr(landscape, "_E_STORED", 0)
     blocks = [block for _, block in loss_surface_blocks(objective, plane, a, b, block_rows=7)]

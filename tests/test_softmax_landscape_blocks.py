@@ -42,6 +42,8 @@ def test_products_and_logs_do_not_depend_on_the_blocking(monkeypatch):
     objective = Objective(data.X, data.y, loss="softmax")
     plane = Plane.random(2.0 * np.random.default_rng(12).standard_normal(objective.n_params), (2, 3), seed=12)
     a, b = np.linspace(-1.0, 1.0, 129), np.linspace(-1.0, 1.0, 61)
+    monkeypatch.setattr(landscape, "_SOFTMAX_CELLS", 16 * a.size)  # blocks of 16 rows: the factors are kept
+    assert stored_factors(objective, plane, a, b) == [True]
     whole = loss_surface(objective, plane, a, b, "data")
     monkeypatch.setattr(landscape, "_E_STORED", 0)
     monkeypatch.setattr(landscape, "_FACTOR_CHUNK", 1000)
@@ -79,6 +81,13 @@ def test_the_blocks_suit_the_heaviest_term_and_a_wider_one_goes_by_sub_blocks():
 
 # --- two threads: each takes whole products of r groups ------------------------------------------
 
+def stored_factors(objective, plane, a, b) -> list[bool]:
+    """For each group of examples of the landscape's softmax term: whether its a-side factors are kept."""
+    surface = landscape._Surface(objective, plane, a, b, ("data",))
+    landscape.drain(surface.build())
+    return [group["E"] is not None for term in surface.terms["data"] for piece in term.pieces for group in piece.groups]
+
+
 def threaded_case(n=600, classes=3, seed=13):
     data = make_dataset("blobs", n=n, classes=classes, seed=seed)
     objective = Objective(data.X, data.y, loss="softmax")
@@ -90,14 +99,16 @@ def threaded_case(n=600, classes=3, seed=13):
 @pytest.mark.parametrize("stored", [True, False])
 def test_the_threads_shares_add_up_to_the_one_thread_surface(monkeypatch, classes, stored):
     objective, plane, a, b = threaded_case(classes=classes)
-    if not stored:
-        monkeypatch.setattr(landscape, "_E_STORED", 0)
+    if stored:
+        monkeypatch.setattr(landscape, "_SOFTMAX_CELLS", 16 * a.size)  # blocks of 16 rows: the factors serve several
+    assert stored_factors(objective, plane, a, b) == [stored]
     monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 1)
     alone = loss_surface(objective, plane, a, b, "data")
     monkeypatch.setattr(landscape, "_SOFTMAX_THREADS", 2)
     monkeypatch.setattr(landscape, "_SHARE_WORK", 1)  # shares however small the grid
     assert landscape._softmax_shares(64, 8, 1) == [(0, 32), (32, 64)]  # whole products of r = 8 groups
     assert landscape._softmax_shares(48, 8, 1) == [(0, 24), (24, 48)]  # 3 + 3 products
+    assert landscape._softmax_shares(40, 8, 1) == [(0, 24), (24, 40)]  # 3 + 2: the caller's is the larger
     assert landscape._softmax_shares(8, 8, 1) == [(0, 8)]  # one product: one thread
     helpers, helping = [], threading.Event()
     real_drain, real_sums = landscape._drain_quietly, landscape._SoftmaxPiece._group_sums
@@ -109,7 +120,7 @@ def test_the_threads_shares_add_up_to_the_one_thread_surface(monkeypatch, classe
 
     def group_sums(self, *args):  # the caller's share waits for the helper to take the other (else it may take both)
         if threading.current_thread() is threading.main_thread():
-            helping.wait(10)
+            assert helping.wait(10), "the helper took no share"
         return (yield from real_sums(self, *args))
     monkeypatch.setattr(landscape, "_drain_quietly", drain)
     monkeypatch.setattr(landscape._SoftmaxPiece, "_group_sums", group_sums)
@@ -150,7 +161,7 @@ def test_closing_a_threaded_landscape_does_not_wait_for_the_helper(monkeypatch):
 
     def group_sums(self, *args):  # the caller's share waits for the helper to take the other (else it may take both)
         if threading.current_thread() is threading.main_thread():
-            entered.wait(10)
+            assert entered.wait(10), "the helper took no share"
         return (yield from real_sums(self, *args))
     monkeypatch.setattr(landscape._SoftmaxPiece, "_group_sums", group_sums)
     blocks = loss_surface_blocks(objective, plane, a, b, "data", block_rows=b.size)
@@ -160,10 +171,7 @@ def test_closing_a_threaded_landscape_does_not_wait_for_the_helper(monkeypatch):
     blocks.close()  # had it waited for the helper's share, that share would have waited 30 s in vain
     closed.set()
     assert blocks.gi_frame is None
-    for _ in range(3000):  # the helper's share, released, finishes on its own
-        if waits:
-            break
-        threading.Event().wait(0.01)
+    landscape._softmax_pool.submit(lambda: None).result(30)  # the helper's share, released, finishes on its own
     assert waits == [True]
 
 
@@ -185,9 +193,14 @@ def test_exponentials_made_as_products_on_an_even_grid_match_np_exp(n):
 
 
 def test_uneven_grids_and_steep_slopes_take_an_exp_per_value(monkeypatch):
-    calls = []
-    real = np.exp
-    monkeypatch.setattr(landscape.np, "exp", lambda x, *args, **kw: calls.append(np.shape(x)) or real(x, *args, **kw))
+    calls, caller = [], threading.get_ident()
+    real = np.exp  # np.exp itself is replaced, for every thread: only this one's calls count
+
+    def exp(x, *args, **kw):
+        if threading.get_ident() == caller:
+            calls.append(np.shape(x))
+        return real(x, *args, **kw)
+    monkeypatch.setattr(landscape.np, "exp", exp)
     const, slope = np.array([0.5, -2.0]), np.array([1.0, -3.0])
     uneven = np.array([-1.0, -0.5, 0.0, 0.1, 0.7, 1.0] * 4)
     np.testing.assert_allclose(landscape._exp_affine(const, slope, uneven), real(const[:, None] + slope[:, None] * uneven),

@@ -389,6 +389,9 @@ class CurveLayer(pg.GraphicsObject):
             rect |= curve.boundingRect()
         return rect
 
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()  # the curves' extent takes in their pens' width, in pixels: it moves with a zoom
+
     def paint(self, painter, option, widget=None) -> None:
         if on_screen(painter):
             paint_from_image(painter, self.drawing(), seen_rect(self))

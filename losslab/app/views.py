@@ -1642,6 +1642,7 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.panels: list[LandscapePanel] = []
         self._pool: list[LandscapePanel] = []  # every panel made, in layout order: panels is a prefix of it
+        self._holding_frames = 0  # held_frames blocks under way
         self._spares = QTimer(self)
         self._spares.setInterval(self.SPARE_INTERVAL_MS)
         self._spares.timeout.connect(self._make_spare_panel)
@@ -1801,18 +1802,25 @@ class LandscapeGrid(Zoomable, pg.GraphicsLayoutWidget):
         """Within, a panel whose view moves redraws its paths once, at the end, instead of at each move.
 
         Linked views move each other: one new region moved the four panels' views 15 times, and
-        each redrew its paths (3.6 ms of a λ step).
+        each redrew its paths (3.6 ms of a λ step). Nested blocks end with the outermost; a block
+        left by an exception redraws nothing more.
         """
-        panels = list(self._pool)
-        for panel in panels:
+        held = [] if self._holding_frames else list(self._pool)
+        self._holding_frames += 1
+        for panel in held:
             panel.frames_held = True
+        finished = False
         try:
             yield
+            finished = True
         finally:
-            for panel in panels:
+            self._holding_frames -= 1
+            for panel in held:
                 panel.frames_held = False
-                if panel._frame_stale and panel in self.panels:
-                    panel.set_frame(panel._frame)
+            if finished:
+                for panel in held:
+                    if panel._frame_stale and panel in self.panels:
+                        panel.set_frame(panel._frame)
 
     def show_region(self, a_range: tuple[float, float], b_range: tuple[float, float]) -> None:
         """Show the plane region ``a_range × b_range`` in every panel (kept when the panels are rebuilt)."""

@@ -496,15 +496,15 @@ def _landscape_part(n: int, d: int, c: int, G: int, loss: str) -> Part:
         width = c ** k
         groups = -(-n // k)
         E = groups * width * G
-        stored = E <= L._E_STORED
         pref = L._softmax_rows(G)
+        stored = G > pref and E <= L._E_STORED  # kept when they serve several blocks of rows
         tables = (4 * groups * width + (E if stored else 0)) * _F
         row_work = groups * (width * (G * L._MADD_WORK + 2 + (0 if stored else L._EXP_WORK * G / pref))
                              + L._REDUCE_WORK * G)
         rows = L._block_rows(L._BLOCK_ELEMENTS // pref, row_work, 1 if stored else pref, G)
         c_groups = min(L._CHUNK_GROUPS, groups)
         span = min(groups, max(c_groups, L._BLOCK_ELEMENTS // (width * max(rows, G)) // c_groups * c_groups))
-        block = (3 * span * width * G + (c_groups + 6) * rows * G) * _F
+        block = L._SOFTMAX_THREADS * (3 * span * width * G + (c_groups + 6) * rows * G) * _F  # buffers per thread
         what, work_what = f"N × C^{k} / {k} = {n:,} × {width} / {k} softmax factors", \
             f"N × C × grid points = {n:,} × {c} × {G}²"
     grids = 4 * G * G * _F  # data and penalty parts, their total and the picture's values (a safe margin)

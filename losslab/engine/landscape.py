@@ -925,7 +925,7 @@ _CHUNK_GROUPS = 8  # groups per matrix-product call (a power of 2; the products 
 _SOFTMAX_CELLS = 1 << 15  # grid points per block: rows x G, at most 128 rows (measured best here at 256²: 128 rows)
 _FACTOR_CHUNK = 1 << 16  # factors made per step, in float64 elements (512 KiB: their temporaries stay in L2)
 _E_STORED = 1 << 23  # a-side factors kept for the whole grid up to 64 MiB, recomputed per block beyond
-_EXP_WORK = 4.0  # element passes per a-side factor made (an exp and an affine map)
+_EXP_WORK = 4.0  # element passes per a-side factor made (a product of exps made per run, and copies)
 _REDUCE_WORK = 0.5  # element passes per group and grid point to multiply class sums and take logs (in cache)
 
 
@@ -948,32 +948,31 @@ _EXP_RUN = 16  # grid points per run in _exp_affine: one exp per run and per exa
 def _exp_affine(const: Array, slope: Array, v: Array, out: Array | None = None) -> Array:
     """``exp(const[..., None] + slope[..., None] * v)``: shape ``const.shape + (len(v),)``, into ``out`` if given.
 
-    On an even grid ``v_j = v_0 + j*h`` the value at ``j = m*L + t`` is ``exp(const + slope*v_mL)
-    * exp(slope*t*h)``: one exp per run of L points and L per example-class, then a single
-    multiplication per value, instead of an affine map and an exp per value. Both factors are
-    finite and normal (the first is a grid value, the second is kept within e^+-345 by the
-    guard), so the product is within 2 ulp of the exp, and closer than ``exp(const + slope*v)``
-    is to the exact value when the exponent is large (its rounded argument costs |x| eps).
-    Any other grid, and runs whose slope is too steep, take the exp per value. ``out`` (contiguous)
-    spares a new array: large new arrays come with page faults, a millisecond or more per block.
+    On an even grid ``v_j = v_0 + j*h`` (:func:`_uniform_step`) the value at ``j = m*L + t`` is
+    ``exp(const + slope*v_mL) * exp(slope*t*h)``: one exp per run of L points and L per
+    example-class, then one multiplication per value instead of an affine map and an exp.
+    Accurate to about |x| eps relatively, as the exp per value is (both round an argument of size
+    |x|; measured at |x| = 500: 6.5e-14 against 4.3e-14). Each product is a value at a grid point
+    and each step factor stays within e^+-345 (else the exp per value), so nothing overflows.
+    Other grids take the exp per value. ``out`` (contiguous) spares a new array: large new
+    arrays come with page faults, a millisecond or more per block.
     """
     n, L = v.size, _EXP_RUN
     out = np.empty(const.shape + (n,)) if out is None else out
-    h = (v[-1] - v[0]) / (n - 1) if n > 1 else 0.0
-    even = n > L and np.abs(v - (v[0] + h * np.arange(n))).max() <= 4 * _EPS * np.abs(v).max()
-    if not even or np.abs(slope).max(initial=0.0) * abs(h) * (L - 1) > _EXP_SAFE / 2:
+    h = _uniform_step(v) if n > L else None
+    if h is None or np.abs(slope).max(initial=0.0) * h * (L - 1) > _EXP_SAFE / 2:
         np.multiply.outer(slope, v, out=out)
         out += const[..., None]
         return np.exp(out, out=out)
-    runs = -(-n // L)
-    coarse = np.multiply.outer(slope, v[::L])
-    coarse += const[..., None]
+    c, s_, flat = const.reshape(-1), slope.reshape(-1), out.reshape(-1, n)  # views: out is contiguous
+    coarse = np.multiply.outer(s_, v[::L])  # at the start of each run
+    coarse += c[:, None]
     np.exp(coarse, out=coarse)
-    fine = np.exp(np.multiply.outer(slope, h * np.arange(L)))
-    if runs * L == n:
-        np.multiply(coarse[..., :, None], fine[..., None, :], out=out.reshape(const.shape + (runs, L)))
-    else:
-        out[...] = np.multiply(coarse[..., :, None], fine[..., None, :]).reshape(const.shape + (runs * L,))[..., :n]
+    fine = np.exp(np.multiply.outer(s_, h * np.arange(L)))  # the steps within a run
+    full = n // L  # whole runs; a shorter one may follow
+    np.multiply(coarse[:, :full, None], fine[:, None, :], out=flat[:, :full * L].reshape(-1, full, L))
+    if full * L < n:
+        np.multiply(coarse[:, full, None], fine[:, :n - full * L], out=flat[:, full * L:])
     return out
 
 
@@ -993,12 +992,19 @@ def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int, ou
     return _exp_affine(kron_sum(const), kron_sum(slope), v, out)
 
 
-# Threads for softmax's products (1: the caller's only). Each takes whole products of r groups,
-# a share of the examples, in calls of the same size as on one thread: 40-65 us of BLAS and
-# elementwise work between two returns to Python, so the two rarely wait for the GIL. On an idle
-# two-core machine: 256², N=1000, C=3 42 -> 27 ms; N=2000, C=10, 128² 54 -> 36 ms. With the other
-# core busy, much the same as one thread (40 -> 42 ms and 60 -> 55 ms).
-_SOFTMAX_THREADS = min(2, os.cpu_count() or 1)
+# Threads for softmax's products: the caller's, and one helper where two cores are ours (1: the
+# caller's only). Each takes whole products of r groups, a share of the examples, in calls of
+# the same size as on one thread: 40-65 us of BLAS and elementwise work between two returns to
+# Python, so the two rarely wait for the GIL. On an idle two-core machine: 256², N=1000, C=3
+# 42 -> 27 ms; N=2000, C=10, 128² 54 -> 36 ms. With the other core busy, much the same as one
+# thread (40 -> 42 ms and 60 -> 55 ms). The helper is a pool's thread: at exit Python waits for
+# the share under way, if any (one share of one block).
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the platform tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_SOFTMAX_THREADS = 2 if _cores() >= 2 else 1
 _SHARE_WORK = 1 << 21  # least work in a share, in element passes: about a millisecond
 _softmax_pool: ThreadPoolExecutor | None = None
 _softmax_pool_lock = threading.Lock()
@@ -1009,19 +1015,20 @@ def _softmax_shares(n_groups: int, r: int, group_work: float) -> list[tuple[int,
 
     ``group_work``: the work of one group, in element passes. One share per thread (more and
     smaller ones measured slower: each has buffers of its own), one in all when the work is too
-    small to split.
+    small to split. The first share (the caller's) is the larger: the caller waits for the
+    helper's without a cancellation point, so the helper's should end first.
     """
     products = n_groups // r
     count = max(1, min(_SOFTMAX_THREADS, products, int(n_groups * group_work // _SHARE_WORK)))
-    cuts = [r * (products * t // count) for t in range(count + 1)]
+    cuts = [r * -(-products * t // count) for t in range(count + 1)]
     return list(zip(cuts[:-1], cuts[1:]))
 
 
 def _shared(shares: list):
     """Run the generators ``shares`` to their ends and return their values in order.
 
-    The caller's thread takes them from the front (forwarding their yields), the helper thread
-    from the back, one at a time, until none is left. If the helper is busy with another
+    The caller's thread takes them from the front (forwarding their yields), the one helper
+    thread from the back, one at a time, until none is left. If the helper is busy with another
     landscape's shares, the caller takes them all. Closing this generator leaves no share for
     the helper to take; the one under way finishes on its own.
     """
@@ -1030,7 +1037,7 @@ def _shared(shares: list):
         return [(yield from shares[0])]
     with _softmax_pool_lock:
         if _softmax_pool is None:
-            _softmax_pool = ThreadPoolExecutor(_SOFTMAX_THREADS - 1, thread_name_prefix="losslab-softmax")
+            _softmax_pool = ThreadPoolExecutor(1, thread_name_prefix="losslab-softmax")
     values = [None] * len(shares)
     todo = deque(range(len(shares)))
     lock = threading.Lock()
