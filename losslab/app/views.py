@@ -607,7 +607,11 @@ class LandscapePanel(pg.PlotItem):
 
 
 def _same(held: Array | None, new: Array) -> bool:
-    """Whether a curve already holds these values (NaN gaps where they are)."""
+    """Whether a curve already holds these values (NaN gaps where they are).
+
+    pyqtgraph keeps the arrays it is given, not copies: this relies on a snapshot's runs never
+    changing in place (they never do: a change makes a new snapshot).
+    """
     return held is not None and np.array_equal(held, new, equal_nan=True)
 
 
