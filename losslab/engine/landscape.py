@@ -992,6 +992,11 @@ def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int, ou
     return _exp_affine(kron_sum(const), kron_sum(slope), v, out)
 
 
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the platform tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 # Threads for softmax's products: the caller's, and one helper where two cores are ours (1: the
 # caller's only). Each takes whole products of r groups, a share of the examples, in calls of
 # the same size as on one thread: 40-65 us of BLAS and elementwise work between two returns to
@@ -999,11 +1004,6 @@ def _kron_exp(const: Array, slope: Array, v: Array, k: int, g0: int, g1: int, ou
 # 42 -> 27 ms; N=2000, C=10, 128² 54 -> 36 ms. With the other core busy, much the same as one
 # thread (40 -> 42 ms and 60 -> 55 ms). The helper is a pool's thread: at exit Python waits for
 # the share under way, if any (one share of one block).
-def _cores() -> int:
-    """The cores this process may run on (its affinity, where the platform tells it)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 _SOFTMAX_THREADS = 2 if _cores() >= 2 else 1
 _SHARE_WORK = 1 << 21  # least work in a share, in element passes: about a millisecond
 _softmax_pool: ThreadPoolExecutor | None = None
@@ -1183,8 +1183,7 @@ class _SoftmaxPiece:
         no_class[0] = 0.0
         zeros = np.zeros(width)
         group = {"r": r, "E": None,
-                 # per example (the Kronecker products are made from their exponentials: C exps per
-                 # example and coordinate instead of C**k / k; products of positive factors, no cancelling)
+                 # the exponents per example: their Kronecker sums are exponentiated per span (_kron_exp)
                  "k": k, "width": width ** k,
                  "E_const": padded(exponents["e_const"], no_class), "E_slope": padded(exponents["e_slope"], zeros),
                  "F_slope": padded(exponents["f_slope"], zeros), "F_const": padded(exponents["f_const"], zeros)}
@@ -1232,6 +1231,7 @@ class _SoftmaxPiece:
         return sum((yield from _shared([self._group_sums(group, b, *share) for share in shares])))
 
     def _group_sums(self, group: dict, b: Array, first: int, last: int):
+        """Groups first..last (whole products of r): the sum of their logs over the rows ``b``, (B, G)."""
         r = group["r"]
         width = group["width"]
         B, G = b.size, self.a.size
