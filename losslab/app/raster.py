@@ -12,9 +12,10 @@ An item whose drawing is a fixed description (a :class:`Drawing`) paints on scre
 (:func:`paint_from_image`): the drawing is rendered once at the size of its view, and
 blitted on every repaint until the drawing or the view changes (while the animation moves
 the markers over it). Items that show the same drawing at the same scale (the landscape
-panels share one surface) share one image, and so do the curves of one view (:class:`CurveLayer`). Anything painted into an image, SVG or PDF
-(exports, ``QGraphicsScene.render``) gets the vectors drawn directly, with Qt's own wide
-pens, exactly as before.
+panels share one surface) share one image, and so do the curves of one view
+(:class:`CurveLayer`). Anything painted into an image, SVG or PDF (exports,
+``QGraphicsScene.render``) gets the vectors drawn directly, with Qt's own wide pens, exactly
+as before.
 
 Why not a worker thread: PyQt holds the GIL inside every Qt call, so a thread painting with
 QPainter blocks the GUI thread for as long as each of its calls takes (measured: a repaint
@@ -353,8 +354,8 @@ class Drawings(Drawing):
 class CurveLayer(pg.GraphicsObject):
     """The cached :class:`RasterCurve` items of one view, painted on screen from one image in their order.
 
-    Eight loss curves in eight images took twice as long to paint as in one (10-16 against
-    6-7 ms here): each image is made, cleared and laid over the view. The curves still paint
+    Eight new loss curves rendered into eight images took 12.5-16 ms, into one 7-10 ms: each
+    image is made, cleared and laid over the view. The curves still paint
     themselves anywhere else (exports and grabs get their vectors); the layer paints only on
     screen. Call :meth:`changed` after a curve's data or pens change, or the set of curves.
     """

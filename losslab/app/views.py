@@ -728,6 +728,7 @@ class LossCurves(Zoomable, pg.PlotWidget):
 
     def _draw_curves(self) -> None:
         limits = self._drawn_band()  # in axis units: log₁₀ of the loss on a log axis
+        changed = False
         for (_, _, x, losses, _), curve in zip(self._runs, self._curves):
             y = np.where(np.isfinite(losses), losses, np.nan)  # a gap, not a line to infinity
             if self._log:
@@ -737,7 +738,9 @@ class LossCurves(Zoomable, pg.PlotWidget):
                 y = np.clip(y, *limits)  # a diverged run is drawn leaving the top, however far it went
             if not (_same(curve.xData, x) and _same(curve.yData, y)):  # new data: a new drawing, rendered again
                 curve.setData(x, y)
-        self.layer.changed()
+                changed = True
+        if changed:
+            self.layer.changed()
 
     def _y_range_changed(self, *_) -> None:
         self.redraw_lines()
