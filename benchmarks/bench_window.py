@@ -24,7 +24,9 @@ Runs offscreen unless a display is set: .venv/bin/python benchmarks/bench_window
 
 The tracing that names each stall's cause costs time of its own: every event Qt dispatches
 goes through Python, and work that sends many events (making widgets) measures up to twice
-its cost. ``--untraced`` measures the stalls with a plain QApplication, without their causes.
+its cost. ``--untraced`` measures with a plain QApplication: the stalls without their causes, and
+the λ, β and margin steps as the main thread's CPU time from the change to the end of the
+landscapes' repaint, in parts (only the commit and that repaint are wrapped to mark them).
 """
 from __future__ import annotations
 
@@ -275,6 +277,70 @@ def main_thread_per_change(app: TracedApp, window: MainWindow, changes: list[dic
     return out
 
 
+class Marks:
+    """Untraced timing of a change: the main thread's CPU time (``time.thread_time``) at the change,
+    at the commit's start and end, and at each landscape paint's start and end, by wrapping those
+    two methods on their classes (no event goes through Python). Each change runs an event loop
+    until the landscape grid's first paint after the commit has ended."""
+
+    def __init__(self):
+        from PyQt6.QtCore import QEventLoop
+
+        from losslab.app.session import Session as SessionClass
+        from losslab.app.views import LandscapeGrid
+        self.loop = QEventLoop()
+        self.marks: list[tuple[str, float, float]] | None = None  # (what, wall, main-thread CPU)
+        self._wrap(SessionClass, "_commit", "commit")
+        self._wrap(LandscapeGrid, "paintEvent", "paint")
+
+    def _wrap(self, cls, name: str, what: str) -> None:
+        original = getattr(cls, name)
+
+        def wrapper(*args, **kwargs):
+            if self.marks is None:
+                return original(*args, **kwargs)
+            self.marks.append((what + " start", time.perf_counter(), time.thread_time()))
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.marks.append((what + " end", time.perf_counter(), time.thread_time()))
+                if what == "paint" and any(m[0] == "commit end" for m in self.marks):
+                    QTimer.singleShot(0, self.loop.quit)
+        setattr(cls, name, wrapper)
+
+    def measure(self, app: QApplication, window: MainWindow, change: dict) -> dict:
+        """One change's main-thread CPU in ms: ``change`` (the call), ``waiting`` (events handled while
+        the worker computes), ``commit``, ``between`` (events before the landscapes' repaint), ``paint``
+        (the landscape grid's), ``landscape`` (their sum: the target's measure) and ``elapsed`` (wall)."""
+        wait_idle(app, window)
+        settle(app, 0.1)  # the previous change's secondary views are drawn
+        self.marks = [("change start", time.perf_counter(), time.thread_time())]
+        window.session.set_objective(**change)
+        self.marks.append(("change end", time.perf_counter(), time.thread_time()))
+        guard = QTimer()
+        guard.setSingleShot(True)
+        guard.timeout.connect(self.loop.quit)
+        guard.start(60_000)
+        self.loop.exec()
+        guard.stop()
+        marks, self.marks = self.marks, None
+        at = {}
+        for what, wall, cpu in marks:  # the first of each, from the commit's end on for the paint
+            if what.startswith("paint") and "commit end" not in at:
+                continue
+            at.setdefault(what, (wall, cpu))
+        if "paint end" not in at:
+            raise RuntimeError("the landscape was not drawn after the commit")
+        cpu = {what: c * 1e3 for what, (_, c) in at.items()}
+        return {"change": cpu["change end"] - cpu["change start"],
+                "waiting": cpu["commit start"] - cpu["change end"],
+                "commit": cpu["commit end"] - cpu["commit start"],
+                "between": cpu["paint start"] - cpu["commit end"],
+                "paint": cpu["paint end"] - cpu["paint start"],
+                "landscape": cpu["paint end"] - cpu["change start"],
+                "elapsed": (at["paint end"][0] - at["change start"][0]) * 1e3}
+
+
 def stall_phase(app: QApplication, window: MainWindow, beat: Beat, act) -> tuple[float, str]:
     """The longest gap between 1 ms ticks while ``act()`` runs and the session recomputes, and its cause
     (a :class:`TracedApp` only)."""
@@ -416,13 +482,15 @@ def main() -> None:
     parser.add_argument("--untraced", action="store_true",
                         help="a plain QApplication: the stalls without the tracing's own cost (each event "
                              "dispatched through Python: widget-making work measures up to 2x), and without "
-                             "their causes; the lambda part needs the tracing and is skipped")
+                             "their causes; the lambda part times only the commit and the landscapes' paint, "
+                             "and gives the main thread's CPU time between them")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+    marks = None
     if args.untraced:
-        parts.discard("lambda")
         app = QApplication(sys.argv[:1])
+        marks = Marks() if "lambda" in parts else None
     else:
         app = TracedApp(sys.argv[:1])
         trace_calls(app)
@@ -442,6 +510,19 @@ def main() -> None:
                 if field == "beta":
                     window.session.set_objective(reg="elastic")
                     wait_idle(app, window)
+                if marks is not None:
+                    found = [marks.measure(app, window, {field: v}) for v in values * 2]
+
+                    def median(key):
+                        return statistics.median(f[key] for f in found)
+
+                    worst = max(f["landscape"] for f in found)
+                    print(f"{field:6} main thread {median('landscape'):6.1f} ms of CPU a change until its landscape "
+                          f"is drawn (worst {worst:.1f}; target ≤ 16): the change {median('change'):.1f}, while "
+                          f"computing {median('waiting'):.1f}, the commit {median('commit'):.1f}, then "
+                          f"{median('between'):.1f}, the landscapes' repaint {median('paint'):.1f}; on screen "
+                          f"after {median('elapsed'):.0f} ms")
+                    continue
                 found = main_thread_per_change(app, window, [{field: v} for v in values])
 
                 def median(key):

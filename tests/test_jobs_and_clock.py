@@ -330,3 +330,21 @@ def test_the_progress_gate_passes_a_new_stage_at_once_and_counts_at_most_every_i
         if gate(item):
             passed.append((item.stage, item.done))
     assert passed == [("data", 0), ("runs", 1), ("runs", 4), ("landscape", 0), ("landscape", 2)]
+
+
+def test_the_progress_gate_holds_back_everything_while_the_window_would_show_nothing(monkeypatch):
+    """A computation shorter than the window's delay shows no progress: its items need not cross at all."""
+    from losslab.app import session as session_module
+    from losslab.engine.experiment import Progress
+
+    clock = [50.0]
+    monkeypatch.setattr(session_module.time, "monotonic", lambda: clock[0])
+    gate = session_module.ProgressGate(interval=0.05, quiet=0.5)  # made at the change, as the window's delay starts
+    passed = []
+    for t, item in [(0.01, Progress("data", 0, 1)), (0.2, Progress("runs", 1, 10)), (0.49, Progress("landscape", 0, 9)),
+                    (0.5, Progress("landscape", 1, 9)), (0.52, Progress("landscape", 2, 9)),
+                    (0.56, Progress("landscape", 3, 9)), (0.6, Progress("picture", 0, 1))]:
+        clock[0] = 50.0 + t
+        if gate(item):
+            passed.append((item.stage, item.done))
+    assert passed == [("landscape", 1), ("landscape", 3), ("picture", 0)]

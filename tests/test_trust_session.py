@@ -487,3 +487,22 @@ def test_values_a_file_brings_show_in_the_round_number_combos(qtbot, window):
     assert items == sorted(items, key=int)  # in order
     window.view_panel.isolines.setCurrentIndex(window.view_panel.isolines.findData("6"))
     assert window.session.view.isolines == 6
+
+
+def test_a_number_field_shows_the_sessions_value_and_clears_a_refusal_only_then(qtbot):
+    """A commit syncs every field: an unchanged value leaves the field as it is (each new text or style sheet
+    lays the form out again), a refused entry stays marked until the session's value is shown."""
+    from losslab.app.widgets import ERROR_STYLE, NumberField
+    from losslab.engine.experiment import STEPS
+    field = NumberField(STEPS, 200)
+    qtbot.addWidget(field)
+    refusals = []
+    field.rejected.connect(refusals.append)
+    field.setText("-3")
+    field.editingFinished.emit()
+    assert refusals and "steps" in refusals[0] and field.styleSheet() == ERROR_STYLE and field.text() == "200"
+    field.setCursorPosition(1)
+    field.set_value(200)  # the same value: the refusal is answered, the text and cursor stay
+    assert field.styleSheet() == "" and field.text() == "200" and field.cursorPosition() == 1
+    field.set_value(350)
+    assert field.text() == "350" and field.value() == 350

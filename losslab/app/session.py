@@ -39,6 +39,7 @@ X_AXES = ("step", "cost")
 THEMES = ("light", "dark")
 COLORMAPS = ("viridis", "inferno", "cividis", "turbo")
 SURFACE_VIEWS = ("2d", "3d")
+PROGRESS_DELAY = 0.5  # s: a computation shows its progress (and a Cancel button) once it takes this long
 ARROWS = ("gradient", "step", "velocity")  # −∇L projected, the step taken, the momentum or adaptive scale
 
 
@@ -122,20 +123,26 @@ PREVIEW_SECONDS = 0.2  # a new landscape estimated to take longer is first shown
 
 
 class ProgressGate:
-    """Which of a job's :class:`Progress` items reach the GUI thread: a new stage at once, counts at
-    most every ``interval`` seconds (the window shows them ten times a second at most).
+    """Which of a job's :class:`Progress` items reach the GUI thread: none in its first ``quiet``
+    seconds (the window shows nothing for a computation shorter than that), then a new stage at
+    once and counts at most every ``interval`` seconds (the window shows them ten times a second
+    at most).
 
     A λ step's job yielded 13 items, each an event the GUI thread handled after waiting for the
-    job's GIL. Called on the job's thread.
+    job's GIL (1.5–2 ms of its CPU in a λ step, before the gate held back the quiet ones). Called
+    on the job's thread.
     """
 
-    def __init__(self, interval: float = 0.05):
-        self.interval = interval
+    def __init__(self, interval: float = 0.05, quiet: float = 0.0):
+        self.interval, self.quiet = interval, quiet
+        self._start = time.monotonic()  # made as the job is submitted: when the window's delay starts
         self._stage: str | None = None
         self._sent = -math.inf
 
     def __call__(self, item: Progress) -> bool:
         now = time.monotonic()
+        if now - self._start < self.quiet:
+            return False
         if item.stage == self._stage and now - self._sent < self.interval:
             return False
         self._stage, self._sent = item.stage, now
@@ -605,7 +612,7 @@ class Session(QObject):
         self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds,
                                                             preview_seconds),
                          on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit,
-                         progress_filter=ProgressGate())
+                         progress_filter=ProgressGate(quiet=PROGRESS_DELAY))
 
     def _commit(self, snapshot: Snapshot) -> None:
         view = self._pending_view

@@ -174,8 +174,13 @@ class NumberField(QLineEdit):
     def set_value(self, value: Any) -> None:
         """Show ``value`` (from the session) without emitting ``committed``."""
         self._value = value
-        self.setText(format_number(value, self.param.kind))
-        self.setStyleSheet("")
+        # only what changed: a commit syncs every field, and each new text or style sheet lays the
+        # form out again (style sheets re-polish the field even when both are empty)
+        text = format_number(value, self.param.kind)
+        if text != self.text():
+            self.setText(text)
+        if self.styleSheet():
+            self.setStyleSheet("")
 
     def _commit(self) -> None:
         text = self.text().strip()

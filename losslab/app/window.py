@@ -33,13 +33,13 @@ from .jobs import single
 from .lessons import LessonBar, LessonBrowser, LessonGuide, Pointer
 from .param_editor import ParameterEditor
 from .readout import Readout
-from .session import Session, ViewSettings
+from .session import PROGRESS_DELAY, Session, ViewSettings
 from .settings import restore_window
 from .transport import TransportBar
 from .views import run_label
 from .widgets import theme_color
 
-PROGRESS_DELAY_MS = 500  # a computation shows its progress and a Cancel button once it takes this long
+PROGRESS_DELAY_MS = round(PROGRESS_DELAY * 1000)  # a computation shows its progress and a Cancel button
 PROGRESS_INTERVAL_MS = 100  # the bar's count moves at most this often
 STAGE_LABELS = {"data": "building the problem", "optimum": "finding the optimum", "runs": "running the optimizers",
                 "landscape": "computing the landscape", "picture": "drawing"}
