@@ -136,7 +136,8 @@ def test_hyperparameter_add_and_remove_runs(qtbot, window):
 def test_overlay_layout_and_view_options(qtbot, window):
     box = window.view_panel.layout_box
     box.setCurrentIndex(box.findData("overlay"))
-    assert len(window.grid.panels) == 1 and len(window.grid.panels[0]._lines) == 4
+    assert len(window.grid.panels) == 1  # laid out at once, filled at the loop's next turn
+    qtbot.waitUntil(lambda: len(window.grid.panels[0]._lines) == 4, timeout=5_000)
     part = window.view_panel.part
     part.setCurrentIndex(part.findData("reg"))
     qtbot.waitUntil(lambda: window.grid.colorbar.axis.labelText == "λ R(W)")

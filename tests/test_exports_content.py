@@ -46,7 +46,7 @@ def figure(qtbot):
     fig.resize(*SIZE)
     fig.show()
     fig.show_snapshot(snapshot())
-    QApplication.processEvents()
+    qtbot.waitUntil(lambda: not fig._turns, timeout=5_000)  # its panels filled and every view drawn
     fig.set_frame(fig.n_frames - 1)
     QApplication.processEvents()
     yield fig
@@ -358,10 +358,10 @@ def test_the_loss_curves_wait_for_their_turn_and_an_export_draws_them_first_in_p
     experiment = snapshot().computed.experiment
     two = render_snapshot(replace(experiment, runs=(RunSpec("gd"), RunSpec("adam"))), ViewSettings())
     curves = figure.curves
-    figure.show_snapshot(two)  # no event loop yet: the landscapes repaint first
-    assert curves._due is not None and len(curves._curves) == len(experiment.runs)
+    figure.show_snapshot(two)  # no event loop yet: new panels are laid out, filled and repainted in later turns
+    assert figure._unfilled and len(curves._curves) == len(experiment.runs)
     early = rgb_of(render_image(figure))
-    assert curves._due is None
+    assert curves._due is None and not figure._unfilled
     assert [label.text for _, label in curves.legend.items] == ["Gradient descent", "Adam"]
     figure.show_snapshot(snapshot())
     figure.show_snapshot(two)

@@ -131,6 +131,38 @@ def test_panels_stay_in_the_scene_across_layouts_and_set_aside_ones_are_hidden_a
     assert all(np.allclose(panel.vb.viewRange()[0], (-0.3, 0.2)) for panel in grid.panels)
 
 
+def test_new_panels_are_filled_a_turn_after_their_layout_and_never_painted_empty(qtbot):
+    """Laying eight panels out and drawing into them made one 30 ms block: the two are turns of their own, and
+    the landscapes, held meanwhile, first repaint with every panel's surface and path in it."""
+    from PyQt6.QtCore import QEvent, QObject
+
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(4))))
+    grid = figure.grid
+    painted = []  # at each paint of the landscapes: how many panels had their surface and their path
+
+    class Paints(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                painted.append(sum(p.surface.drawing is not None and len(p._lines) == 1 for p in grid.panels))
+            return False
+
+    paints = Paints()
+    grid.viewport().installEventFilter(paints)
+    eight = snapshot_of(small(runs=runs(8)))
+    figure.show_snapshot(eight)
+    assert len(grid.panels) == 8 and figure._unfilled  # laid out now, filled at the next turn
+    assert sum(len(p._lines) == 1 for p in grid.panels[4:]) == 0
+    settle(qtbot, figure)
+    assert not figure._unfilled and painted and set(painted) == {8}
+    assert [p._paths[0].label for p in grid.panels] == [t[0] for t in figure._titles()]
+    figure.show_snapshot(snapshot_of(small(runs=runs(3))))  # superseded before its turn: the newer one is filled
+    figure.show_snapshot(snapshot_of(small(runs=runs(5))))
+    settle(qtbot, figure)
+    assert len(grid.panels) == 5 and set(painted[-1:]) == {5}
+    assert [p._paths[0].label for p in grid.panels] == [t[0] for t in figure._titles()]
+    grid.viewport().removeEventFilter(paints)
+
+
 def test_long_titles_are_elided_not_widening_their_panel(qtbot):
     long = RunSpec("nesterov", hyper=(("lr", 0.0123456), ("momentum", 0.87654321)))
     figure = figure_for(qtbot, snapshot_of(small(runs=(long, RunSpec("adam"), RunSpec("gd"), RunSpec("sgd")))),

@@ -129,6 +129,10 @@ class Figure(QWidget):
         self._turn = QTimer(self)  # a timer, not a queued call: the loop reads input and runs timers in between
         self._turn.setSingleShot(True)
         self._turn.timeout.connect(self._next_turn)
+        self._unfilled = False  # new panels laid out, to be filled at the loop's next turn (see _show)
+        self._fill = QTimer(self)
+        self._fill.setSingleShot(True)
+        self._fill.timeout.connect(self._fill_panels)
 
     @property
     def surface3d(self) -> SurfaceView3D:
@@ -207,9 +211,40 @@ class Figure(QWidget):
                     self.right.setCurrentWidget(self.data_view)
             self.right.setVisible(dataset is not None)
         self._repaint_in_turns()  # the views now shown (another landscape view or data view) are held too
+        self._unfilled = False  # this snapshot fills the panels itself
         relaid = self.landscape_view.set_layout(self._titles(), computed.plane.labels)
         if relaid:
+            # laying new panels out (10-20 ms for eight) and filling them made one block of up to 30 ms:
+            # the views are held until their turns (_repaint_in_turns), so the panels are filled at the
+            # loop's next turn, and the landscapes repaint at the turn after
             self._style_plots()
+            self._turn.stop()
+            self._unfilled = True
+            self._fill.start(0)
+            return
+        self._fill_with(snapshot)
+        if self._turn.isActive() and self._turns and self._turns[0][0] is self.landscape_view:
+            # a commit that laid no panels out is short: the landscapes repaint right after it (a zero
+            # single shot is a queued call; Linux's event loop delivers it before the timers due, the
+            # λ step 2 ms sooner than by the timer). The timer was started by _repaint_in_turns:
+            # whatever drawing the snapshot raised, the views are released
+            self._turn.stop()
+            QTimer.singleShot(0, self._next_turn)
+
+    def _fill_panels(self) -> None:
+        """The second half of showing a snapshot that laid panels out (see :meth:`_show`): the snapshot
+        shown now (a new picture of the same results may have come meanwhile)."""
+        if not self._unfilled or sip.isdeleted(self):
+            return
+        self._unfilled = False
+        with self.grid.held_frames():
+            self._fill_with(self.snapshot)
+        if self._turns:
+            self._turn.start(0)  # a timer: input and timers due run between the filling and the repaint
+
+    def _fill_with(self, snapshot: Snapshot) -> None:
+        """Draw ``snapshot`` into panels laid out for it: surface, framing, paths, curves and frame."""
+        view = snapshot.view
         if snapshot.display is not None:
             self.landscape_view.set_surface(snapshot.display, view.colormap, reset_view=False)
         region = self.framed_region()
@@ -220,14 +255,6 @@ class Figure(QWidget):
         self._draw_curves(later=True)
         self._set_data_title()
         self.set_frame(min(self.frame, self.n_frames - 1), regions_later=True)
-        if not relaid and self._turn.isActive() and self._turns and self._turns[0][0] is self.landscape_view:
-            # a commit that laid no panels out is short: the landscapes repaint right after it (a zero
-            # single shot is a queued call; Linux's event loop delivers it before the timers due, the
-            # λ step 2 ms sooner than by the timer); after a new layout (10-20 ms) they wait for the
-            # timer, the loop's next turn, so that the two do not make one long block. The timer was
-            # started by _repaint_in_turns: whatever drawing the snapshot raised, the views are released
-            self._turn.stop()
-            QTimer.singleShot(0, self._next_turn)
 
     def _repaint_in_turns(self) -> None:
         """Repaint the views a new snapshot changes one per turn of the event loop, landscapes first.
@@ -274,7 +301,10 @@ class Figure(QWidget):
 
     def flush(self) -> None:
         """Draw what a snapshot left for the views' turns to repaint (the curves, the data view's
-        regions): exports and grabs paint the scene, so they flush first."""
+        regions, new panels still to fill): exports and grabs paint the scene, so they flush first."""
+        if self._unfilled:
+            self._fill.stop()
+            self._fill_panels()
         self.curves.flush()
         self.data_view.flush()
 
