@@ -370,6 +370,8 @@ class ArrowOverlay(pg.GraphicsObject):
         """Draw the arrows again for the current view (also after ``views.lines_cut_at_views`` changes the band)."""
         from .views import band  # here, not above: views.py may import this module
         vectors = self._vectors()
+        if not vectors and not self.drawn and not self.legend.rows:
+            return  # nothing shown, nothing to show: every view move of every panel asks (2 ms in a commit)
         lo, hi, scale = self._view()
         self._choose_factors(vectors, float(min((hi - lo) * scale)), scale)
         band_lo, band_hi = band(lo, hi)
