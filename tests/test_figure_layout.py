@@ -163,6 +163,38 @@ def test_new_panels_are_filled_a_turn_after_their_layout_and_never_painted_empty
     grid.viewport().removeEventFilter(paints)
 
 
+def test_work_after_the_turns_waits_for_every_view_to_repaint_and_each_view_paints_once(qtbot):
+    """What other widgets show of a snapshot (the learning rates' bounds) waits until the views have
+    repainted, in a turn of its own; a view whose range moved paints once, not again for its moved items."""
+    from PyQt6.QtCore import QEvent, QObject
+
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(4))))
+    events = []
+
+    class Paints(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                events.append(watched)
+            return False
+
+    paints = Paints()
+    views = {figure.grid.viewport(): "landscapes", figure.curves.viewport(): "curves"}
+    for viewport in views:
+        viewport.installEventFilter(paints)
+    figure.after_turns(lambda: events.append("now"))  # nothing waits: at once
+    assert events == ["now"]
+    moved = small(runs=runs(4), objective=ObjectiveSpec(lam=0.3), plane=PlaneSpec(resolution=32, centre="optimum"))
+    figure.show_snapshot(snapshot_of(moved))
+    figure.after_turns(lambda: events.append("after"))
+    assert events == ["now"]  # the views hold their repaints until their turns
+    settle(qtbot, figure)
+    order = [views.get(e, e) for e in events]
+    assert order[-1] == "after" and order.count("landscapes") == 1 and order.count("curves") == 1
+    assert order.index("landscapes") < order.index("curves") < order.index("after")
+    for viewport in views:
+        viewport.removeEventFilter(paints)
+
+
 def test_long_titles_are_elided_not_widening_their_panel(qtbot):
     long = RunSpec("nesterov", hyper=(("lr", 0.0123456), ("momentum", 0.87654321)))
     figure = figure_for(qtbot, snapshot_of(small(runs=(long, RunSpec("adam"), RunSpec("gd"), RunSpec("sgd")))),

@@ -207,7 +207,8 @@ class MainWindow(QMainWindow):
         self.show_curvature_map()
         computed = snapshot.computed  # beside every learning rate: its stable bound where the runs start
         self.session.jobs.submit("lr-bounds", lambda: single(start_curvature, computed),
-                                 on_result=self.optimizers_panel.show_start_curvature)
+                                 on_result=lambda start: self.figure.after_turns(
+                                     lambda: self.optimizers_panel.show_start_curvature(start)))
         # a valid change answers an old refusal, and the point once hovered is on another landscape now
         if self._message_is_error:
             self.clear_message()
