@@ -482,14 +482,7 @@ def replace_name(param: Param, name: str) -> Param:
 
 
 class RunEditor(QGroupBox):
-    """One optimizer: on/off, colour, hyperparameters, seed, remove.
-
-    Its title and switch are made at once; the rest (its form of fields, the formula, the
-    learning rate's bound) when it is first shown or asked for (:meth:`build`): making the four
-    editors of a change to eight runs in one go held the window 10-15 ms before anything was shown.
-    """
-
-    rejected = pyqtSignal(str)  # an entry in its form was refused: the message says why
+    """One optimizer: on/off, colour, hyperparameters, seed, remove."""
 
     def __init__(self, session: Session, index: int, color: str):
         spec = session.target.runs[index]
@@ -500,31 +493,6 @@ class RunEditor(QGroupBox):
         self.setChecked(spec.enabled)
         self.setToolTip(f"{entry.description}\n{entry.formula}")
         self.toggled.connect(lambda on: session.set_run(index, enabled=on))
-        self._session, self._index, self._color, self.spec = session, index, color, spec  # spec: shown
-        self._form: ParamForm | None = None
-        self._lr_max = None
-
-    @property
-    def form(self) -> ParamForm:
-        self.build()
-        return self._form
-
-    @property
-    def lr_max(self):
-        """The learning rate's stable bound beside its field (None: the method has no learning rate)."""
-        self.build()
-        return self._lr_max
-
-    @property
-    def built(self) -> bool:
-        return self._form is not None
-
-    def build(self) -> None:
-        """Make the editor's contents (once), showing the run as it is now."""
-        if self._form is not None:
-            return
-        session, index, color, spec = self._session, self._index, self._color, self.spec
-        entry = OPTIMIZERS[spec.method]
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         dot = QToolButton()
@@ -544,11 +512,11 @@ class RunEditor(QGroupBox):
         top.addWidget(remove)
         layout.addLayout(top)
         shown = [p for p in entry.params if p.name != "tol" or p.name in spec.hyper_dict]
-        self._form = ParamForm(shown + [RUN_STEPS, SEED], self._values(spec))
-        self._lr_max = add_lr_max_row(self._form)  # the largest stable lr where the runs start (curvature)
-        self._form.changed.connect(lambda name, value: self._changed(session, index, name, value))
-        self._form.rejected.connect(self.rejected)
-        layout.addWidget(self._form)
+        self.form = ParamForm(shown + [RUN_STEPS, SEED], self._values(spec))
+        self.lr_max = add_lr_max_row(self.form)  # the largest stable lr where the runs start (curvature)
+        self.form.changed.connect(lambda name, value: self._changed(session, index, name, value))
+        layout.addWidget(self.form)
+        self.rejected = self.form.rejected
 
     @staticmethod
     def _values(spec) -> dict:
@@ -569,12 +537,10 @@ class RunEditor(QGroupBox):
             session.set_run(index, color=chosen.name())
 
     def show_spec(self, spec) -> None:
-        self.spec = spec
         self.blockSignals(True)
         self.setChecked(spec.enabled)
         self.blockSignals(False)
-        if self._form is not None:  # else built with it
-            self._form.set_values(self._values(spec))
+        self.form.set_values(self._values(spec))
 
 
 class OptimizersPanel(QWidget):
@@ -646,11 +612,7 @@ class OptimizersPanel(QWidget):
         """
         waiting = [editor for editor in self.editors if editor.isHidden()]
         if waiting:
-            editor = waiting[0]
-            if not editor.built:
-                editor.build()
-                self._show_bound(editor, editor.spec)
-            editor.show()
+            waiting[0].show()
             if len(waiting) > 1:
                 self._next_editor.start()
 
@@ -659,12 +621,8 @@ class OptimizersPanel(QWidget):
         ``PointCurvature``, or None while unknown)."""
         self._start_curvature = start
         for editor, spec in zip(self.editors, self.session.target.runs):
-            if editor.built:  # the others are shown their bound when built
-                self._show_bound(editor, spec)
-
-    def _show_bound(self, editor: RunEditor, spec) -> None:
-        if editor.lr_max is not None:
-            editor.lr_max.show_start(spec, self._start_curvature)
+            if editor.lr_max is not None:
+                editor.lr_max.show_start(spec, start)
 
 
 class ViewPanel(Panel):
