@@ -155,12 +155,36 @@ def test_new_panels_are_filled_a_turn_after_their_layout_and_never_painted_empty
     settle(qtbot, figure)
     assert not figure._unfilled and painted and set(painted) == {8}
     assert [p._paths[0].label for p in grid.panels] == [t[0] for t in figure._titles()]
+    painted.clear()
     figure.show_snapshot(snapshot_of(small(runs=runs(3))))  # superseded before its turn: the newer one is filled
     figure.show_snapshot(snapshot_of(small(runs=runs(5))))
     settle(qtbot, figure)
-    assert len(grid.panels) == 5 and set(painted[-1:]) == {5}
+    assert len(grid.panels) == 5 and painted and set(painted) == {5}
     assert [p._paths[0].label for p in grid.panels] == [t[0] for t in figure._titles()]
+    painted.clear()
+    five = snapshot_of(small(runs=runs(5), objective=ObjectiveSpec(lam=0.3)))
+    figure.show_snapshot(five)  # the same layout: drawn at once, its landscapes repainted by a queued call
+    figure.show_snapshot(snapshot_of(small(runs=runs(2))))  # laid out before that call runs: filled first
+    settle(qtbot, figure)
+    assert len(grid.panels) == 2 and painted and set(painted) == {2}
     grid.viewport().removeEventFilter(paints)
+
+
+def test_a_layout_then_the_same_layout_again_before_the_loop_runs_leaves_no_view_held(qtbot):
+    """A snapshot laying panels out, then one with the same panels (a new view setting re-showing it) before
+    the loop runs: every view repaints in its turn, and the work waiting for the turns runs."""
+    from PyQt6.QtWidgets import QGraphicsView
+
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(4))))
+    eight = snapshot_of(small(runs=runs(8)))
+    figure.show_snapshot(eight)
+    figure.show_snapshot(eight)
+    done = []
+    figure.after_turns(lambda: done.append(True))
+    settle(qtbot, figure)
+    assert done and not figure._unfilled and all(len(p._lines) == 1 for p in figure.grid.panels)
+    held = QGraphicsView.ViewportUpdateMode.NoViewportUpdate
+    assert all(view.viewportUpdateMode() != held for view in (figure.grid, figure.curves, figure.data_view))
 
 
 def test_work_after_the_turns_waits_for_every_view_to_repaint_and_each_view_paints_once(qtbot):

@@ -348,3 +348,21 @@ def test_the_progress_gate_holds_back_everything_while_the_window_would_show_not
         if gate(item):
             passed.append((item.stage, item.done))
     assert passed == [("landscape", 1), ("landscape", 3), ("picture", 0)]
+
+
+def test_the_progress_gates_quiet_time_runs_from_the_sessions_first_pending_change(monkeypatch):
+    """A job replacing another (a slider dragged) does not start the window's delay again: its gate is
+    quiet only for what is left of it, and progress shown on the bar keeps moving."""
+    from losslab.app import session as session_module
+    from losslab.engine.experiment import Progress
+
+    clock = [20.0]
+    monkeypatch.setattr(session_module.time, "monotonic", lambda: clock[0])
+    clock[0] = 20.7  # a replacing job, 0.7 s after the first change of the drag: past the window's delay
+    gate = session_module.ProgressGate(interval=0.05, quiet=0.5, since=20.0)
+    assert gate(Progress("runs", 1, 10))
+    clock[0] = 20.3
+    early = session_module.ProgressGate(interval=0.05, quiet=0.5, since=20.0)
+    assert not early(Progress("runs", 1, 10))
+    clock[0] = 20.5
+    assert early(Progress("runs", 2, 10))

@@ -313,6 +313,15 @@ def test_curvature_in_the_window_bounds_the_learning_rate(qtbot, tmp_path):
     # beside each learning rate: its bound where the runs start, the too-large one flagged
     qtbot.waitUntil(lambda: all(e.lr_max.plain_text for e in window.optimizers_panel.editors), timeout=10_000)
     assert [e.lr_max.warn for e in window.optimizers_panel.editors] == [False, False, True]
+    # bounds computed for runs no longer shown are dropped (they wait for the views' turns, out of the
+    # reach of the job's cancellation): the labels keep the bounds of the runs on screen
+    shown = [e.lr_max.plain_text for e in window.optimizers_panel.editors]
+    from dataclasses import replace
+    stale = replace(window.session.snapshot.computed)  # another Computed, as an older commit's would be
+    window._show_lr_bounds(stale, None)
+    assert [e.lr_max.plain_text for e in window.optimizers_panel.editors] == shown
+    window._show_lr_bounds(window.session.snapshot.computed, None)  # the runs shown: taken (None: unknown)
+    assert all(e.lr_max.plain_text == "" for e in window.optimizers_panel.editors)
     # the Hessian's axes at each panel's run: λ₁ = 10 along the steep direction
     for panel in window.grid.panels:
         assert np.isfinite(panel.eigen_axes.half_axes).all()

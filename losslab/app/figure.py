@@ -130,10 +130,7 @@ class Figure(QWidget):
         self._turn = QTimer(self)  # a timer, not a queued call: the loop reads input and runs timers in between
         self._turn.setSingleShot(True)
         self._turn.timeout.connect(self._next_turn)
-        self._unfilled = False  # new panels laid out, to be filled at the loop's next turn (see _show)
-        self._fill = QTimer(self)
-        self._fill.setSingleShot(True)
-        self._fill.timeout.connect(self._fill_panels)
+        self._unfilled = False  # new panels laid out, filled at the first of the views' turns (see _show)
         self._after: list = []  # work waiting for the views' turns to end (see after_turns)
         self._after_timer = QTimer(self)
         self._after_timer.setSingleShot(True)
@@ -220,13 +217,14 @@ class Figure(QWidget):
         self._unfilled = False  # this snapshot fills the panels itself
         relaid = self.landscape_view.set_layout(self._titles(), computed.plane.labels)
         if relaid:
+            self._style_plots()
+        if relaid and self.landscape_view is self.grid:
             # laying new panels out (10-20 ms for eight) and filling them made one block of up to 30 ms:
             # the views are held until their turns (_repaint_in_turns), so the panels are filled at the
-            # loop's next turn, and the landscapes repaint at the turn after
-            self._style_plots()
-            self._turn.stop()
+            # first turn (_next_turn) and the landscapes repaint at the one after
             self._unfilled = True
-            self._fill.start(0)
+            if not self._turn.isActive():
+                self._turn.start(0)
             return
         self._fill_with(snapshot)
         if self._turn.isActive() and self._turns and self._turns[0][0] is self.landscape_view:
@@ -238,17 +236,11 @@ class Figure(QWidget):
             QTimer.singleShot(0, self._next_turn)
 
     def _fill_panels(self) -> None:
-        """The second half of showing a snapshot that laid panels out (see :meth:`_show`): the snapshot
-        shown now (a new picture of the same results may have come meanwhile)."""
-        if not self._unfilled or sip.isdeleted(self):
-            return
+        """The second half of showing a snapshot that laid panels out (see :meth:`_show`), with the
+        snapshot shown now (a new picture of the same results may have come meanwhile)."""
         self._unfilled = False
         with self.grid.held_frames():
             self._fill_with(self.snapshot)
-        if self._turns:
-            self._turn.start(0)  # a timer: input and timers due run between the filling and the repaint
-        elif self._after:
-            self._after_timer.start()
 
     def _fill_with(self, snapshot: Snapshot) -> None:
         """Draw ``snapshot`` into panels laid out for it: surface, framing, paths, curves and frame."""
@@ -292,7 +284,15 @@ class Figure(QWidget):
             self._turn.start(0)  # the landscapes at once: after the input and timers already waiting
 
     def _next_turn(self) -> None:
-        if sip.isdeleted(self) or not self._turns:
+        if sip.isdeleted(self):
+            return
+        if self._unfilled:  # new panels are filled first, in a turn of their own
+            try:
+                self._fill_panels()
+            finally:  # whatever the drawing raised, the views' turns go on
+                self._continue_turns(0)
+            return
+        if not self._turns:
             return
         view, mode = self._turns.pop(0)
         try:  # what waits for this view's turn is drawn before it repaints
@@ -302,21 +302,26 @@ class Figure(QWidget):
                 self.flush()  # the data view's regions (at the last turn if it is not shown)
         finally:  # whatever a flush raised, this view repaints and the others get their turns
             if not sip.isdeleted(view):
-                if isinstance(view, pg.GraphicsView):
+                if isinstance(view, pg.GraphicsView) and view.scene() is not None:
                     # the views' new ranges reach their items now, not in the paint: items moved there
                     # asked for a second paint of the whole view (2-3 ms for eight panels)
                     view.scene().prepareForPaint()
                 view.setViewportUpdateMode(mode)
                 view.viewport().update()
-            if self._turns:
-                self._turn.start(TURN_MS)
-            elif self._after:
-                self._after_timer.start()
+            self._continue_turns(TURN_MS)
+
+    def _continue_turns(self, interval: int) -> None:
+        """The next view's turn in ``interval`` ms (a timer: input and timers due run in between), or,
+        the views all repainted, the work waiting for them (after_turns)."""
+        if self._turns:
+            self._turn.start(interval)
+        elif self._after:
+            self._after_timer.start()
 
     def after_turns(self, work) -> None:
-        """Call ``work()`` once the views a snapshot changed have repainted, in a turn of its own (now if
-        none waits): what other widgets show of it, and the layouts that causes, then never lengthen the
-        landscapes' turn (a λ step's new learning-rate bounds laid out seven forms, 2.5 ms, before it)."""
+        """Call ``work()`` in a turn of its own once the views a snapshot changed have repainted, or now
+        if none is waiting. Other widgets' updates then never lengthen the landscapes' turn: a λ step's
+        new learning-rate bounds laid seven forms out again, 2.5 ms, before the landscapes repainted."""
         if not self._turns and not self._unfilled:
             work()
             return
@@ -331,7 +336,6 @@ class Figure(QWidget):
         """Draw what a snapshot left for the views' turns to repaint (the curves, the data view's
         regions, new panels still to fill): exports and grabs paint the scene, so they flush first."""
         if self._unfilled:
-            self._fill.stop()
             self._fill_panels()
         self.curves.flush()
         self.data_view.flush()

@@ -133,9 +133,11 @@ class ProgressGate:
     on the job's thread.
     """
 
-    def __init__(self, interval: float = 0.05, quiet: float = 0.0):
+    def __init__(self, interval: float = 0.05, quiet: float = 0.0, since: float | None = None):
+        """``since``: when the quiet time began (``time.monotonic``; None: now), the moment the session
+        became pending: the window's delay starts then, and a job replacing another does not restart it."""
         self.interval, self.quiet = interval, quiet
-        self._start = time.monotonic()  # made as the job is submitted: when the window's delay starts
+        self._start = time.monotonic() if since is None else since
         self._stage: str | None = None
         self._sent = -math.inf
 
@@ -217,6 +219,7 @@ class Session(QObject):
         self.pending: Experiment | None = None
         self._pending_view: ViewSettings | None = None  # a file being opened brings its own view
         self._unconfirmed: Experiment | None = None
+        self._pending_since: float | None = None  # when the change in flight began (time.monotonic)
         self.confirm_seconds = confirm_seconds
         self.preview_seconds = preview_seconds
         self.jobs = JobRunner(self)
@@ -596,6 +599,8 @@ class Session(QObject):
                 launched: bool = False) -> None:
         """Make ``experiment`` the change in flight and compute it (``launched``: :meth:`prepare` already does)."""
         was_pending = self.pending is not None
+        if not was_pending:
+            self._pending_since = time.monotonic()  # see ProgressGate
         self._prepared = False
         self.pending, self._pending_view, self._unconfirmed = experiment, view, None
         self.experimentChanged.emit(experiment)
@@ -612,7 +617,7 @@ class Session(QObject):
         self.jobs.submit("compute", lambda: snapshot_blocks(experiment, shown_view, previous, max_seconds,
                                                             preview_seconds),
                          on_result=self._commit, on_error=self._failed, on_progress=self.progress.emit,
-                         progress_filter=ProgressGate(quiet=PROGRESS_DELAY))
+                         progress_filter=ProgressGate(quiet=PROGRESS_DELAY, since=self._pending_since))
 
     def _commit(self, snapshot: Snapshot) -> None:
         view = self._pending_view

@@ -208,11 +208,17 @@ class MainWindow(QMainWindow):
         computed = snapshot.computed  # beside every learning rate: its stable bound where the runs start
         self.session.jobs.submit("lr-bounds", lambda: single(start_curvature, computed),
                                  on_result=lambda start: self.figure.after_turns(
-                                     lambda: self.optimizers_panel.show_start_curvature(start)))
+                                     lambda: self._show_lr_bounds(computed, start)))
         # a valid change answers an old refusal, and the point once hovered is on another landscape now
         if self._message_is_error:
             self.clear_message()
         self.hover_label.clear()
+
+    def _show_lr_bounds(self, computed, start) -> None:
+        """Beside every learning rate, its bound at the start of ``computed``'s runs, unless newer runs
+        are shown by now (their own bounds follow)."""
+        if self.session.snapshot is not None and self.session.snapshot.computed is computed:
+            self.optimizers_panel.show_start_curvature(start)
 
     def on_view(self, view: ViewSettings) -> None:
         self.clock.set_speed(view.speed)
