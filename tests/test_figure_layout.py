@@ -187,6 +187,32 @@ def test_a_layout_then_the_same_layout_again_before_the_loop_runs_leaves_no_view
     assert all(view.viewportUpdateMode() != held for view in (figure.grid, figure.curves, figure.data_view))
 
 
+def test_snapshots_in_a_row_still_release_one_view_per_turn(qtbot):
+    """Same panels, new panels, same panels again before the loop runs: the views still repaint one per
+    turn of the loop (two queued turns would release two at once), the new panels filled before any."""
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QGraphicsView
+
+    figure = figure_for(qtbot, snapshot_of(small(runs=runs(4))))
+    views = [figure.grid, figure.curves, figure.data_view]
+    held = QGraphicsView.ViewportUpdateMode.NoViewportUpdate
+    seen = []  # at each pass of the loop: how many views are released
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: seen.append((sum(v.viewportUpdateMode() != held for v in views),
+                                                figure._unfilled)))
+    figure.show_snapshot(snapshot_of(small(runs=runs(4), objective=ObjectiveSpec(lam=0.3))))
+    figure.show_snapshot(snapshot_of(small(runs=runs(6))))
+    figure.show_snapshot(snapshot_of(small(runs=runs(6), objective=ObjectiveSpec(lam=0.3))))
+    ticker.start()
+    settle(qtbot, figure)
+    ticker.stop()
+    counts = [n for n, _ in seen]
+    assert counts[0] <= 1 and counts[-1] == 3 and counts == sorted(counts)
+    assert all(b - a <= 1 for a, b in zip(counts, counts[1:]))
+    assert not any(unfilled for n, unfilled in seen if n) and all(len(p._lines) == 1 for p in figure.grid.panels)
+
+
 def test_work_after_the_turns_waits_for_every_view_to_repaint_and_each_view_paints_once(qtbot):
     """What other widgets show of a snapshot (the learning rates' bounds) waits until the views have
     repainted, in a turn of its own; a view whose range moved paints once, not again for its moved items."""

@@ -131,6 +131,7 @@ class Figure(QWidget):
         self._turn.setSingleShot(True)
         self._turn.timeout.connect(self._next_turn)
         self._unfilled = False  # new panels laid out, filled at the first of the views' turns (see _show)
+        self._queued = False  # a queued call to _next_turn is on its way (see _queue_turn)
         self._after: list = []  # work waiting for the views' turns to end (see after_turns)
         self._after_timer = QTimer(self)
         self._after_timer.setSingleShot(True)
@@ -223,17 +224,27 @@ class Figure(QWidget):
             # the views are held until their turns (_repaint_in_turns), so the panels are filled at the
             # first turn (_next_turn) and the landscapes repaint at the one after
             self._unfilled = True
-            if not self._turn.isActive():
+            if not self._turn.isActive() and not self._queued:
                 self._turn.start(0)
             return
         self._fill_with(snapshot)
-        if self._turn.isActive() and self._turns and self._turns[0][0] is self.landscape_view:
+        if (self._turn.isActive() or self._queued) and self._turns and self._turns[0][0] is self.landscape_view:
             # a commit that laid no panels out is short: the landscapes repaint right after it (a zero
             # single shot is a queued call; Linux's event loop delivers it before the timers due, the
             # λ step 2 ms sooner than by the timer). The timer was started by _repaint_in_turns:
             # whatever drawing the snapshot raised, the views are released
             self._turn.stop()
-            QTimer.singleShot(0, self._next_turn)
+            self._queue_turn()
+
+    def _queue_turn(self) -> None:
+        """The next turn as a queued call (at most one on its way: two would release two views at once)."""
+        if not self._queued:
+            self._queued = True
+            QTimer.singleShot(0, self._queued_turn)
+
+    def _queued_turn(self) -> None:
+        self._queued = False
+        self._next_turn()
 
     def _fill_panels(self) -> None:
         """The second half of showing a snapshot that laid panels out (see :meth:`_show`), with the
@@ -328,9 +339,12 @@ class Figure(QWidget):
         self._after.append(work)
 
     def _run_after(self) -> None:
-        waiting, self._after = self._after, []
-        for work in waiting:
-            work()
+        try:
+            while self._after:
+                self._after.pop(0)()
+        finally:  # whatever one raised, the others run in the next turn
+            if self._after:
+                self._after_timer.start()
 
     def flush(self) -> None:
         """Draw what a snapshot left for the views' turns to repaint (the curves, the data view's
