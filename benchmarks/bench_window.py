@@ -512,25 +512,22 @@ def main() -> None:
                     wait_idle(app, window)
                 if marks is not None:
                     found = [marks.measure(app, window, {field: v}) for v in values * 2]
+                else:
+                    found = main_thread_per_change(app, window, [{field: v} for v in values])
 
-                    def median(key):
-                        return statistics.median(f[key] for f in found)
+                def median(key):
+                    return statistics.median(f[key] for f in found)
 
-                    worst = max(f["landscape"] for f in found)
+                worst = max(f["landscape"] for f in found)
+                if marks is not None:
                     print(f"{field:6} main thread {median('landscape'):6.1f} ms of CPU a change until its landscape "
                           f"is drawn (worst {worst:.1f}; target ≤ 16): the change {median('change'):.1f}, while "
                           f"computing {median('waiting'):.1f}, the commit {median('commit'):.1f}, then "
                           f"{median('between'):.1f}, the landscapes' repaint {median('paint'):.1f}; on screen "
                           f"after {median('elapsed'):.0f} ms")
                     continue
-                found = main_thread_per_change(app, window, [{field: v} for v in values])
-
-                def median(key):
-                    return statistics.median(f[key] for f in found)
-
-                worst = max(found, key=lambda f: f["landscape"])
                 print(f"{field:6} main thread {median('landscape'):6.1f} ms a change until its landscape is drawn "
-                      f"(worst {worst['landscape']:.1f}; target ≤ 16), of it computing {median('landscape_cpu'):.1f} "
+                      f"(worst {worst:.1f}; target ≤ 16), of it computing {median('landscape_cpu'):.1f} "
                       f"ms; {median('busy'):.1f} ms until every view is (computing {median('cpu'):.1f}), on screen "
                       f"after {median('elapsed'):.0f} ms; heaviest: {max(found, key=lambda f: f['busy'])['heaviest']} ms")
             window.session.set_objective(reg="l2", lam=0.1, beta=0.5, margin=1.0)
